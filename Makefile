@@ -1,0 +1,54 @@
+# Entry points for users and CI. Each target is a thin wrapper over a real command and sets up what it needs.
+# Two locked environments (see README): .venv (infra: Pulumi SDKs, policy pack) and workloads/.venv (kfp, mlflow...).
+
+UV_VERSION := 0.13.9
+STACK ?= dev
+STACKS := dev prod gcp-dev gcp-prod
+INFRA_PY := .venv/bin/python
+WORKLOADS_PY := workloads/.venv/bin/python
+UV := $(shell command -v uv 2>/dev/null)
+
+.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench clean
+
+uv:
+ifeq ($(UV),)
+	python3 -m pip install --quiet "uv==$(UV_VERSION)"
+endif
+
+setup: uv .venv/.synced workloads/.venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	uv sync --frozen --quiet
+	@touch $@
+
+workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
+	cd workloads && uv sync --frozen --quiet
+	@touch $@
+
+demo: setup  ## the main job: the offline plan of every shipped stack
+	@for stack in $(STACKS); do $(MAKE) --no-print-directory plan STACK=$$stack || exit 1; done
+
+test: setup lint typecheck test-infra test-workloads  ## everything CI runs
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: setup
+	.venv/bin/mypy
+
+test-infra: setup
+	.venv/bin/pytest tests/infra -q
+
+test-workloads: setup
+	$(WORKLOADS_PY) -m pytest tests/workloads -q
+
+plan: setup  ## STACK=<name>: tree on stdout, build/plan/<name>.json and build/plan/<name>/manifests/
+	$(INFRA_PY) -m infra.plan --stack $(STACK) --json build/plan/$(STACK).json --manifests build/plan/$(STACK)/manifests
+
+plan-all: setup
+	@for stack in $(STACKS); do $(INFRA_PY) -m infra.plan --stack $$stack --quiet --json build/plan/$$stack.json \
+		--manifests build/plan/$$stack/manifests || exit 1; done
+
+clean:
+	rm -rf build .demo

@@ -1,0 +1,144 @@
+"""The contract between a cloud layer and the cloud-neutral in-cluster layer.
+
+A cloud layer (`components/aws`, `components/gcp`) builds the cluster and its backing services, then hands the
+in-cluster layer (`components/k8s`) a `CloudPlatform`: plain data and Pulumi outputs, no AWS or GCP type. The only
+behaviour a cloud must provide is `grant_workload_identity`: make one Kubernetes service account able to use
+exactly the buckets (and database) it names, returning the annotations that service account needs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.spec import BucketRole, PlatformRole, PoolName, TaintEffect
+
+BucketAccess = Literal["read", "readwrite"]
+ObjectStoreScheme = Literal["s3", "gs"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """An object-store bucket with one role in the platform."""
+
+    role: BucketRole
+    name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class Database:
+    """The shared PostgreSQL server. The in-cluster layer creates one database and login per service on it."""
+
+    host: pulumi.Output[str]
+    port: int
+    admin_username: str
+    admin_password: pulumi.Output[str]  # always a Pulumi secret
+    sslmode: Literal["require", "verify-full"] = "require"
+
+
+@dataclass(frozen=True)
+class OnlineStore:
+    """The Feast online store: a TLS Redis endpoint with an AUTH token on both clouds."""
+
+    host: pulumi.Output[str]
+    port: int
+    auth_token: pulumi.Output[str]  # always a Pulumi secret
+    tls: bool = True
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str
+    value: str
+    effect: TaintEffect
+
+
+@dataclass(frozen=True)
+class NodePlacement:
+    """How a pod lands on one node pool: the pool's labels as a node selector and tolerations for its taints."""
+
+    pool: PoolName
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Toleration, ...] = ()
+
+    def pod_tolerations(self) -> list[dict[str, str]]:
+        return [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in self.tolerations]
+
+
+@dataclass(frozen=True)
+class IdentityRequest:
+    """One workload identity: a Kubernetes service account and the cloud access it needs, nothing more."""
+
+    name: str  # short, unique: "mlflow", "kfp", "training", ...
+    namespace: str
+    service_account: str
+    buckets: Mapping[BucketRole, BucketAccess] = field(default_factory=dict)
+    bucket_prefixes: Mapping[BucketRole, str] = field(default_factory=dict)  # restrict to one key prefix
+    registry_pull: bool = False
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """What the cloud returned for an `IdentityRequest`."""
+
+    request: IdentityRequest
+    service_account_annotations: Mapping[str, pulumi.Output[str]]
+    principal: pulumi.Output[str]  # IAM role ARN on AWS, Google service account email on GCP
+
+
+@dataclass(frozen=True)
+class RbacSubject:
+    """Who a platform role's RoleBindings name: a group the cloud maps identities to, or a user."""
+
+    kind: Literal["Group", "User"]
+    name: str
+
+
+@dataclass(frozen=True)
+class GpuSupport:
+    """What the in-cluster layer must add for GPUs: AWS needs the NVIDIA device plugin, GKE installs its own."""
+
+    pool_present: bool
+    install_device_plugin: bool
+    dcgm_exporter: bool
+    resource_name: str = "nvidia.com/gpu"
+
+
+class CloudPlatform(ABC):
+    """Everything the in-cluster layer consumes from a cloud."""
+
+    cloud: Literal["aws", "gcp"]
+    provider: k8s.Provider
+    buckets: Mapping[BucketRole, Bucket]
+    database: Database
+    online_store: OnlineStore
+    registry_url: pulumi.Output[str]
+    placements: Mapping[PoolName, NodePlacement]
+    gpu: GpuSupport
+    storage_class: str
+    role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]]  # from the cluster access config
+    cluster_name: pulumi.Output[str]
+
+    @property
+    @abstractmethod
+    def object_store_scheme(self) -> ObjectStoreScheme: ...
+
+    def bucket_url(self, role: BucketRole) -> pulumi.Output[str]:
+        return self.buckets[role].name.apply(lambda name: f"{self.object_store_scheme}://{name}")
+
+    def child_options(self) -> pulumi.ResourceOptions:
+        """Options for the in-cluster layer's components: the cluster's Kubernetes provider, after the cluster."""
+        return pulumi.ResourceOptions(providers={"kubernetes": self.provider})
+
+    @abstractmethod
+    def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        """Stack outputs of the cloud layer: cluster name and endpoint, kubeconfig (secret), buckets, registry, ..."""
+
+    @abstractmethod
+    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+        """Create the cloud identity for `request` (IRSA role / Google service account) with least privilege."""

@@ -1,0 +1,161 @@
+"""Export the plain Kubernetes objects of a plan as YAML and validate them against the official OpenAPI schemas.
+
+Schemas come from kubernetes-validate's bundled, strict (unknown fields are errors) JSON schemas of the cluster's
+Kubernetes version. Validators are built once per kind and cached; every error of every object is reported. Helm
+releases and custom resources (CRDs ship no bundled schema) are listed separately.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from infra.plan.engine import Plan, RecordedResource
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# Remote components and providers: recorded in the plan, but they are not objects the API server would receive.
+NOT_OBJECTS = re.compile(r"^(pulumi:providers:kubernetes|kubernetes:(helm\.sh|yaml|kustomize)/v\d+:.*)$")
+_SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@dataclass(frozen=True)
+class ManifestError:
+    urn: str
+    kind: str
+    name: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}: {self.path or '(root)'}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ManifestReport:
+    kubernetes_version: str
+    objects: list[dict[str, Any]]
+    errors: list[ManifestError]
+    helm_releases: list[dict[str, Any]]
+    custom_resources: list[dict[str, Any]]
+
+
+def _schema_dir(kubernetes_version: str) -> str:
+    wanted = tuple(int(x) for x in kubernetes_version.split(".")[:2])
+    available = sorted(
+        tuple(int(x) for x in p.name.removeprefix("v").split(".")[:2])
+        for p in _SCHEMA_ROOT.iterdir()
+        if p.name.endswith("-local-strict")
+    )
+    usable = [v for v in available if v <= wanted]
+    if not usable:
+        raise ValueError(f"no bundled Kubernetes schema at or below {kubernetes_version}")
+    major, minor = usable[-1]
+    return f"v{major}.{minor}.0-local-strict"
+
+
+@functools.cache
+def _validator(schema_dir: str, filename: str) -> jsonschema.protocols.Validator | None:
+    path = _SCHEMA_ROOT / schema_dir / filename
+    if not path.is_file():
+        return None
+    schema = json.loads(path.read_text())
+    definitions = json.loads((_SCHEMA_ROOT / schema_dir / "_definitions.json").read_text())
+    registry: Registry = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(definitions) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def schema_filename(api_version: str, kind: str) -> str:
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    return f"{kind.lower()}-{group_version}.json"
+
+
+def _manifest(resource: RecordedResource) -> dict[str, Any]:
+    """The object the provider would send: program inputs, with the name the provider would have assigned."""
+    manifest = {k: v for k, v in resource.inputs.items() if not k.startswith("__")}
+    metadata = dict(manifest.get("metadata") or {})
+    assigned = (resource.outputs.get("metadata") or {}).get("name")
+    metadata.setdefault("name", assigned or resource.name)
+    manifest["metadata"] = metadata
+    cleaned: dict[str, Any] = _drop_nulls(manifest)
+    return cleaned
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def validate_plan(plan: Plan, kubernetes_version: str) -> ManifestReport:
+    schema_dir = _schema_dir(kubernetes_version)
+    objects, errors, releases, custom = [], [], [], []
+    for resource in plan.resources:
+        if resource.type == HELM_RELEASE:
+            inputs = resource.inputs
+            releases.append(
+                {
+                    "release": inputs.get("name", resource.name),
+                    "namespace": inputs.get("namespace"),
+                    "chart": inputs.get("chart"),
+                    "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+                    "version": inputs.get("version"),
+                    "values": inputs.get("values", {}),
+                }
+            )
+            continue
+        if not resource.type.startswith("kubernetes:") or NOT_OBJECTS.match(resource.type) or not resource.custom:
+            continue
+        manifest = _manifest(resource)
+        api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+        validator = _validator(schema_dir, schema_filename(api_version, kind))
+        if validator is None:
+            custom.append(
+                {
+                    "apiVersion": api_version,
+                    "kind": kind,
+                    "name": manifest["metadata"]["name"],
+                    "schema": "no schema (custom resource)",
+                }
+            )
+            objects.append(manifest)
+            continue
+        objects.append(manifest)
+        for error in validator.iter_errors(manifest):
+            errors.append(
+                ManifestError(
+                    resource.urn,
+                    kind,
+                    manifest["metadata"]["name"],
+                    "/".join(str(p) for p in error.absolute_path),
+                    error.message,
+                )
+            )
+    return ManifestReport(kubernetes_version, objects, errors, releases, custom)
+
+
+def _file_name(manifest: dict[str, Any]) -> str:
+    metadata = manifest["metadata"]
+    parts = [manifest.get("kind", "Object").lower(), metadata.get("namespace") or "cluster", metadata["name"]]
+    return "-".join(re.sub(r"[^a-z0-9.-]", "-", p.lower()) for p in parts) + ".yaml"
+
+
+def write_manifests(report: ManifestReport, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.yaml"):
+        stale.unlink()
+    for manifest in report.objects:
+        (directory / _file_name(manifest)).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    listing = {"helmReleases": report.helm_releases, "customResources": report.custom_resources}
+    (directory / "_releases-and-custom-resources.yaml").write_text(yaml.safe_dump(listing, sort_keys=False))

@@ -1,0 +1,151 @@
+"""The offline plan engine records what the real engine would receive, deterministically, and validates manifests."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pytest
+
+from infra.plan.engine import PlanError, ProgramFailed, run_program
+from infra.plan.manifests import validate_plan
+
+
+class Web(pulumi.ComponentResource):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("test:index:Web", name, None, opts)
+        self.bucket = aws.s3.Bucket(
+            f"{name}-data",
+            bucket=f"{name}-data",
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True, ignore_changes=["tags"]),
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-data",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        password = random.RandomPassword(f"{name}-db", length=20, special=False, opts=pulumi.ResourceOptions(parent=self))
+        k8s.core.v1.Secret(
+            f"{name}-db",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="db", namespace="web"),
+            string_data={"password": password.result},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+def web_program() -> None:
+    web = Web("web")
+    pulumi.export("bucket", web.bucket.bucket)
+    pulumi.export("region", pulumi.Config("mlops").require("region"))
+    pulumi.export("token", pulumi.Output.secret("s3cr3t"))
+
+
+def plan_web(stack: str = "dev", region: str = "us-east-1"):  # type: ignore[no-untyped-def]
+    return run_program(web_program, project="mlops", stack=stack, config={"mlops:region": region})
+
+
+def test_records_parent_dependencies_options_and_secret_inputs() -> None:
+    plan = plan_web()
+    component = plan.one("test:index:Web", "web")
+    bucket = plan.one("aws:s3/bucket:Bucket", "web-data")
+    versioning = plan.one("aws:s3/bucketVersioning:BucketVersioning", "web-data")
+    secret = plan.one("kubernetes:core/v1:Secret", "web-db")
+
+    assert bucket.urn == "urn:pulumi:dev::mlops::test:index:Web$aws:s3/bucket:Bucket::web-data"
+    assert bucket.parent == component.urn and not component.custom and bucket.custom
+    assert (bucket.protect, bucket.retain_on_delete, bucket.ignore_changes) == (True, True, ["tags"])
+    assert versioning.dependencies == [bucket.urn]
+    assert versioning.property_dependencies["bucket"] == [bucket.urn]
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    assert "stringData" in secret.secret_inputs
+    assert plan.outputs["bucket"] == "web-data" and plan.outputs["region"] == "us-east-1"
+    assert plan.secret_outputs == ["token"] and plan.outputs["token"] == "[secret]"
+    assert plan.counts_by_type()["aws:s3/bucket:Bucket"] == 1
+
+
+def test_plans_are_deterministic_and_isolated() -> None:
+    first, other, again = plan_web(), plan_web("prod", "eu-west-1"), plan_web()
+    assert first.to_json() == again.to_json()
+    assert other.outputs["region"] == "eu-west-1" and first.outputs["region"] == "us-east-1"
+    assert json.loads(first.to_json())["summary"]["resources"] == len(first.resources) == 5
+
+
+def test_duplicate_urns_fail_as_the_real_engine_would() -> None:
+    def program() -> None:
+        aws.s3.Bucket("same")
+        aws.s3.Bucket("same")
+
+    with pytest.raises(PlanError, match=r"duplicate URN urn:pulumi:dev::mlops::aws:s3/bucket:Bucket::same"):
+        run_program(program, project="mlops", stack="dev", config={})
+
+
+def test_an_invoke_without_a_mock_fails_loudly() -> None:
+    def program() -> None:
+        aws.ec2.get_vpc(default=True)
+
+    with pytest.raises(ProgramFailed, match=r"no mock for invoke aws:ec2/getVpc:getVpc"):
+        run_program(program, project="mlops", stack="dev", config={})
+
+
+def test_program_errors_report_what_was_registered_before() -> None:
+    def program() -> None:
+        aws.s3.Bucket("first")
+        raise ValueError("boom")
+
+    with pytest.raises(ProgramFailed) as failure:
+        run_program(program, project="mlops", stack="dev", config={})
+    assert isinstance(failure.value.error, ValueError)
+    assert failure.value.registered == ["urn:pulumi:dev::mlops::aws:s3/bucket:Bucket::first"]
+
+
+def k8s_program() -> None:
+    k8s.core.v1.Namespace("ns", metadata={"name": "ml"})
+    k8s.apps.v1.Deployment(
+        "bad",
+        metadata={"name": "bad", "namespace": "ml"},
+        spec={
+            "replicas": "two",
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {
+                "metadata": {"labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "x", "image": "nginx:1.27", "imagePullPolcy": "Always"}]},
+            },
+        },
+    )
+    k8s.apiextensions.CustomResource(
+        "monitor",
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata={"name": "monitor", "namespace": "ml"},
+        spec={"endpoints": [{"port": "http"}]},
+    )
+    k8s.helm.v3.Release(
+        "prom",
+        name="prom",
+        chart="kube-prometheus-stack",
+        version="79.0.0",
+        namespace="monitoring",
+        repository_opts={"repo": "https://prometheus-community.github.io/helm-charts"},
+        values={"grafana": {"enabled": True}},
+    )
+
+
+def test_manifest_validation_reports_every_error_with_its_path() -> None:
+    plan = run_program(k8s_program, project="mlops", stack="dev", config={})
+    report = validate_plan(plan, "1.33")
+    messages = sorted(str(e) for e in report.errors)
+    assert any(m.startswith("Deployment/bad: spec/replicas: 'two' is not of type") for m in messages), messages
+    assert any("imagePullPolcy" in m and "spec/template/spec/containers/0" in m for m in messages), messages
+    assert all(not m.startswith("Namespace/") for m in messages)
+    assert report.custom_resources == [
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "name": "monitor",
+         "schema": "no schema (custom resource)"}
+    ]  # fmt: skip
+    assert report.helm_releases[0]["chart"] == "kube-prometheus-stack"
+    assert report.helm_releases[0]["repository"] == "https://prometheus-community.github.io/helm-charts"
+    assert len(report.objects) == 3

@@ -1,0 +1,167 @@
+"""Fixtures shared by the workload tests: everything local, nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("FEAST_USAGE", "False")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture
+def mlflow_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private MLflow tracking store (sqlite + local artifacts) for one test."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+# --- Serving and batch inference -------------------------------------------------------------------------------
+
+
+class ServingRegistry:
+    """A session-wide MLflow registry with small fraud models registered by ``training.register_model``.
+
+    ``model_name`` versions: ``good`` (champion) and ``other`` (a second, different model: challenger), ``broken``
+    (artifacts overwritten with garbage) and ``mismatched`` (MLmodel claims another scikit-learn). Tests that move
+    aliases call :meth:`fresh_name` to get their own registered model holding copies of these versions.
+    """
+
+    def __init__(self, tracking_uri: str, model_name: str, versions: dict[str, str], rows: object) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.versions = versions  # role -> version in model_name
+        self.rows = rows  # a pandas frame of contract rows (card_id + features) for requests
+        self._copies = 0
+
+    def client(self) -> object:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def fresh_name(self, *roles: str) -> tuple[str, dict[str, str]]:
+        """A new registered model with copies of ``roles`` (in order); returns its name and role -> version."""
+        self._copies += 1
+        name = f"{self.model_name}-copy-{self._copies}"
+        client = self.client()
+        copied = {}
+        for role in roles:
+            version = client.copy_model_version(f"models:/{self.model_name}/{self.versions[role]}", name)  # type: ignore[attr-defined]
+            copied[role] = str(version.version)
+        return name, copied
+
+    def request_rows(self, n: int) -> list[dict[str, object]]:
+        from mlops_workloads.features import ENTITY_KEY, FEATURE_NAMES
+
+        frame = self.rows.head(n)  # type: ignore[attr-defined]
+        return [
+            {ENTITY_KEY: int(r[ENTITY_KEY]), **{f: r[f].item() for f in FEATURE_NAMES}} for _, r in frame.iterrows()
+        ]
+
+
+def _local_path(uri: str) -> Path:
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(uri).path))
+
+
+@pytest.fixture(scope="session")
+def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistry:
+    import mlflow
+    import sklearn
+    from mlflow import MlflowClient
+    from mlops_workloads.data import generate_transactions
+    from mlops_workloads.features import LABEL, MODEL_NAME
+    from mlops_workloads.reference import build_reference_profile
+    from mlops_workloads.registry import CHALLENGER, CHAMPION
+    from mlops_workloads.training import data_fingerprint, evaluate_model, feature_matrix, register_model, train_model
+
+    root = tmp_path_factory.mktemp("serving-registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    frame = generate_transactions(2_000, seed=7, start="2026-01-01", days=2)
+    X, y = feature_matrix(frame), frame[LABEL]
+    versions: dict[str, str] = {}
+    for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4)):
+        params = {"n_estimators": 20, "max_depth": 6 + seed, "random_state": seed}
+        model = train_model(X, y, params)
+        metrics = evaluate_model(model, X, y)
+        profile = build_reference_profile(X, model.predict_proba(X)[:, 1], y.to_numpy(), metrics)
+        registered = register_model(
+            model, X.head(20), metrics, params, data_fingerprint=data_fingerprint(frame), profile=profile,
+            tracking_uri=uri, model_name=MODEL_NAME,
+        )  # fmt: skip
+        versions[role] = str(registered.version)
+    mlflow.set_tracking_uri(None)  # register_model sets the process-wide URI; other tests must not inherit it
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for role in ("broken", "mismatched"):
+        version = client.get_model_version(MODEL_NAME, versions[role])
+        model_dir = _local_path(client.get_model_version_download_uri(MODEL_NAME, versions[role]))
+        if role == "broken":
+            for artifact in model_dir.glob("model.*"):
+                artifact.write_bytes(b"not a model")
+            onnx = _local_path(client.get_run(version.run_id).info.artifact_uri) / "onnx" / "model.onnx"
+            onnx.write_bytes(b"not an onnx graph")
+        else:
+            mlmodel = model_dir / "MLmodel"
+            trained = f"sklearn_version: {sklearn.__version__}"
+            mlmodel.write_text(mlmodel.read_text().replace(trained, "sklearn_version: 0.24.2"))
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, versions["good"])
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, versions["other"])
+    return ServingRegistry(uri, MODEL_NAME, versions, frame)
+
+
+def _wait_for(predicate: object, what: str, timeout: float = 90.0) -> None:
+    """Poll ``predicate`` until true; a generous deadline that only guards against hanging, never a benchmark."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def wait_for() -> object:
+    return _wait_for
+
+
+@pytest.fixture
+def serving_app(serving_registry: ServingRegistry) -> Iterator[object]:
+    """Factory starting the inference app (lifespan running) on the session registry; returns a TestClient.
+
+    ``start(model_name=..., wait_ready=True, **settings)``: fast polling and backoff so reloads show up quickly.
+    """
+    from contextlib import ExitStack
+
+    from fastapi.testclient import TestClient
+    from mlops_workloads.serving import ServingSettings, create_app
+
+    stack = ExitStack()
+
+    def start(*, wait_ready: bool = True, **overrides: object) -> TestClient:
+        options: dict[str, object] = {
+            "tracking_uri": serving_registry.tracking_uri,
+            "model_name": serving_registry.model_name,
+            "reload_interval_seconds": 0.2,
+            "startup_backoff_initial_seconds": 0.1,
+            "startup_backoff_max_seconds": 0.4,
+            **overrides,
+        }
+        client = stack.enter_context(TestClient(create_app(ServingSettings(**options))))  # type: ignore[arg-type]
+        if wait_ready:
+            _wait_for(lambda: client.get("/readyz").status_code == 200, "the inference service to become ready")
+        return client
+
+    yield start
+    stack.close()
