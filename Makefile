@@ -33,6 +33,7 @@ test: setup lint typecheck test-infra test-workloads  ## everything CI runs
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: setup
 	.venv/bin/mypy
@@ -49,6 +50,9 @@ plan: setup  ## STACK=<name>: tree on stdout, build/plan/<name>.json and build/p
 plan-all: setup
 	@for stack in $(STACKS); do $(INFRA_PY) -m infra.plan --stack $$stack --quiet --json build/plan/$$stack.json \
 		--manifests build/plan/$$stack/manifests || exit 1; done
+
+policy: setup  ## STACK=<name>: the CrossGuard pack over the offline plan
+	$(INFRA_PY) -m policies.offline --stack $(STACK)
 
 clean:
 	rm -rf build .demo

@@ -34,56 +34,91 @@ class SpecModel(BaseModel):
     """camelCase keys in the stack file, snake_case in Python; unknown keys are errors, never ignored."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
     )
 
 
 class NetworkSpec(SpecModel):
     vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    """VPC (AWS) or subnet (GCP) primary range; /16 to /20."""
     zone_count: Annotated[int, Field(ge=1, le=6)] = 2
+    """Zones to spread subnets and nodes over: 2 in dev, 3 in prod (AWS); GCP regional clusters use 3."""
     nat_gateways: Literal["single", "perZone"] = "single"
+    """`single` NAT gateway (cheap) or one `perZone` (no cross-zone dependency)."""
     existing_vpc_id: str | None = None
+    """Bring your own VPC: its id; no network resources are created then."""
     existing_private_subnet_ids: list[str] = []
+    """With existingVpcId: private subnet ids, one per zone (nodes, database, cache)."""
     existing_public_subnet_ids: list[str] = []
+    """With existingVpcId: public subnet ids for internet-facing load balancers."""
     pods_cidr: IPv4Network = IPv4Network("10.16.0.0/14")
+    """GKE secondary range for pods."""
     services_cidr: IPv4Network = IPv4Network("10.20.0.0/20")
+    """GKE secondary range for services."""
     control_plane_cidr: IPv4Network = IPv4Network("172.16.0.0/28")
+    """GKE private control plane range (/28)."""
 
 
 class AccessEntrySpec(SpecModel):
     principal: str
+    """IAM role/user ARN (AWS) or `group:`/`user:` email (GCP)."""
     role: PlatformRole
+    """Platform role granted: platform-admins, ml-engineers, data-scientists or viewers."""
 
 
 class ClusterSpec(SpecModel):
     kubernetes_version: str = "1.33"
+    """Kubernetes minor version, quoted ("1.33"); validated against the supported range."""
     public_access_cidrs: list[IPv4Network] = []
+    """Admin networks allowed to reach the public API endpoint; empty = private endpoint only."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = "UNSPECIFIED"
+    """GKE release channel; UNSPECIFIED pins kubernetesVersion."""
     access: list[AccessEntrySpec] = []
+    """Identities mapped to the platform's Kubernetes RBAC roles."""
     log_retention_days: PositiveInt = 30
+    """Retention of control-plane logs."""
 
 
 class TaintSpec(SpecModel):
     key: str
+    """Taint key."""
     value: str
+    """Taint value."""
     effect: TaintEffect = "NoSchedule"
+    """NoSchedule, PreferNoSchedule or NoExecute."""
 
 
 class AcceleratorSpec(SpecModel):
     type: str
+    """GPU type, e.g. nvidia-a10g (AWS) or nvidia-l4 (GCP)."""
     count: PositiveInt = 1
+    """GPUs per node."""
 
 
 class NodePoolSpec(SpecModel):
     instance_types: Annotated[list[str], Field(min_length=1)]
+    """EC2 instance types or GCE machine types, one CPU architecture per pool."""
     capacity_type: CapacityType = "ON_DEMAND"
+    """ON_DEMAND or SPOT (never SPOT on the system pool)."""
     min_size: NonNegativeInt = 0
+    """Minimum nodes (0 lets the pool scale to zero)."""
     max_size: NonNegativeInt = 1
+    """Maximum nodes."""
     desired_size: NonNegativeInt | None = None
+    """Initial nodes; the autoscaler owns it afterwards."""
     disk_size_gb: Annotated[int, Field(ge=20, le=16384)] = 100
+    """Encrypted root volume size."""
     labels: dict[str, str] = {}
+    """Extra node labels, merged with the pool's defaults."""
     taints: list[TaintSpec] = []
+    """Extra node taints, merged with the pool's defaults."""
     accelerator: AcceleratorSpec | None = None
+    """GPU pools: accelerator type and count (required there)."""
 
     @property
     def initial_size(self) -> int:
@@ -92,126 +127,203 @@ class NodePoolSpec(SpecModel):
 
 class NodePoolsSpec(SpecModel):
     system: NodePoolSpec
+    """On-demand, untainted pool for CoreDNS and the platform services."""
     cpu: NodePoolSpec
+    """Spot CPU pool for inference and batch (label workload-type=ml-inference)."""
     gpu: NodePoolSpec | None = None
+    """Tainted GPU pool for training, scales from zero; omit for no GPUs."""
 
 
 class StorageSpec(SpecModel):
     version_data: bool = False
+    """Version the data bucket (models is always versioned)."""
     infrequent_access_after_days: PositiveInt = 90
+    """Data bucket: days before STANDARD_IA (AWS) / NEARLINE (GCP)."""
     archive_after_days: PositiveInt = 365
+    """Data bucket: days before GLACIER (AWS) / COLDLINE (GCP)."""
     noncurrent_version_expiry_days: PositiveInt = 90
+    """Days before noncurrent object versions expire."""
     abort_multipart_after_days: PositiveInt = 7
+    """Days before incomplete multipart uploads are aborted."""
     force_destroy: bool = False
+    """Allow destroying non-empty buckets (dev only)."""
 
 
 class DatabaseSpec(SpecModel):
     engine_version: str = "16"
+    """PostgreSQL major version, quoted."""
     instance_class: str = "db.t4g.medium"
+    """RDS instance class (db.t4g.medium) or Cloud SQL tier (db-custom-2-7680)."""
     storage_gb: Annotated[int, Field(ge=20, le=65536)] = 20
+    """Initial storage."""
     max_storage_gb: Annotated[int, Field(ge=20, le=65536)] = 100
+    """Storage autoscaling ceiling."""
     backup_retention_days: Annotated[int, Field(ge=0, le=35)] = 1
+    """Automated backup retention (at least 7 in prod)."""
     high_availability: bool = False
+    """Multi-AZ (AWS) / REGIONAL (GCP)."""
 
 
 class OnlineStoreSpec(SpecModel):
     node_type: str = "cache.t4g.small"
+    """AWS: ElastiCache node type."""
     memory_size_gb: PositiveInt = 1
+    """GCP: Memorystore capacity."""
     replicas: NonNegativeInt = 0
+    """Read replicas; 1 or more enables automatic failover / STANDARD_HA."""
 
 
 class ServicesSpec(SpecModel):
     mlflow: bool = True
+    """Deploy the MLflow tracking server and model registry."""
     kubeflow: bool = True
+    """Deploy Kubeflow Pipelines."""
     feast: bool = True
+    """Deploy the Feast feature server."""
     monitoring: bool = True
+    """Deploy Prometheus, Grafana and Alertmanager."""
 
 
 class MlflowSpec(SpecModel):
     replicas: PositiveInt = 1
+    """Tracking server replicas (2 or more adds a PodDisruptionBudget)."""
     auth: Literal["none", "basic"] = "none"
+    """`none` or `basic` (generated admin password)."""
 
 
 class MonitoringSpec(SpecModel):
     prometheus_retention: Annotated[str, Field(pattern=r"^[1-9][0-9]*[hdwy]$")] = "15d"
+    """Prometheus retention, e.g. 15d."""
     prometheus_volume_gb: PositiveInt = 50
+    """Prometheus volume size."""
     grafana_volume_gb: PositiveInt = 10
+    """Grafana volume size."""
     drift_share_threshold: Ratio = 0.3
+    """Share of drifted features that raises the drift alert."""
     slack_channel: str = "#ml-alerts"
+    """Slack channel for warning alerts (webhook: secret mlops:slackWebhookUrl)."""
 
 
 class QuotaSpec(SpecModel):
     cpu: str = "100"
+    """requests.cpu quota."""
     memory: str = "500Gi"
+    """requests.memory quota."""
     gpu: NonNegativeInt = 8
+    """requests.nvidia.com/gpu quota."""
     pods: PositiveInt = 50
+    """Pod count quota."""
 
 
 class TeamSpec(SpecModel):
     name: DnsLabel
+    """Team namespace name (DNS label)."""
     quota: QuotaSpec = QuotaSpec()
+    """Resource quota of the namespace."""
 
 
 class QualityGatesSpec(SpecModel):
     f1: Ratio = 0.75
+    """Minimum F1 on the held-out split."""
     precision: Ratio = 0.70
+    """Minimum precision."""
     recall: Ratio = 0.60
+    """Minimum recall."""
     roc_auc: Ratio = 0.85
+    """Minimum ROC AUC."""
     champion_tolerance: Ratio = 0.01
+    """How much worse than the champion a challenger may be."""
 
 
 class InferenceSpec(SpecModel):
     min_replicas: PositiveInt = 1
+    """HPA minimum replicas."""
     max_replicas: PositiveInt = 4
+    """HPA maximum replicas."""
     target_cpu_utilization: Annotated[int, Field(ge=10, le=95)] = 70
+    """HPA CPU utilisation target (%)."""
     challenger_weight: Ratio = 0.0
+    """Share of traffic (0-1) routed to the challenger model."""
 
 
 class WorkloadsSpec(SpecModel):
     image_tag: Annotated[str, Field(min_length=1, max_length=128)] = "0.1.0"
+    """Immutable tag of the training, inference and monitoring images."""
     teams: list[TeamSpec] = [TeamSpec(name="ml-team")]
+    """Team namespaces with their quotas."""
     inference: InferenceSpec = InferenceSpec()
+    """Inference service scaling and A/B split."""
     quality_gates: QualityGatesSpec = QualityGatesSpec()
+    """Gates a trained model must pass before registration."""
     promotion: Literal["auto", "manual"] = "auto"
+    """`auto` promotes a passing challenger; `manual` waits for approval."""
     monitoring_schedule: str = "0 * * * *"
+    """Cron schedule of the drift monitoring job."""
     batch_schedule: str = "0 2 * * *"
+    """Cron schedule of batch inference."""
     retraining_cooldown_hours: NonNegativeInt = 24
+    """Minimum hours between two drift-triggered retrainings."""
 
 
 class BudgetSpec(SpecModel):
     monthly_limit_usd: Annotated[float, Field(gt=0)] = 1000.0
+    """Monthly budget; alerts at 80/90/100%."""
     notification_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
+    """Who receives budget alerts."""
 
 
 class GcpSpec(SpecModel):
     project: Annotated[str, Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")]
+    """GCP project id."""
     zone: str | None = None
+    """Zone of a zonal (dev) cluster; unset = regional."""
     billing_account: str | None = None
+    """Billing account id; enables the budget."""
 
 
 class PlatformSpec(SpecModel):
     """The whole platform, one environment. Every default is the cheap dev value; prod stacks override."""
 
     cloud: Cloud
+    """`aws` or `gcp`."""
     environment: Environment
+    """`dev`, `staging` or `prod`."""
     region: str
+    """Cloud region."""
     name_prefix: DnsLabel = "mlops"
+    """Prefix of every physical name."""
     team: str = "ml-platform"
+    """Team tag/label."""
     owner: str = "ml-platform@example.com"
+    """Owner tag/label."""
     cost_center: str = "ml"
+    """CostCenter tag (AWS)."""
     deletion_protection: bool = False
+    """Protect and retain stateful resources (required in prod)."""
     network: NetworkSpec = NetworkSpec()
+    """Network layout."""
     cluster: ClusterSpec = ClusterSpec()
+    """Kubernetes control plane."""
     node_pools: NodePoolsSpec
+    """Node pools."""
     storage: StorageSpec = StorageSpec()
+    """Bucket lifecycle."""
     database: DatabaseSpec = DatabaseSpec()
+    """Shared PostgreSQL."""
     online_store: OnlineStoreSpec = OnlineStoreSpec()
+    """Feast online store (Redis)."""
     services: ServicesSpec = ServicesSpec()
+    """Platform services to deploy."""
     mlflow: MlflowSpec = MlflowSpec()
+    """MLflow server."""
     monitoring: MonitoringSpec = MonitoringSpec()
+    """Observability stack."""
     workloads: WorkloadsSpec = WorkloadsSpec()
+    """Reference ML workloads."""
     budget: BudgetSpec = BudgetSpec()
+    """Cost budget."""
     gcp: GcpSpec | None = None
+    """GCP-only settings."""
 
     @property
     def is_prod(self) -> bool:

@@ -8,6 +8,7 @@ reported at once:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -102,10 +103,8 @@ def parse_spec(raw_config: Mapping[str, Any], source: str) -> PlatformSpec:
         problems = list(_type_problems(error))
         # Report the semantic problems too, on the document without the ill-typed values (where it still validates).
         repaired = _without(document, [tuple(e["loc"]) for e in error.errors()])
-        try:
+        with contextlib.suppress(ValidationError):
             problems += [p for p in semantic_problems(PlatformSpec.model_validate(repaired)) if p not in problems]
-        except ValidationError:
-            pass
         raise StackConfigError(source, problems) from None
     problems = list(semantic_problems(spec))
     if problems:
@@ -567,3 +566,44 @@ def _check_access(spec: PlatformSpec) -> Iterable[Problem]:
                 f"is not a valid {spec.cloud.upper()} principal",
                 f"use a value like '{example}'",
             )
+
+
+# --- reference documentation, generated from the spec so it cannot drift ---
+
+
+def reference_rows(model: type[BaseModel] = PlatformSpec, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every key, nested models expanded."""
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        nested = _model_of(field.annotation)
+        type_name = _type_name(field.annotation)
+        default = "required" if field.is_required() else _show_default(field.default)
+        yield key, type_name, default, field.description or ""
+        if nested is not None:
+            yield from reference_rows(nested, f"{key}[]." if type_name.startswith("list") else f"{key}.")
+
+
+def _type_name(annotation: Any) -> str:
+    if getattr(annotation, "__origin__", None) is Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in annotation.__args__)
+    text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
+    text = text or str(annotation)
+    text = re.sub(r"typing\.|components\.spec\.|ipaddress\.|Annotated\[(\w+), [^\]]*\]", r"\1", text)
+    return text.replace("NoneType", "None").replace(" | ", " or ")
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "see below"
+    return f"`{json.dumps(value, default=str)}`"
+
+
+def reference_markdown() -> str:
+    lines = ["| Key (`mlops:` namespace) | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{key}` | {type_} | {default} | {text} |" for key, type_, default, text in reference_rows()]
+    lines += [f"| `{key}` (secret) | str | unset | {text} |" for key, text in SECRET_KEYS.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())
