@@ -8,7 +8,7 @@ INFRA_PY := .venv/bin/python
 WORKLOADS_PY := workloads/.venv/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench clean
+.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench docs clean
 
 uv:
 ifeq ($(UV),)
@@ -53,6 +53,9 @@ plan-all: setup
 
 policy: setup  ## STACK=<name>: the CrossGuard pack over the offline plan
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
+
+docs: setup  ## regenerate the README's configuration reference from components/spec.py
+	$(INFRA_PY) -m infra.config --write-readme
 
 clean:
 	rm -rf build .demo

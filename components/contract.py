@@ -49,6 +49,7 @@ class OnlineStore:
     port: int
     auth_token: pulumi.Output[str]  # always a Pulumi secret
     tls: bool = True
+    ca_certificate: pulumi.Output[str] | None = None  # PEM of a private CA (Memorystore); None = public CA chain
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,8 @@ class GcpSpec(SpecModel):
     """Zone of a zonal (dev) cluster; unset = regional."""
     billing_account: str | None = None
     """Billing account id; enables the budget."""
+    security_group: str | None = None
+    """Google Groups for RBAC: `gke-security-groups@<domain>`, so `group:` principals in cluster.access match."""
 
 
 class PlatformSpec(SpecModel):

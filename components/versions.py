@@ -71,7 +71,9 @@ KUBE_PROMETHEUS_STACK_CHART: Final = HelmChart(
 PROMETHEUS_PUSHGATEWAY_CHART: Final = HelmChart(
     "prometheus-pushgateway", "https://prometheus-community.github.io/helm-charts", "3.8.0"
 )
-NVIDIA_DEVICE_PLUGIN_CHART: Final = HelmChart("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.20.0")
+NVIDIA_DEVICE_PLUGIN_CHART: Final = HelmChart(
+    "nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.20.0"
+)
 DCGM_EXPORTER_CHART: Final = HelmChart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.2")
 
 # Kubeflow Pipelines standalone: upstream kustomize manifests at a release tag (matches the kfp SDK 2.17.0 the
@@ -88,3 +90,5 @@ POSTGRES_CLIENT_UID: Final[int] = 70  # the `postgres` user of the alpine image
 # "LATEST" would track the newest driver independently of the GKE version.
 GKE_GPU_DRIVER_VERSION: Final[str] = "DEFAULT"
 MEMORYSTORE_REDIS_VERSION: Final[str] = "REDIS_7_2"
+# kube-prometheus-stack's CRD upgrade Job defaults to busybox:latest; pinned here.
+KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"

@@ -227,9 +227,7 @@ def _check_location(spec: PlatformSpec) -> Iterable[Problem]:
     )
     if spec.region not in regions:
         why = (
-            f"is a {other_name} region, but cloud = {spec.cloud}"
-            if spec.region in other
-            else f"is not {label} region"
+            f"is a {other_name} region, but cloud = {spec.cloud}" if spec.region in other else f"is not {label} region"
         )
         close = difflib.get_close_matches(spec.region, sorted(regions), n=1, cutoff=0.5)
         yield Problem(
@@ -605,5 +603,22 @@ def reference_markdown() -> str:
     return "\n".join(lines)
 
 
+README_MARKERS = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
+
+
+def readme_with_reference(readme: str) -> str:
+    start, end = README_MARKERS
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{reference_markdown()}\n{end}{tail}"
+
+
 if __name__ == "__main__":
-    print(reference_markdown())
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:2] == ["--write-readme"]:
+        readme = Path(__file__).resolve().parents[1] / "README.md"
+        readme.write_text(readme_with_reference(readme.read_text()))
+    else:
+        print(reference_markdown())

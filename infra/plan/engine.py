@@ -135,7 +135,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # numbers arrive as floats over the wire
-    if isinstance(value, (str, int, bool)) or value is None:
+    if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, pulumi.Resource):
         return f"<resource {type(value).__name__}>"

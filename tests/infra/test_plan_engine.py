@@ -28,7 +28,9 @@ class Web(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        password = random.RandomPassword(f"{name}-db", length=20, special=False, opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            f"{name}-db", length=20, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         k8s.core.v1.Secret(
             f"{name}-db",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="db", namespace="web"),
@@ -57,21 +59,26 @@ def test_records_parent_dependencies_options_and_secret_inputs() -> None:
     secret = plan.one("kubernetes:core/v1:Secret", "web-db")
 
     assert bucket.urn == "urn:pulumi:dev::mlops::test:index:Web$aws:s3/bucket:Bucket::web-data"
-    assert bucket.parent == component.urn and not component.custom and bucket.custom
+    assert bucket.parent == component.urn
+    assert not component.custom
+    assert bucket.custom
     assert (bucket.protect, bucket.retain_on_delete, bucket.ignore_changes) == (True, True, ["tags"])
     assert versioning.dependencies == [bucket.urn]
     assert versioning.property_dependencies["bucket"] == [bucket.urn]
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     assert "stringData" in secret.secret_inputs
-    assert plan.outputs["bucket"] == "web-data" and plan.outputs["region"] == "us-east-1"
-    assert plan.secret_outputs == ["token"] and plan.outputs["token"] == "[secret]"
+    assert plan.outputs["bucket"] == "web-data"
+    assert plan.outputs["region"] == "us-east-1"
+    assert plan.secret_outputs == ["token"]
+    assert plan.outputs["token"] == "[secret]"
     assert plan.counts_by_type()["aws:s3/bucket:Bucket"] == 1
 
 
 def test_plans_are_deterministic_and_isolated() -> None:
     first, other, again = plan_web(), plan_web("prod", "eu-west-1"), plan_web()
     assert first.to_json() == again.to_json()
-    assert other.outputs["region"] == "eu-west-1" and first.outputs["region"] == "us-east-1"
+    assert other.outputs["region"] == "eu-west-1"
+    assert first.outputs["region"] == "us-east-1"
     assert json.loads(first.to_json())["summary"]["resources"] == len(first.resources) == 5
 
 

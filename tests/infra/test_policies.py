@@ -64,7 +64,9 @@ def compliant_aws() -> None:
     )  # fmt: skip
     aws.ec2.LaunchTemplate(
         "nodes",
-        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(http_tokens="required", http_put_response_hop_limit=1),
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_tokens="required", http_put_response_hop_limit=1
+        ),
         opts=opts,
     )
 
@@ -74,12 +76,14 @@ def test_compliant_resources_pass_every_policy() -> None:
 
 
 BAD = [
-    pytest.param(lambda: aws.iam.AccessKey("key", user="ci", opts=_aws_provider()), "aws-no-iam-access-keys", id="access-key"),
+    pytest.param(lambda: aws.iam.AccessKey("key", user="ci", opts=_aws_provider()), "aws-no-iam-access-keys",
+        id="access-key"),
     pytest.param(lambda: aws.iam.RolePolicy("p", role="r", policy=json.dumps(
         {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}), opts=_aws_provider()),
         "aws-iam-least-privilege", id="wildcard-iam"),
-    pytest.param(lambda: aws.iam.RolePolicyAttachment("a", role="r", policy_arn="arn:aws:iam::aws:policy/AmazonS3FullAccess",
-        opts=_aws_provider()), "aws-no-full-access-policies", id="full-access"),
+    pytest.param(lambda: aws.iam.RolePolicyAttachment("a", role="r",
+        policy_arn="arn:aws:iam::aws:policy/AmazonS3FullAccess", opts=_aws_provider()), "aws-no-full-access-policies",
+        id="full-access"),
     pytest.param(lambda: aws.eks.Cluster("c", role_arn="arn", vpc_config=aws.eks.ClusterVpcConfigArgs(
         subnet_ids=["s"], endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"]), opts=_aws_provider()),
         "aws-eks-endpoint-and-secrets", id="open-eks"),

@@ -1,0 +1,108 @@
+"""Workload Identity: one Google service account per Kubernetes service account, with exactly the access requested.
+
+Every grant is non-authoritative and scoped to one resource (the GSA, one bucket, the repository): nothing here
+can remove someone else's access, and no project-level role is ever granted to a workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.contract import BucketAccess, IdentityRequest
+from components.gcp.naming import account_id
+from components.spec import BucketRole
+
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+BUCKET_ROLES: Mapping[BucketAccess, str] = {
+    "read": "roles/storage.objectViewer",
+    "readwrite": "roles/storage.objectUser",  # read, write, delete objects; no bucket or IAM administration
+}
+REGISTRY_READER = "roles/artifactregistry.reader"
+GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
+
+
+def workload_member(project: str, namespace: str, service_account: str) -> str:
+    """The Workload Identity principal of exactly one Kubernetes service account."""
+    return f"serviceAccount:{project}.svc.id.goog[{namespace}/{service_account}]"
+
+
+def prefix_condition(bucket: str, prefix: str) -> str:
+    """CEL limiting object access to `prefix`. Listing is a bucket-level call, so the bucket itself stays allowed:
+    the workload can list names in the bucket but read or write objects only under the prefix."""
+    return (
+        'resource.type == "storage.googleapis.com/Bucket" || '
+        f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
+    )
+
+
+def _condition(bucket: pulumi.Output[str], prefix: str) -> pulumi.Output[str]:
+    return bucket.apply(lambda name: prefix_condition(name, prefix))
+
+
+@dataclass(frozen=True)
+class WorkloadServiceAccountArgs:
+    base_name: str
+    project: str
+    request: IdentityRequest
+    bucket_names: Mapping[BucketRole, pulumi.Output[str]]
+    registry_name: pulumi.Input[str]
+    registry_location: str
+
+
+class WorkloadServiceAccount(pulumi.ComponentResource):
+    email: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadServiceAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gcp:WorkloadServiceAccount", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        request = args.request
+        account = gcp.serviceaccount.Account(
+            f"{name}-gsa",
+            account_id=account_id(args.base_name, request.name),
+            project=args.project,
+            display_name=f"{args.base_name} workload {request.namespace}/{request.service_account}",
+            opts=child,
+        )
+        member = account.email.apply(lambda email: f"serviceAccount:{email}")
+        gcp.serviceaccount.IAMMember(
+            f"{name}-workload-identity",
+            service_account_id=account.name,
+            role=WORKLOAD_IDENTITY_USER,
+            member=workload_member(args.project, request.namespace, request.service_account),
+            opts=child,
+        )
+        for role, access in sorted(request.buckets.items()):
+            bucket = args.bucket_names[role]
+            prefix = request.bucket_prefixes.get(role)
+            condition = (
+                gcp.storage.BucketIAMMemberConditionArgs(
+                    title=f"{role}-prefix-{prefix.strip('/').replace('/', '-')}"[:100],
+                    description=f"Objects under {prefix} only",
+                    expression=_condition(bucket, prefix),
+                )
+                if prefix
+                else None
+            )
+            gcp.storage.BucketIAMMember(
+                f"{name}-{role}-{access}",
+                bucket=bucket,
+                role=BUCKET_ROLES[access],
+                member=member,
+                condition=condition,
+                opts=child,
+            )
+        if request.registry_pull:
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{name}-registry-reader",
+                repository=args.registry_name,
+                location=args.registry_location,
+                role=REGISTRY_READER,
+                member=member,
+                opts=child,
+            )
+        self.email = account.email
+        self.register_outputs({"email": self.email})

@@ -1,0 +1,277 @@
+"""`GcpPlatform`: the GCP cloud layer, composed of small components, handed to the in-cluster layer as a
+`CloudPlatform`. Every GCP resource goes through one explicit provider that stamps the platform labels on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.contract import (
+    Bucket,
+    CloudPlatform,
+    Database,
+    GpuSupport,
+    IdentityRequest,
+    NodePlacement,
+    ObjectStoreScheme,
+    OnlineStore,
+    RbacSubject,
+    WorkloadIdentity,
+)
+from components.gcp.apis import BUDGET_APIS, PLATFORM_APIS, ProjectApis
+from components.gcp.budget import ProjectBudget, ProjectBudgetArgs
+from components.gcp.cluster import GkeCluster, GkeClusterArgs, cluster_location
+from components.gcp.database import PostgresArgs, PostgresDatabase
+from components.gcp.identity import GSA_ANNOTATION, WorkloadServiceAccount, WorkloadServiceAccountArgs
+from components.gcp.kms import PlatformKey, PlatformKeyArgs
+from components.gcp.naming import platform_labels, service_agent
+from components.gcp.network import Network, NetworkArgs
+from components.gcp.nodepools import NodeIdentities, NodeIdentitiesArgs, NodePools, NodePoolsArgs, placement, pools_of
+from components.gcp.online_store import RedisStore, RedisStoreArgs
+from components.gcp.registry import ImageRegistry, ImageRegistryArgs
+from components.gcp.storage import ObjectStore, ObjectStoreArgs
+from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
+from components.spec import PLATFORM_ROLES, BucketRole, GcpSpec, PlatformRole, PlatformSpec, PoolName
+
+# Service agents (Google-managed identities) that encrypt with the platform key, by their agent domain.
+KEY_USERS = {
+    "gke-agent": "container-engine-robot",  # Kubernetes Secrets in etcd
+    "compute-agent": "compute-system",  # node boot disks and persistent volumes
+    "redis-agent": "cloud-redis",
+    "registry-agent": "gcp-sa-artifactregistry",
+}
+
+
+def agent_member(project_number: pulumi.Output[str], domain: str) -> pulumi.Output[str]:
+    return project_number.apply(lambda number: service_agent(number, domain))
+
+
+def rbac_subject(principal: str) -> RbacSubject:
+    """`group:x@y` → Group x@y (Google Groups for RBAC), `user:x@y` → User x@y (GKE maps users by email)."""
+    kind, _, name = principal.partition(":")
+    return RbacSubject(kind="Group" if kind == "group" else "User", name=name)
+
+
+def role_subjects(spec: PlatformSpec) -> dict[PlatformRole, tuple[RbacSubject, ...]]:
+    return {
+        role: tuple(rbac_subject(a.principal) for a in spec.cluster.access if a.role == role) for role in PLATFORM_ROLES
+    }
+
+
+def gcp_settings(spec: PlatformSpec) -> GcpSpec:
+    if spec.gcp is None:
+        raise ValueError("mlops:gcp is not set although cloud = gcp; fix: set mlops:gcp.project in the stack file")
+    return spec.gcp
+
+
+class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
+    cloud = "gcp"
+
+    def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gcp:Platform", name, None, opts)
+        settings = gcp_settings(spec)
+        self._name_prefix = name
+        self._spec = spec
+        self.project = settings.project
+        self.labels = platform_labels(spec)
+        self.gcp_provider = gcp.Provider(
+            f"{name}-gcp",
+            project=settings.project,
+            region=spec.region,
+            default_labels=self.labels,
+            # Billing budgets and some service-usage calls need a quota project with user credentials.
+            billing_project=settings.project,
+            user_project_override=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        protect = spec.deletion_protection
+        apis = ProjectApis(
+            f"{name}-apis",
+            PLATFORM_APIS + (BUDGET_APIS if settings.billing_account else ()),
+            opts=self._child(),
+        )
+        after_apis: list[pulumi.Resource] = [apis]
+        project_number = gcp.organizations.get_project_output(
+            project_id=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
+        ).number
+
+        key = PlatformKey(
+            f"{name}-kms", PlatformKeyArgs(spec.base_name, spec.region, protect), opts=self._child(after_apis)
+        )
+        grants = {agent: key.allow(agent, agent_member(project_number, domain)) for agent, domain in KEY_USERS.items()}
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
+        )
+        grants["gcs-agent"] = key.allow("gcs-agent", gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}"))
+
+        network = Network(
+            f"{name}-network",
+            NetworkArgs(spec.base_name, spec.region, spec.network, flow_logs=spec.is_prod),
+            opts=self._child(after_apis),
+        )
+        self.registry = ImageRegistry(
+            f"{name}-registry",
+            ImageRegistryArgs(
+                spec.base_name, settings.project, spec.region, key.key_id, grants["registry-agent"], protect
+            ),
+            opts=self._child(after_apis),
+        )
+        pools = pools_of(spec)
+        node_identities = NodeIdentities(
+            f"{name}-node-identities",
+            NodeIdentitiesArgs(
+                spec.base_name, settings.project, tuple(pools), self.registry.repository.name, spec.region
+            ),
+            opts=self._child(after_apis),
+        )
+        cluster = GkeCluster(
+            f"{name}-gke",
+            GkeClusterArgs(
+                spec=spec,
+                project=settings.project,
+                network=network,
+                key_id=key.key_id,
+                key_grant=grants["gke-agent"],
+                default_pool_service_account=node_identities.emails["system"],
+            ),
+            opts=self._child(after_apis),
+        )
+        node_pools = NodePools(
+            f"{name}-pools",
+            NodePoolsArgs(
+                spec=spec,
+                cluster_id=cluster.cluster.id,
+                cluster_location=cluster.location,
+                regional=cluster_location(spec) == spec.region,
+                node_tag=network.node_tag,
+                identities=node_identities,
+                boot_disk_key_id=key.key_id,
+                boot_disk_key_grant=grants["compute-agent"],
+                resource_labels=self.labels,
+            ),
+            opts=self._child(),
+        )
+        store = ObjectStore(
+            f"{name}-storage",
+            ObjectStoreArgs(
+                spec.base_name, settings.project, spec.region, spec.storage, key.key_id, grants["gcs-agent"], protect
+            ),
+            opts=self._child(after_apis),
+        )
+        postgres = PostgresDatabase(
+            f"{name}-postgres",
+            PostgresArgs(
+                base_name=spec.base_name,
+                region=spec.region,
+                database=spec.database,
+                vpc_id=network.vpc_id,
+                private_services=network.private_services,
+                key_id=key.key_id,
+                grant_key=key.allow,
+                protect=protect,
+                labels=self.labels,
+            ),
+            opts=self._child(after_apis),
+        )
+        redis = RedisStore(
+            f"{name}-online-store",
+            RedisStoreArgs(
+                spec.base_name,
+                spec.region,
+                spec.online_store,
+                network.vpc_id,
+                network.private_services,
+                key.key_id,
+                grants["redis-agent"],
+            ),
+            opts=self._child(after_apis),
+        )
+        if settings.billing_account:
+            ProjectBudget(
+                f"{name}-budget",
+                ProjectBudgetArgs(spec.base_name, settings.billing_account, project_number, spec.budget, self.labels),
+                opts=self._child(after_apis),
+            )
+
+        # Kubernetes resources wait for the node pools: Helm releases need nodes to become ready.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
+        )
+        cmek_storage_class(
+            f"{name}-{STORAGE_CLASS_NAME}",
+            key.key_id,
+            retain=protect,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[grants["compute-agent"]]),
+        )
+
+        self._cluster = cluster
+        self._database_private_ip = postgres.private_ip
+        self._identities: dict[str, pulumi.Output[str]] = {}
+        self.buckets: Mapping[BucketRole, Bucket] = store.buckets
+        self.database: Database = postgres.database
+        self.online_store: OnlineStore = redis.online_store
+        self.registry_url: pulumi.Output[str] = self.registry.url
+        self.placements: Mapping[PoolName, NodePlacement] = {pool: placement(pool, s) for pool, s in pools.items()}
+        # GKE installs the NVIDIA driver and device plugin and scales pools itself; DCGM metrics come from GKE too.
+        self.gpu = GpuSupport(pool_present="gpu" in pools, install_device_plugin=False, dcgm_exporter=False)
+        self.storage_class = STORAGE_CLASS_NAME
+        self.role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]] = role_subjects(spec)
+        self.cluster_name: pulumi.Output[str] = cluster.name
+        self.register_outputs(
+            {"clusterName": cluster.name, "registryUrl": self.registry_url, "databasePrivateIp": postgres.private_ip}
+        )
+
+    def _child(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        """Options of a sub-component: under this platform, on the explicit provider, after the APIs are on."""
+        return pulumi.ResourceOptions(parent=self, providers={"gcp": self.gcp_provider}, depends_on=depends_on)
+
+    @property
+    def object_store_scheme(self) -> ObjectStoreScheme:
+        return "gs"
+
+    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+        unknown = sorted(set(request.buckets) - set(self.buckets))
+        if unknown:
+            raise ValueError(
+                f"IdentityRequest {request.name!r}: buckets {unknown} do not exist; "
+                f"fix: request one of {sorted(self.buckets)}"
+            )
+        account = WorkloadServiceAccount(
+            f"{self._name_prefix}-wi-{request.name}",
+            WorkloadServiceAccountArgs(
+                base_name=self._spec.base_name,
+                project=self.project,
+                request=request,
+                bucket_names={role: bucket.name for role, bucket in self.buckets.items()},
+                registry_name=self.registry.repository.name,
+                registry_location=self.registry.location,
+            ),
+            # The caller's parent and dependencies, plus this platform's GCP provider (a k8s parent has none).
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"gcp": self.gcp_provider})),
+        )
+        self._identities[request.name] = account.email
+        return WorkloadIdentity(
+            request=request, service_account_annotations={GSA_ANNOTATION: account.email}, principal=account.email
+        )
+
+    def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        return {
+            "cloud": "gcp",
+            "gcpProject": self.project,
+            "region": self._spec.region,
+            "clusterName": self._cluster.name,
+            "clusterLocation": self._cluster.location,
+            "clusterEndpoint": self._cluster.endpoint,
+            "kubeconfig": self._cluster.kubeconfig,
+            "buckets": {role: bucket.name for role, bucket in self.buckets.items()},
+            "registryUrl": self.registry_url,
+            "databasePrivateIp": self._database_private_ip,
+            "onlineStoreEndpoint": self.online_store.host.apply(lambda host: f"{host}:{self.online_store.port}"),
+            # Called after the in-cluster layer has requested its identities: every granted GSA is listed.
+            "identities": dict(self._identities),
+        }
