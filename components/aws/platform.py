@@ -1,0 +1,181 @@
+"""`AwsPlatform`: the whole AWS layer as one component implementing the `CloudPlatform` contract.
+
+Resources are created through an explicit `aws.Provider` (region and default tags from the spec, so every taggable
+resource carries Project/Environment/Team/Owner/ManagedBy/CostCenter) and a `kubernetes.Provider` for the new
+cluster. The Kubernetes provider waits for the node groups and the managed add-ons, so everything the in-cluster
+layer deploys through it lands on a working cluster (nodes Ready, DNS and the EBS CSI driver running).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
+from components.aws.budget import CostBudget
+from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
+from components.aws.common import caller_account, platform_tags
+from components.aws.database import DatabaseArgs, PostgresServer
+from components.aws.identity import irsa_role, workload_policy
+from components.aws.kms import PlatformKey
+from components.aws.network import Network, NetworkArgs
+from components.aws.nodegroups import NodeGroups, NodeGroupsArgs
+from components.aws.online_store import OnlineStoreArgs, RedisOnlineStore
+from components.aws.registry import ImageRegistry, RegistryArgs
+from components.aws.storage import Buckets, BucketsArgs
+from components.aws.storage_class import EncryptedGp3StorageClass
+from components.contract import (
+    Bucket,
+    CloudPlatform,
+    GpuSupport,
+    IdentityRequest,
+    ObjectStoreScheme,
+    RbacSubject,
+    WorkloadIdentity,
+)
+from components.spec import PlatformSpec
+
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# Suffixes of the layer's own role names (`<base_name>-<suffix>`): a workload identity must not collide with them.
+RESERVED_IDENTITY_NAMES = frozenset({"control-plane", "node", "vpc-cni", "ebs-csi", "cluster-autoscaler"})
+
+
+class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
+    """VPC, EKS with managed node groups, S3, RDS PostgreSQL, ElastiCache Redis, ECR, KMS, IRSA and a budget."""
+
+    cloud = "aws"
+
+    def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:Platform", name, None, opts)
+        if spec.cloud != "aws":
+            raise ValueError(f"AwsPlatform needs mlops:cloud = aws, got {spec.cloud!r}; use GcpPlatform for gcp")
+        self._name, self._spec = name, spec
+        self.cluster_name_plain = spec.base_name
+        self.tags = platform_tags(spec)
+        self.aws_provider = aws.Provider(
+            f"{name}-aws",
+            region=spec.region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
+        self.account = caller_account(self.aws_provider, spec.region)
+        cluster_name = self.cluster_name_plain
+
+        self.key = PlatformKey(f"{name}-kms", spec, self.account, cluster_name, opts=on_aws)
+        key_arn = self.key.arn
+        self.network = Network(f"{name}-network", NetworkArgs(spec.network, cluster_name, self.account), opts=on_aws)
+        self.eks = EksCluster(
+            f"{name}-eks",
+            ClusterArgs(spec, cluster_name, self.account, key_arn, self.network.private_subnet_ids),
+            opts=on_aws,
+        )
+        early = self.eks.addons(EARLY_ADDONS, spec, pulumi.ResourceOptions())
+        self.node_groups = NodeGroups(
+            f"{name}-nodes",
+            NodeGroupsArgs(spec, self.eks.cluster, cluster_name, key_arn, self.network.private_subnet_ids, self.tags),
+            opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=early)),
+        )
+        late = self.eks.addons(LATE_ADDONS, spec, pulumi.ResourceOptions(depends_on=[self.node_groups]))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.eks.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_groups, *late]),
+        )
+        on_cluster = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.provider])
+        self.storage_class = EncryptedGp3StorageClass(
+            f"{name}-storage-class", key_arn, spec.deletion_protection, opts=on_cluster
+        ).name
+        self.placements = self.node_groups.placements
+        self.autoscaler = ClusterAutoscaler(
+            f"{name}-autoscaler",
+            AutoscalerArgs(
+                cluster_name,
+                spec.cluster.kubernetes_version,
+                self.account,
+                self.eks.issuer,
+                self.placements["system"].node_selector,
+            ),
+            opts=on_cluster,
+        )
+
+        self.bucket_resources = Buckets(
+            f"{name}-buckets", BucketsArgs(spec, self.account, key_arn), opts=on_aws
+        ).buckets
+        self.buckets = {role: Bucket(role=role, name=b.bucket) for role, b in self.bucket_resources.items()}
+        self.registry = ImageRegistry(f"{name}-registry", RegistryArgs(spec, self.account, key_arn), opts=on_aws)
+        self.registry_url = pulumi.Output.from_input(self.registry.url)
+        data_args = (spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn)
+        self.postgres = PostgresServer(f"{name}-postgres", DatabaseArgs(*data_args), opts=on_aws)
+        self.database = self.postgres.database
+        self.redis = RedisOnlineStore(f"{name}-feast-online", OnlineStoreArgs(*data_args), opts=on_aws)
+        self.online_store = self.redis.online_store
+        CostBudget(f"{name}-budget", spec, opts=on_aws)
+
+        self.cluster_name = self.eks.cluster.name
+        self.gpu = GpuSupport(
+            pool_present=spec.node_pools.gpu is not None, install_device_plugin=True, dcgm_exporter=True
+        )
+        self.role_subjects = {role: (RbacSubject(kind="Group", name=group),) for role, group in role_groups().items()}
+        self._identities: dict[str, pulumi.Output[str]] = {
+            "cluster-autoscaler": self.autoscaler.role.arn,
+            **{name_: role.arn for name_, role in self.eks.addon_roles.items()},
+        }
+        self._granted: set[str] = set()
+        self.register_outputs({"clusterName": self.cluster_name, "endpoint": self.eks.cluster.endpoint})
+
+    @property
+    def object_store_scheme(self) -> ObjectStoreScheme:
+        return "s3"
+
+    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+        if request.name in RESERVED_IDENTITY_NAMES:
+            raise ValueError(
+                f"workload identity name {request.name!r} is taken by the platform's own IAM roles "
+                f"({', '.join(sorted(RESERVED_IDENTITY_NAMES))}); choose another name"
+            )
+        if request.name in self._granted:
+            raise ValueError(f"workload identity {request.name!r} was granted twice; give each request a unique name")
+        self._granted.add(request.name)
+        # The role is an AWS resource of this layer: always this layer's provider, kept under this component.
+        options = pulumi.ResourceOptions.merge(
+            opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(parent=self, provider=self.aws_provider)
+        )
+        prefix = f"{self._name}-identity-{request.name}"
+        role = irsa_role(
+            prefix,
+            f"{self._spec.base_name}-{request.name}",
+            self.eks.issuer,
+            request.namespace,
+            request.service_account,
+            options,
+        )
+        bucket_arns = {r: b.arn for r, b in self.bucket_resources.items()}
+        repository_arns = [r.arn for r in self.registry.repositories.values()]
+        document = pulumi.Output.all(
+            buckets=pulumi.Output.all(**bucket_arns), key=self.key.arn, repositories=pulumi.Output.all(*repository_arns)
+        ).apply(lambda v: workload_policy(request, self.account, v["buckets"], v["key"], v["repositories"]))
+        if request.buckets or request.registry_pull:
+            aws.iam.RolePolicy(prefix, role=role.id, policy=document.apply(lambda d: d or ""), opts=options)
+        self._identities[request.name] = role.arn
+        return WorkloadIdentity(
+            request=request, service_account_annotations={IRSA_ANNOTATION: role.arn}, principal=role.arn
+        )
+
+    def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
+        # Read at call time: the in-cluster layer grants its identities after this component was constructed.
+        return {
+            "clusterName": self.cluster_name,
+            "clusterEndpoint": self.eks.cluster.endpoint,
+            "kubeconfig": self.eks.kubeconfig,
+            "buckets": {role: bucket.name for role, bucket in self.buckets.items()},
+            "ecrRepositories": {image: repo.repository_url for image, repo in self.registry.repositories.items()},
+            "registryUrl": self.registry_url,
+            "databaseEndpoint": self.postgres.instance.endpoint,
+            "onlineStoreEndpoint": self.redis.group.primary_endpoint_address,
+            "identities": dict(self._identities),
+        }

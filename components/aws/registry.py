@@ -1,0 +1,88 @@
+"""ECR repositories for the workload images: immutable tags, scan on push, KMS encryption, bounded history.
+
+Repositories are namespaced by environment (`<base_name>/mlops-<image>`) so dev and prod can share an account;
+`registry_url` ends with that namespace, so `workload_image(name, registry=registry_url)` resolves to them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.common import AccountContext, child, protected
+from components.spec import PlatformSpec
+
+WORKLOAD_IMAGES = ("training", "serving", "monitoring")
+KEEP_TAGGED_IMAGES = 30
+UNTAGGED_EXPIRY_DAYS = 14
+
+
+def lifecycle_policy() -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"expire untagged images after {UNTAGGED_EXPIRY_DAYS} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": UNTAGGED_EXPIRY_DAYS,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the last {KEEP_TAGGED_IMAGES} tagged images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": KEEP_TAGGED_IMAGES,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    spec: PlatformSpec
+    account: AccountContext
+    key_arn: pulumi.Output[str]
+
+
+class ImageRegistry(pulumi.ComponentResource):
+    repositories: dict[str, aws.ecr.Repository]
+    url: str
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:ImageRegistry", name, None, opts)
+        spec = args.spec
+        self.url = f"{args.account.account_id}.dkr.ecr.{args.account.region}.amazonaws.com/{spec.base_name}"
+        self.repositories = {}
+        for image in WORKLOAD_IMAGES:
+            repository = aws.ecr.Repository(
+                f"{name}-{image}",
+                name=f"{spec.base_name}/mlops-{image}",
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[
+                    aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.key_arn)
+                ],
+                force_delete=spec.storage.force_destroy,
+                tags={"Name": f"{spec.base_name}/mlops-{image}"},
+                opts=child(self, protected(spec)),
+            )
+            aws.ecr.LifecyclePolicy(
+                f"{name}-{image}", repository=repository.name, policy=lifecycle_policy(), opts=child(self)
+            )
+            self.repositories[image] = repository
+        self.register_outputs({"url": self.url})
