@@ -54,6 +54,10 @@ plan-all: setup
 policy: setup  ## STACK=<name>: the CrossGuard pack over the offline plan
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
 
+bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
+	$(WORKLOADS_PY) benchmarks/inference_bench.py
+	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
+
 docs: setup  ## regenerate the README's configuration reference from components/spec.py
 	$(INFRA_PY) -m infra.config --write-readme
 

@@ -24,6 +24,7 @@ class RedisStoreArgs:
     private_services: pulumi.Resource
     key_id: pulumi.Input[str]
     key_grant: pulumi.Resource  # the Memorystore service agent's permission on the key
+    protect: bool  # prod: the online store is stateful (materialised features), like AWS's replication group
 
 
 def tier(spec: OnlineStoreSpec) -> str:
@@ -53,7 +54,12 @@ class RedisStore(pulumi.ComponentResource):
             customer_managed_key=args.key_id,
             replica_count=spec.replicas if replicas else None,
             read_replicas_mode="READ_REPLICAS_ENABLED" if replicas else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.private_services, args.key_grant]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[args.private_services, args.key_grant],
+                protect=args.protect,
+                retain_on_delete=args.protect,
+            ),
         )
         # Memorystore signs its TLS certificate with a per-instance CA: clients verify against it.
         self.online_store = OnlineStore(

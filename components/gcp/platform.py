@@ -186,6 +186,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 network.private_services,
                 key.key_id,
                 grants["redis-agent"],
+                protect,
             ),
             opts=self._child(after_apis),
         )

@@ -130,7 +130,9 @@ def _secret_paths(value: Any, path: str = "") -> list[str]:
 def _plain(value: Any) -> Any:
     """Deserialized inputs as JSON data: unknowns become None, resource references their URN."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        if value.get(_SIG_KEY) == _SECRET_SIG:  # a secret: the plan keeps the value, `secret_inputs` marks the path
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items() if k != _SIG_KEY}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():

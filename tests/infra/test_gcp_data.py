@@ -155,7 +155,9 @@ def test_admin_password_is_generated_and_only_ever_a_secret(stack: str) -> None:
 @pytest.mark.parametrize(("stack", "tier", "replicas"), [("gcp-dev", "BASIC", None), ("gcp-prod", "STANDARD_HA", 1)])
 def test_online_store_is_private_redis_with_tls_auth_and_cmek(stack: str, tier: str, replicas: int | None) -> None:
     run, spec = gcp_run(stack), stack_spec(stack)
-    redis = run.plan.of_type("gcp:redis/instance:Instance")[0].inputs
+    instance = run.plan.of_type("gcp:redis/instance:Instance")[0]
+    redis = instance.inputs
+    assert (instance.protect, instance.retain_on_delete) == (spec.deletion_protection, spec.deletion_protection)
     assert (redis["tier"], redis.get("replicaCount")) == (tier, replicas)
     assert redis["memorySizeGb"] == spec.online_store.memory_size_gb
     assert redis["authEnabled"] is True
@@ -164,6 +166,7 @@ def test_online_store_is_private_redis_with_tls_auth_and_cmek(stack: str, tier: 
     assert redis["customerManagedKey"] == key_id(stack)
     store = run.platform.online_store
     assert (store.port, store.tls) == (6378, True)
+    assert store.ca_certificate is not None  # Memorystore's per-instance CA, for clients to verify the server
     assert run.plan.outputs["onlineStoreEndpoint"].endswith(":6378")
 
 
