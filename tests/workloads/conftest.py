@@ -13,16 +13,15 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @pytest.fixture
-def mlflow_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private MLflow tracking store (sqlite + local artifacts) for one test."""
+def mlflow_tracking(mlflow_fresh_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private MLflow tracking store (sqlite + local artifacts), also set process-wide, for one test."""
     import mlflow
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    yield uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_fresh_uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", mlflow_fresh_uri)
+    mlflow.set_tracking_uri(mlflow_fresh_uri)
+    mlflow.set_registry_uri(mlflow_fresh_uri)
+    yield mlflow_fresh_uri
     mlflow.set_tracking_uri(None)
 
 
@@ -61,12 +60,12 @@ class ServingRegistry:
         return name, copied
 
     def request_rows(self, n: int) -> list[dict[str, object]]:
+        import json
+
         from mlops_workloads.features import ENTITY_KEY, FEATURE_NAMES
 
-        frame = self.rows.head(n)  # type: ignore[attr-defined]
-        return [
-            {ENTITY_KEY: int(r[ENTITY_KEY]), **{f: r[f].item() for f in FEATURE_NAMES}} for _, r in frame.iterrows()
-        ]
+        frame = self.rows.head(n)[[ENTITY_KEY, *FEATURE_NAMES]]  # type: ignore[attr-defined]
+        return list(json.loads(frame.to_json(orient="records")))  # JSON-native ints, floats and bools
 
 
 def _local_path(uri: str) -> Path:
@@ -91,6 +90,8 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
     frame = generate_transactions(2_000, seed=7, start="2026-01-01", days=2)
     X, y = feature_matrix(frame), frame[LABEL]
     versions: dict[str, str] = {}
+    # The registry resolves a new version's logged model through the process-wide URI: point it here meanwhile.
+    mlflow.set_tracking_uri(uri)
     for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4)):
         params = {"n_estimators": 20, "max_depth": 6 + seed, "random_state": seed}
         model = train_model(X, y, params)
@@ -101,7 +102,7 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
             tracking_uri=uri, model_name=MODEL_NAME,
         )  # fmt: skip
         versions[role] = str(registered.version)
-    mlflow.set_tracking_uri(None)  # register_model sets the process-wide URI; other tests must not inherit it
+    mlflow.set_tracking_uri(None)  # other tests must not inherit this store
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for role in ("broken", "mismatched"):
         version = client.get_model_version(MODEL_NAME, versions[role])
@@ -165,3 +166,26 @@ def serving_app(serving_registry: ServingRegistry) -> Iterator[object]:
 
     yield start
     stack.close()
+
+
+# --- Training pipeline and registry -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow sqlite database, built once: migrations take seconds, copying does not."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_fresh_uri(tmp_path: Path, mlflow_db_template: Path) -> str:
+    """A private, already migrated sqlite tracking/registry URI for one test (no process-wide settings)."""
+    import shutil
+
+    target = tmp_path / "mlflow.db"
+    shutil.copyfile(mlflow_db_template, target)
+    return f"sqlite:///{target}"

@@ -1,0 +1,190 @@
+"""Retraining decisions: trigger, cooldown, skips, the KFP and local retrainers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from mlops_workloads.data import generate_transactions, inject_drift
+from mlops_workloads.features import FEATURE_NAMES
+from mlops_workloads.monitoring.drift import DriftAccumulator, DriftResult
+from mlops_workloads.monitoring.retrain import (
+    CooldownState,
+    KfpApiRetrainer,
+    LocalRetrainer,
+    Outcome,
+    RetrainSubmission,
+    decide,
+)
+from mlops_workloads.reference import build_reference_profile
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _result(rows: int, **drift: Any) -> DriftResult:
+    reference = generate_transactions(3_000, seed=1, n_cards=3_000)
+    profile = build_reference_profile(reference[list(FEATURE_NAMES)], np.zeros(len(reference)), None, {})
+    window = generate_transactions(rows, seed=2, n_cards=rows)
+    accumulator = DriftAccumulator(profile)
+    accumulator.update(inject_drift(window, **drift) if drift else window)
+    return accumulator.result()
+
+
+@pytest.fixture(scope="module")
+def drifted() -> DriftResult:
+    return _result(3_000, shift={"amount": 1.0, "merchant_risk_score": 1.0, "hour_of_day": 2.0})
+
+
+class FakeRetrainer:
+    backend = "fake"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+        self.fail = fail
+
+    def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission:
+        self.calls.append((model_name, list(reasons)))
+        if self.fail:
+            raise ConnectionError("KFP API unreachable")
+        return RetrainSubmission(self.backend, f"run-{len(self.calls)}", completed=True)
+
+
+def _decide(result: DriftResult, retrainer: FakeRetrainer | None, state: CooldownState, now: datetime = NOW, **kw: Any):
+    return decide(result, model_name="fraud", model_version="3", retrainer=retrainer, cooldown=state, now=now, **kw)
+
+
+def test_drift_triggers_once_then_cooldown_then_again(drifted: DriftResult, tmp_path: Path) -> None:
+    state = CooldownState(str(tmp_path / "state.json"), hours=6)
+    retrainer = FakeRetrainer()
+    first = _decide(drifted, retrainer, state)
+    assert first.outcome is Outcome.TRIGGERED
+    assert first.submission is not None
+    assert first.submission.run_id == "run-1"
+    assert any("merchant_risk_score" in r for r in first.reasons)
+    assert retrainer.calls[0][0] == "fraud"
+
+    second = _decide(drifted, retrainer, state, now=NOW + timedelta(hours=5))
+    assert second.outcome is Outcome.COOLDOWN
+    assert second.cooldown_until == (NOW + timedelta(hours=6)).isoformat()
+    assert len(retrainer.calls) == 1
+
+    third = _decide(drifted, retrainer, state, now=NOW + timedelta(hours=6, seconds=1))
+    assert third.outcome is Outcome.TRIGGERED
+    assert len(retrainer.calls) == 2
+    assert state.triggered_total("fraud") == 2
+
+
+def test_no_drift_and_small_windows_are_skipped(tmp_path: Path) -> None:
+    state = CooldownState(str(tmp_path / "state.json"))
+    retrainer = FakeRetrainer()
+    assert _decide(_result(3_000), retrainer, state).outcome is Outcome.NO_DRIFT
+    small = _decide(_result(10, shift={"amount": 5.0}), retrainer, state)
+    assert small.outcome is Outcome.INSUFFICIENT_SAMPLES
+    assert "10 rows < min_samples 30" in small.reasons[0]
+    assert retrainer.calls == []
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_disabled_and_failed_retraining(drifted: DriftResult, tmp_path: Path) -> None:
+    state = CooldownState(str(tmp_path / "state.json"))
+    assert _decide(drifted, None, state).outcome is Outcome.DISABLED
+    failed = _decide(drifted, FakeRetrainer(fail=True), state)
+    assert failed.outcome is Outcome.FAILED
+    assert failed.error == "ConnectionError: KFP API unreachable"
+    assert state.triggered_total("fraud") == 0  # a failed submission does not start the cooldown
+
+
+def test_decision_is_logged_as_json(drifted: DriftResult, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="mlops_workloads.monitoring"):
+        _decide(drifted, None, CooldownState(str(tmp_path / "s.json")))
+    record = json.loads(caplog.records[-1].getMessage())
+    assert record["event"] == "retraining_decision"
+    assert record["outcome"] == "skipped_retraining_disabled"
+    assert record["model_version"] == "3"
+    assert record["reasons"]
+
+
+def test_promotion_runs_after_a_completed_retrain(drifted: DriftResult, tmp_path: Path) -> None:
+    seen: list[RetrainSubmission] = []
+
+    def promote(submission: RetrainSubmission) -> dict[str, Any]:
+        seen.append(submission)
+        return {"promoted": True, "champion_version": "4"}
+
+    decision = _decide(drifted, FakeRetrainer(), CooldownState(str(tmp_path / "s.json")), on_completed=promote)
+    assert decision.promotion == {"promoted": True, "champion_version": "4"}
+    assert seen[0].run_id == "run-1"
+
+
+@dataclass
+class _RunResult:
+    run_id: str
+
+
+class FakeKfpClient:
+    def __init__(self) -> None:
+        self.kwargs: dict[str, Any] = {}
+
+    def create_run_from_pipeline_package(self, **kwargs: Any) -> _RunResult:
+        self.kwargs = kwargs
+        return _RunResult("kfp-run-42")
+
+
+def test_kfp_retrainer_submits_the_compiled_package(tmp_path: Path) -> None:
+    package = tmp_path / "training.yaml"
+    package.write_text("pipelineInfo: {name: fraud-training}\n")
+    client = FakeKfpClient()
+    hosts: list[str] = []
+
+    def factory(host: str) -> FakeKfpClient:
+        hosts.append(host)
+        return client
+
+    retrainer = KfpApiRetrainer(
+        "http://ml-pipeline.kubeflow:8888",
+        package,
+        arguments={"source_uri": "s3://data/window", "tracking_uri": "http://mlflow:5000"},
+        client_factory=factory,
+    )
+    submission = retrainer.retrain(model_name="fraud", reasons=["drift"])
+    assert hosts == ["http://ml-pipeline.kubeflow:8888"]
+    assert client.kwargs["pipeline_file"] == str(package)
+    assert client.kwargs["arguments"] == {"source_uri": "s3://data/window", "tracking_uri": "http://mlflow:5000"}
+    assert client.kwargs["enable_caching"] is False
+    assert client.kwargs["run_name"].startswith("retrain-fraud-")
+    assert (submission.backend, submission.run_id, submission.completed) == ("kfp", "kfp-run-42", False)
+
+
+def test_kfp_retrainer_names_a_missing_package(tmp_path: Path) -> None:
+    retrainer = KfpApiRetrainer("http://kfp", tmp_path / "absent.yaml", client_factory=lambda _: FakeKfpClient())
+    with pytest.raises(FileNotFoundError, match=r"absent\.yaml.*compile_pipeline"):
+        retrainer.retrain(model_name="fraud", reasons=[])
+
+
+def test_local_retrainer_passes_pipeline_params() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def runner(**params: Any) -> _RunResult:
+        calls.append(params)
+        return _RunResult("mlflow-run-7")
+
+    submission = LocalRetrainer({"source_uri": "/data", "tracking_uri": "sqlite:///x.db"}, runner=runner).retrain(
+        model_name="fraud", reasons=["drift"]
+    )
+    assert calls == [{"model_name": "fraud", "source_uri": "/data", "tracking_uri": "sqlite:///x.db"}]
+    assert (submission.backend, submission.run_id, submission.completed) == ("local", "mlflow-run-7", True)
+
+
+def test_cooldown_rejects_negative_hours_and_corrupt_state(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cooldown hours must be >= 0, got -1"):
+        CooldownState(str(tmp_path / "s.json"), hours=-1)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"not valid JSON.*delete it to reset"):
+        CooldownState(str(tmp_path / "bad.json")).triggered_total("fraud")

@@ -1,0 +1,127 @@
+"""Command line of the monitoring job.
+
+    python -m mlops_workloads.monitoring --current s3://bucket/predictions/date=2026-01-08/ \
+        --model-name fraud-detection --tracking-uri http://mlflow:5000 --report-dir s3://bucket/monitoring \
+        --pushgateway http://pushgateway:9091 --retrain kfp --kfp-host http://ml-pipeline:8888 \
+        --pipeline-package /app/pipelines/training.yaml
+
+Bad input ends with a one-line message on stderr and a non-zero exit code (2: bad input, 1: run failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from mlops_workloads.features import MODEL_NAME
+from mlops_workloads.monitoring.drift import DriftPolicy, MissingColumnsError
+from mlops_workloads.monitoring.job import MonitoringConfig, MonitoringError, run_monitoring
+from mlops_workloads.monitoring.retrain import DEFAULT_COOLDOWN_HOURS, KfpApiRetrainer, LocalRetrainer, Retrainer
+from mlops_workloads.monitoring.storage import WindowError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mlops_workloads.monitoring", description=__doc__.split("\n")[0])
+    p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or s3:// prefix")
+    p.add_argument("--model-name", default=MODEL_NAME)
+    p.add_argument("--alias", default="champion", help="registry alias of the monitored version")
+    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
+    p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir or s3://)")
+    p.add_argument("--metrics-file", help="textfile-collector .prom path (default: <report-dir>/model_monitoring.prom)")
+    p.add_argument("--pushgateway", default=os.environ.get("PUSHGATEWAY_URL"), help="e.g. http://pushgateway:9091")
+    p.add_argument("--retrain", choices=["local", "kfp", "none"], default="none")
+    p.add_argument("--kfp-host", default=os.environ.get("KFP_HOST"), help="KFP API URL (with --retrain kfp)")
+    p.add_argument("--pipeline-package", help="compiled training pipeline YAML (with --retrain kfp)")
+    p.add_argument("--train-source", help="data the retraining pipeline reads (default: --current)")
+    p.add_argument("--promote", choices=["auto", "manual", "none"], default="none", help="after a local retrain")
+    p.add_argument("--cooldown-hours", type=float, default=DEFAULT_COOLDOWN_HOURS)
+    p.add_argument("--cooldown-state", help="cooldown state JSON (default: <report-dir>/retraining_state.json)")
+    p.add_argument("--prediction-column", default="prediction")
+    p.add_argument("--no-score", action="store_true", help="do not score windows that lack predictions")
+    p.add_argument("--chunk-rows", type=int, default=262_144)
+    p.add_argument("--psi-threshold", type=float, default=DriftPolicy.psi_threshold)
+    p.add_argument("--wasserstein-threshold", type=float, default=DriftPolicy.wasserstein_threshold)
+    p.add_argument("--drift-share", type=float, default=DriftPolicy.drift_share)
+    return p
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _retrainer(args: argparse.Namespace) -> Retrainer | None:
+    if args.retrain == "none":
+        return None
+    if not args.tracking_uri:
+        raise ValueError(f"--retrain {args.retrain} needs --tracking-uri (or MLFLOW_TRACKING_URI) for the new version")
+    pipeline_args = {"source_uri": args.train_source or args.current, "tracking_uri": args.tracking_uri}
+    if args.retrain == "kfp":
+        if not args.kfp_host or not args.pipeline_package:
+            raise ValueError("--retrain kfp needs --kfp-host (or KFP_HOST) and --pipeline-package")
+        return KfpApiRetrainer(
+            args.kfp_host, args.pipeline_package, arguments={**pipeline_args, "model_name": args.model_name}
+        )
+    return LocalRetrainer(pipeline_args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # progress bars garble the JSON log
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        if args.chunk_rows < 1:
+            raise ValueError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
+        policy = DriftPolicy(
+            psi_threshold=args.psi_threshold,
+            psi_significant=max(DriftPolicy.psi_significant, args.psi_threshold),
+            wasserstein_threshold=args.wasserstein_threshold,
+            drift_share=args.drift_share,
+        )
+        config = MonitoringConfig(
+            current=args.current,
+            model_name=args.model_name,
+            alias=args.alias,
+            tracking_uri=args.tracking_uri,
+            report_dir=args.report_dir,
+            metrics_file=args.metrics_file,
+            pushgateway=args.pushgateway,
+            cooldown_state=args.cooldown_state,
+            cooldown_hours=args.cooldown_hours,
+            policy=policy,
+            chunk_rows=args.chunk_rows,
+            prediction_column=args.prediction_column,
+            score_missing_predictions=not args.no_score,
+            promote=None if args.promote == "none" else args.promote,
+        )
+        run = run_monitoring(config, retrainer=_retrainer(args))
+    except (WindowError, MissingColumnsError, MonitoringError, FileNotFoundError, ValueError) as exc:
+        print(f"monitoring: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        print(f"monitoring: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        json.dumps(
+            {
+                "model_version": run.model_version,
+                "window_rows": run.drift.window_rows,
+                "drift_share": round(run.drift.drift_share, 4),
+                "drifted_features": run.drift.drifted_features,
+                "decision": run.decision.outcome.value,
+                "report": run.report_uri,
+                "metrics_file": run.metrics_file,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

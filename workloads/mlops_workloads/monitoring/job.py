@@ -1,0 +1,301 @@
+"""The monitoring job: one run compares a current window with the champion's reference profile, writes the
+Evidently report, exports Prometheus metrics and decides about retraining."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from mlops_workloads.features import FEATURE_NAMES, LABEL, MODEL_NAME
+from mlops_workloads.monitoring import metrics, storage
+from mlops_workloads.monitoring.drift import DriftAccumulator, DriftPolicy, DriftResult, check_feature_columns
+from mlops_workloads.monitoring.report import run_evidently, save_report
+from mlops_workloads.monitoring.retrain import (
+    DEFAULT_COOLDOWN_HOURS,
+    CooldownState,
+    Outcome,
+    Retrainer,
+    RetrainingDecision,
+    RetrainSubmission,
+    decide,
+)
+from mlops_workloads.reference import ARTIFACT_PATH, PREDICTION_COLUMN, ReferenceProfile
+
+logger = logging.getLogger("mlops_workloads.monitoring")
+
+METRICS_FILE = "model_monitoring.prom"
+COOLDOWN_FILE = "retraining_state.json"
+SUMMARY_FILE = "drift_summary.json"
+PromotePolicy = Literal["auto", "manual"]
+
+
+class MonitoringError(RuntimeError):
+    """The job cannot run with the given model or registry (a one-line message for the operator)."""
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    current: str
+    model_name: str = MODEL_NAME
+    alias: str = "champion"
+    tracking_uri: str | None = None
+    report_dir: str = "monitoring"
+    metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (or the temp dir for s3://)
+    pushgateway: str | None = None
+    cooldown_state: str | None = None  # default: <report_dir>/retraining_state.json (local or s3://)
+    cooldown_hours: float = DEFAULT_COOLDOWN_HOURS
+    policy: DriftPolicy = field(default_factory=DriftPolicy)
+    chunk_rows: int = storage.DEFAULT_CHUNK_ROWS
+    prediction_column: str = PREDICTION_COLUMN
+    score_missing_predictions: bool = True  # score the window with the champion when it has no prediction column
+    promote: PromotePolicy | None = None  # after an in-process retraining: registry.promote_challenger policy
+
+    @property
+    def metrics_path(self) -> str:
+        if self.metrics_file:
+            return self.metrics_file
+        base = Path(tempfile.gettempdir()) if storage.is_s3(self.report_dir) else Path(self.report_dir)
+        return str(base / METRICS_FILE)
+
+    @property
+    def cooldown_uri(self) -> str:
+        return self.cooldown_state or storage.join(self.report_dir, COOLDOWN_FILE)
+
+
+@dataclass(frozen=True)
+class MonitoringRun:
+    model_name: str
+    model_version: str
+    drift: DriftResult
+    decision: RetrainingDecision
+    report_uri: str | None
+    summary_uri: str
+    metrics_file: str
+
+
+@dataclass(frozen=True)
+class ChampionModel:
+    version: str
+    run_id: str
+    profile: ReferenceProfile
+    load_scorer: Callable[[], Callable[[pd.DataFrame], np.ndarray]]
+
+
+def load_champion(model_name: str, alias: str, tracking_uri: str | None) -> ChampionModel:
+    """The aliased model version and its reference profile (downloaded from the run's ``reference/`` artifacts)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    # models:/ URIs (the scorer below) resolve against the process-wide registry: point it at this one.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        raise MonitoringError(
+            f"model {model_name!r} has no {alias!r} alias in the registry at {uri}; register and promote a version "
+            "first (training pipeline + registry.promote_challenger)"
+        ) from exc
+    with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=ARTIFACT_PATH, dst_path=tmp, tracking_uri=uri
+            )
+        except (MlflowException, OSError) as exc:
+            raise MonitoringError(
+                f"version {version.version} of {model_name!r} has no '{ARTIFACT_PATH}/' artifacts (run "
+                f"{version.run_id}); re-register it with training.register_model, which logs the reference profile"
+            ) from exc
+        profile = ReferenceProfile.load(local)
+    model_uri = f"models:/{model_name}/{version.version}"
+
+    def load_scorer() -> Callable[[pd.DataFrame], np.ndarray]:
+        from mlops_workloads.training import feature_matrix
+
+        model = mlflow.sklearn.load_model(model_uri)
+        return lambda frame: np.asarray(model.predict_proba(feature_matrix(frame))[:, 1], dtype=np.float64)
+
+    return ChampionModel(str(version.version), str(version.run_id), profile, load_scorer)
+
+
+def compute_drift(
+    chunks: Iterable[pd.DataFrame],
+    profile: ReferenceProfile,
+    policy: DriftPolicy,
+    *,
+    prediction_column: str = PREDICTION_COLUMN,
+    scorer: Callable[[], Callable[[pd.DataFrame], np.ndarray]] | None = None,
+    source: str = "current window",
+) -> DriftResult:
+    """Stream ``chunks`` through a :class:`DriftAccumulator`; scores chunks lacking predictions when ``scorer``."""
+    accumulator = DriftAccumulator(profile, policy, prediction_column=prediction_column)
+    score: Callable[[pd.DataFrame], np.ndarray] | None = None
+    for chunk in chunks:
+        if scorer is not None and prediction_column not in chunk.columns and len(chunk):
+            check_feature_columns(chunk.columns, source)
+            score = score or scorer()
+            chunk = chunk.assign(**{prediction_column: score(chunk)})
+        accumulator.update(chunk)
+    if accumulator.rows == 0:
+        raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
+    return accumulator.result()
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def run_monitoring(
+    config: MonitoringConfig,
+    *,
+    retrainer: Retrainer | None = None,
+    champion: ChampionModel | None = None,
+    now: datetime | None = None,
+) -> MonitoringRun:
+    """Run the job once. On failure the liveness metrics are still exported (failed=1) before re-raising."""
+    now = now or datetime.now(UTC)
+    try:
+        return _run(config, retrainer, champion, now)
+    except Exception:
+        previous = metrics.previous_success(config.metrics_path, config.model_name)
+        failure = metrics.run_families(config.model_name, now=now.timestamp(), last_success=previous, failed=True)
+        try:
+            metrics.export(
+                failure,
+                textfile=config.metrics_path,
+                model_name=config.model_name,
+                pushgateway=config.pushgateway,
+                replace=False,
+            )
+        except OSError as exc:
+            logger.warning(json.dumps({"event": "metrics_export_failed", "error": str(exc)}))
+        raise
+
+
+def _run(
+    config: MonitoringConfig, retrainer: Retrainer | None, champion: ChampionModel | None, now: datetime
+) -> MonitoringRun:
+    started = time.monotonic()
+    columns = [*FEATURE_NAMES, config.prediction_column, LABEL]
+    chunks = storage.iter_window(config.current, chunk_rows=config.chunk_rows, columns=columns)
+    # Read the first chunk before touching the registry: a bad window fails fast with a message about the window.
+    first = next(chunks, None)
+    source = f"current window {config.current!r}"
+    if first is None:
+        raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
+    check_feature_columns(first.columns, source)
+    champion = champion or load_champion(config.model_name, config.alias, config.tracking_uri)
+    drift = compute_drift(
+        itertools.chain([first], chunks),
+        champion.profile,
+        config.policy,
+        prediction_column=config.prediction_column,
+        scorer=champion.load_scorer if config.score_missing_predictions else None,
+        source=source,
+    )
+    stamp = _stamp(now)
+    report_uri = None
+    if drift.enough_samples:
+        report_uri = save_report(
+            run_evidently(champion.profile.sample, drift.sample, config.policy), config.report_dir, stamp
+        )
+    else:
+        drift.skipped.append("evidently report: window below min_samples")
+
+    cooldown = CooldownState(config.cooldown_uri, config.cooldown_hours)
+    decision = decide(
+        drift,
+        model_name=config.model_name,
+        model_version=champion.version,
+        retrainer=retrainer,
+        cooldown=cooldown,
+        now=now,
+        on_completed=_promoter(config) if config.promote else None,
+    )
+    families = metrics.success_families(
+        drift,
+        model_name=config.model_name,
+        model_version=champion.version,
+        outcome=decision.outcome.value,
+        triggered_total=cooldown.triggered_total(config.model_name),
+        now=now.timestamp(),
+    )
+    metrics.export(families, textfile=config.metrics_path, model_name=config.model_name, pushgateway=config.pushgateway)
+    summary = {
+        "model_name": config.model_name,
+        "model_version": champion.version,
+        "current": config.current,
+        "run_at": now.isoformat(),
+        "duration_seconds": round(time.monotonic() - started, 3),
+        "report": report_uri,
+        "drift": drift.to_dict(),
+        "decision": decision.to_dict(),
+    }
+    summary_uri = storage.write_bytes(
+        storage.join(config.report_dir, stamp, SUMMARY_FILE), json.dumps(summary, indent=2).encode(), "application/json"
+    )
+    logger.info(
+        json.dumps(
+            {
+                "event": "monitoring_run",
+                "model_name": config.model_name,
+                "model_version": champion.version,
+                "window_rows": drift.window_rows,
+                "drift_share": drift.drift_share,
+                "drifted_features": drift.drifted_features,
+                "outcome": decision.outcome.value,
+                "report": report_uri,
+            }
+        )
+    )
+    return MonitoringRun(
+        config.model_name, champion.version, drift, decision, report_uri, summary_uri, config.metrics_path
+    )
+
+
+def _promoter(config: MonitoringConfig) -> Callable[[RetrainSubmission], dict[str, Any]]:
+    def promote(_: RetrainSubmission) -> dict[str, Any]:
+        import mlflow
+
+        from mlops_workloads.registry import promote_challenger
+
+        uri = config.tracking_uri or mlflow.get_tracking_uri()
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            decision = promote_challenger(client, config.model_name, policy=config.promote or "manual")
+        except Exception as exc:  # the retraining happened; report the failed promotion instead of failing the run
+            return {"promoted": False, "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "promoted": decision.promoted,
+            "policy": decision.policy,
+            "challenger_version": decision.challenger_version,
+            "champion_version": decision.champion_version,
+            "reasons": list(decision.reasons),
+        }
+
+    return promote
+
+
+__all__ = [
+    "ChampionModel",
+    "MonitoringConfig",
+    "MonitoringError",
+    "MonitoringRun",
+    "Outcome",
+    "compute_drift",
+    "load_champion",
+    "run_monitoring",
+]

@@ -1,0 +1,330 @@
+"""The FastAPI inference service: /predict, /predict/batch, /healthz, /readyz, /metrics.
+
+No ``from __future__ import annotations`` here: FastAPI must see the generated request models as real classes
+in the endpoint signatures, not as strings naming local variables.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlops_workloads.features import ENTITY_KEY, FEATURE_NAMES, FEATURES_BY_NAME, TRANSACTION_ID
+from mlops_workloads.serving.batcher import MicroBatcher
+from mlops_workloads.serving.manager import ModelManager
+from mlops_workloads.serving.metrics import ServingMetrics
+from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
+from mlops_workloads.serving.routing import Variant
+from mlops_workloads.serving.schemas import PredictBatchResponse, PredictResponse, build_request_models
+from mlops_workloads.serving.settings import ServingSettings
+
+ACCESS_LOGGER = "mlops_workloads.serving.access"
+REQUEST_ID_HEADER = "x-request-id"
+# A generous per-row allowance: a contract row is ~400 bytes of JSON.
+_BYTES_PER_ROW = 2048
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+logger = logging.getLogger(__name__)
+
+FeatureLookup = Callable[[Sequence[int]], list[dict[str, Any]]]
+"""Online features for card ids, one dict (contract feature names) per id, in order."""
+
+
+class ServingError(Exception):
+    """An expected failure with an HTTP status and a bounded metric reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+class _BodyLimit:
+    """Rejects oversized /predict/batch bodies with 413 before they are read and parsed."""
+
+    def __init__(self, app: ASGIApp, *, path: str, max_bytes: int, on_reject: Callable[[], None]) -> None:
+        self.app, self.path, self.max_bytes, self.on_reject = app, path, max_bytes, on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                self.on_reject()
+                response = JSONResponse(
+                    {"detail": f"request body of {int(length)} bytes exceeds {self.max_bytes}; send smaller batches"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    described = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        field = ".".join(loc) or "body"
+        message = f"{field}: {error.get('msg')}"
+        scalar_input = "input" in error and not isinstance(error["input"], dict | list)
+        if scalar_input:
+            message += f" (got {error['input']!r})"
+            if isinstance(error["input"], float) and not math.isfinite(error["input"]):
+                error = {**error, "input": str(error["input"])}  # NaN/inf are not valid JSON
+        feature = FEATURES_BY_NAME.get(loc[-1]) if loc else None
+        if feature is not None:
+            message += (
+                f"; send a {feature.kind} within [{feature.minimum:g}, {feature.maximum:g}]: {feature.description}"
+            )
+        entry = {"field": field, "message": message, "type": error.get("type")}
+        if scalar_input:
+            entry["input"] = error["input"]
+        described.append(entry)
+    return described
+
+
+def _endpoint(request: Request) -> str:
+    """The matched route template: a bounded metric label, whatever path the client sent."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "other"))
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    *,
+    source: ModelSource | None = None,
+    feature_lookup: FeatureLookup | None = None,
+) -> FastAPI:
+    """Build one service instance with its own metrics registry, model manager and inference thread pool."""
+    settings = settings or ServingSettings.from_env()
+    metrics = ServingMetrics()
+    manager = ModelManager(settings, metrics, source)
+    if feature_lookup is None and settings.feast_repo_path:
+        from mlops_workloads.serving.online_features import feast_lookup
+
+        feature_lookup = feast_lookup(settings.feast_repo_path)
+    predict_request, batch_request = build_request_models(
+        settings.max_batch_size, features_optional=feature_lookup is not None
+    )
+    executor = ThreadPoolExecutor(max_workers=settings.inference_threads, thread_name_prefix="inference")
+    batcher = MicroBatcher(
+        executor,
+        max_batch=max(settings.max_batch_size, 1),
+        window_seconds=settings.micro_batch_window_ms / 1000.0,
+        workers=settings.inference_threads,
+        on_batch=metrics.batch_size.observe,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        reloader = asyncio.create_task(manager.run(), name="model-reloader")
+        try:
+            yield
+        finally:
+            reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloader
+            await batcher.stop()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="Fraud detection inference", version="1", lifespan=lifespan)
+    app.state.settings, app.state.metrics, app.state.manager = settings, metrics, manager
+    app.add_middleware(
+        _BodyLimit,
+        path="/predict/batch",
+        max_bytes=settings.max_batch_size * _BYTES_PER_ROW + 4096,
+        on_reject=lambda: metrics.request_errors.labels("/predict/batch", "payload_too_large").inc(),
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        endpoint = _endpoint(request)
+        metrics.request_errors.labels(endpoint, "validation").inc()
+        _audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
+        return JSONResponse({"detail": _describe_validation_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(ServingError)
+    async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
+        endpoint = _endpoint(request)
+        metrics.request_errors.labels(endpoint, exc.reason).inc()
+        _audit(request, endpoint, None, None, 0.0, exc.reason, 0)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    def _audit(
+        request: Request,
+        endpoint: str,
+        model: LoadedModel | None,
+        variant: str | None,
+        latency_s: float,
+        outcome: str,
+        rows: int,
+        payload: Any = None,
+    ) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        record: dict[str, Any] = {
+            "event": "prediction",
+            "request_id": _request_id(request),
+            "endpoint": endpoint,
+            "model_name": settings.model_name,
+            "model_version": model.version if model else None,
+            "variant": variant,
+            "runtime": model.runtime if model else None,
+            "latency_ms": round(latency_s * 1000.0, 3),
+            "outcome": outcome,
+            "rows": rows,
+        }
+        if settings.log_payloads and payload is not None:
+            record["payload"] = payload
+        access_log.info(json.dumps(record, default=str))
+
+    def _request_id(request: Request) -> str:
+        rid = getattr(request.state, "request_id", None)
+        if rid is None:
+            header = request.headers.get(REQUEST_ID_HEADER, "")
+            rid = header[:128] if header else uuid.uuid4().hex
+            request.state.request_id = rid
+        return str(rid)
+
+    async def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fill features the caller left out from the online store (only when one is configured)."""
+        incomplete = [i for i, row in enumerate(rows) if any(row.get(n) is None for n in FEATURE_NAMES)]
+        if not incomplete:
+            return rows
+        if feature_lookup is None:  # unreachable: the request models require every feature then
+            raise ServingError(422, "missing_features", "every contract feature is required")
+        ids = [int(rows[i][ENTITY_KEY]) for i in incomplete]
+        try:
+            found = await asyncio.to_thread(feature_lookup, ids)
+        except Exception as exc:
+            logger.exception("online feature lookup failed")
+            raise ServingError(503, "feature_store", f"online feature store unavailable: {exc}") from exc
+        for i, online in zip(incomplete, found, strict=True):
+            merged = {**{k: v for k, v in online.items() if k in FEATURE_NAMES}, **_given(rows[i])}
+            absent = [n for n in FEATURE_NAMES if merged.get(n) is None]
+            if absent:
+                raise ServingError(
+                    422,
+                    "missing_features",
+                    f"card_id {rows[i][ENTITY_KEY]}: no value for {', '.join(absent)} in the request or the "
+                    "online store; send them in the request or materialize the feature view",
+                )
+            rows[i] = {**rows[i], **merged}
+        return rows
+
+    def _given(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if v is not None}
+
+    def _route(request: Request, row: Mapping[str, Any]) -> tuple[Variant, LoadedModel]:
+        key = str(row[ENTITY_KEY]) if settings.split_key == "entity" else _request_id(request)
+        routed = manager.route(key)
+        if routed is None:
+            raise ServingError(
+                503, "model_not_loaded", f"no model loaded yet from models:/{settings.model_name}@champion"
+            )
+        return routed
+
+    def _prediction(row: Mapping[str, Any], score: float, variant: str, model: LoadedModel) -> dict[str, Any]:
+        return {
+            "card_id": row[ENTITY_KEY],
+            "transaction_id": row.get(TRANSACTION_ID),
+            "fraud_probability": score,
+            "is_fraud": score >= DECISION_THRESHOLD,
+            "model_name": model.name,
+            "model_version": model.version,
+            "variant": variant,
+            "runtime": model.runtime,
+        }
+
+    def _count(model: LoadedModel, variant: str, scores: np.ndarray) -> None:
+        positives = int(np.count_nonzero(scores >= DECISION_THRESHOLD))
+        if positives:
+            metrics.predictions.labels(model.version, "1", variant).inc(positives)
+        if len(scores) - positives:
+            metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(request: Request, body: predict_request) -> dict[str, Any]:  # type: ignore[valid-type]
+        started = time.perf_counter()
+        row = (await _complete([body.model_dump()]))[0]  # type: ignore[attr-defined]
+        variant, model = _route(request, row)
+        vector = np.array([float(row[n]) for n in FEATURE_NAMES], dtype=np.float64)
+        try:
+            score = await batcher.predict(model, vector)
+        except Exception as exc:
+            logger.exception("inference failed on %s v%s", model.name, model.version)
+            raise ServingError(500, "inference_error", f"inference failed on model version {model.version}") from exc
+        _count(model, variant, np.array([score]))
+        elapsed = time.perf_counter() - started
+        metrics.latency.labels(variant).observe(elapsed)
+        _audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
+        return {"request_id": _request_id(request), **_prediction(row, score, variant, model)}
+
+    @app.post("/predict/batch", response_model=PredictBatchResponse)
+    async def predict_batch(request: Request, body: batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+        started = time.perf_counter()
+        rows = await _complete([item.model_dump() for item in body.instances])  # type: ignore[attr-defined]
+        routed = [_route(request, row) for row in rows]
+        groups: dict[Variant, list[int]] = {}
+        for index, (variant, _) in enumerate(routed):
+            groups.setdefault(variant, []).append(index)
+        results: list[dict[str, Any]] = [{} for _ in rows]
+        loop = asyncio.get_running_loop()
+        for variant, indexes in groups.items():
+            model = routed[indexes[0]][1]
+            matrix = np.array([[float(rows[i][n]) for n in FEATURE_NAMES] for i in indexes], dtype=np.float64)
+            try:
+                scores = await loop.run_in_executor(executor, model.predict_proba, matrix)
+            except Exception as exc:
+                logger.exception("batch inference failed on %s v%s", model.name, model.version)
+                raise ServingError(
+                    500, "inference_error", f"inference failed on model version {model.version}"
+                ) from exc
+            metrics.batch_size.observe(len(indexes))
+            _count(model, variant, scores)
+            for i, score in zip(indexes, scores, strict=True):
+                results[i] = _prediction(rows[i], float(score), variant, model)
+        elapsed = time.perf_counter() - started
+        for variant, indexes in groups.items():
+            metrics.latency.labels(variant).observe(elapsed)
+            model = routed[indexes[0]][1]
+            _audit(request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes])
+        return {"request_id": _request_id(request), "predictions": results}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        state = manager.state
+        if state.champion is None:
+            return JSONResponse(
+                {"status": "loading", "detail": f"no model loaded yet from models:/{settings.model_name}@champion"},
+                status_code=503,
+            )
+        models = {
+            variant: {"model_version": m.version, "runtime": m.runtime}
+            for variant, m in (("champion", state.champion), ("challenger", state.challenger))
+            if m is not None
+        }
+        return JSONResponse({"status": "ready", "model_name": settings.model_name, "models": models})
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,136 @@
+"""Which model versions are served, and keeping them current without a restart.
+
+The served models live in one immutable :class:`ServingState`; a reload builds a new state and swaps it in with a
+single reference assignment, so an in-flight request keeps the model it started with and never sees half a swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from mlops_workloads.registry import CHALLENGER, CHAMPION
+from mlops_workloads.serving.metrics import ServingMetrics
+from mlops_workloads.serving.model import LoadedModel, ModelLoadError, ModelSource
+from mlops_workloads.serving.routing import CHALLENGER_VARIANT, CHAMPION_VARIANT, Variant, choose_variant
+from mlops_workloads.serving.settings import ServingSettings
+
+logger = logging.getLogger(__name__)
+
+_ALIAS_OF: dict[Variant, str] = {CHAMPION_VARIANT: CHAMPION, CHALLENGER_VARIANT: CHALLENGER}
+
+
+@dataclass(frozen=True)
+class ServingState:
+    champion: LoadedModel | None = None
+    challenger: LoadedModel | None = None
+
+    def model_for(self, variant: Variant) -> LoadedModel | None:
+        return self.champion if variant == CHAMPION_VARIANT else self.challenger
+
+
+class ModelManager:
+    """Loads ``@champion`` (and ``@challenger`` when it gets traffic) and polls the aliases for changes."""
+
+    def __init__(
+        self,
+        settings: ServingSettings,
+        metrics: ServingMetrics,
+        source: ModelSource | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.source = source or ModelSource(settings.tracking_uri, settings.effective_registry_uri)
+        self.state = ServingState()
+        self._sleep = sleep
+
+    @property
+    def ready(self) -> bool:
+        return self.state.champion is not None
+
+    def route(self, key: str) -> tuple[Variant, LoadedModel] | None:
+        """The variant and model that serve ``key`` now; the champion whenever no challenger is loaded."""
+        state = self.state  # one read: the pair stays consistent even if a swap happens meanwhile
+        if state.champion is None:
+            return None
+        if state.challenger is not None and choose_variant(key, self.settings.challenger_weight) == CHALLENGER_VARIANT:
+            return CHALLENGER_VARIANT, state.challenger
+        return CHAMPION_VARIANT, state.champion
+
+    def refresh(self) -> bool:
+        """Bring every variant up to its alias; return True when a champion is being served. Blocking."""
+        self._refresh_variant(CHAMPION_VARIANT)
+        if self.settings.challenger_weight > 0:
+            self._refresh_variant(CHALLENGER_VARIANT)
+        return self.ready
+
+    async def run(self) -> None:
+        """Start-up with capped exponential backoff until a champion loads, then poll every reload interval."""
+        delay = self.settings.startup_backoff_initial_seconds
+        while not await asyncio.to_thread(self.refresh):
+            logger.warning("no champion model loaded yet; retrying in %.1fs", delay)
+            await self._sleep(delay)
+            delay = min(delay * 2, self.settings.startup_backoff_max_seconds)
+        while True:
+            await self._sleep(self.settings.reload_interval_seconds)
+            await asyncio.to_thread(self.refresh)
+
+    def _refresh_variant(self, variant: Variant) -> None:
+        name, alias = self.settings.model_name, _ALIAS_OF[variant]
+        current = self.state.model_for(variant)
+        try:
+            version, run_id = self.source.resolve(name, alias)
+        except ModelLoadError as exc:
+            if variant == CHALLENGER_VARIANT and exc.reason == "alias_missing":
+                if current is not None:  # promoted or withdrawn: all traffic goes back to the champion
+                    logger.info("models:/%s@%s is gone; routing all traffic to the champion", name, alias)
+                    self._swap(variant, None)
+                return
+            self._failed(variant, exc)
+            return
+        if current is not None and current.version == version:
+            return
+        champion = self.state.champion
+        if variant == CHALLENGER_VARIANT and champion is not None and champion.version == version:
+            loaded = champion  # same version under both aliases: share the loaded model
+        else:
+            try:
+                loaded = self.source.load(name, version, run_id, self.settings.runtime)
+            except ModelLoadError as exc:
+                self._failed(variant, exc)
+                return
+        self._swap(variant, loaded)
+        logger.info(
+            "serving %s v%s as %s (runtime %s, previous %s)",
+            name,
+            version,
+            variant,
+            loaded.runtime,
+            current.version if current else "none",
+        )
+
+    def _swap(self, variant: Variant, model: LoadedModel | None) -> None:
+        previous = self.state.model_for(variant)
+        self.state = replace(self.state, **{variant: model})  # the atomic swap
+        if previous is not None:
+            labels = (previous.name, previous.version, variant, previous.runtime)
+            with contextlib.suppress(KeyError):  # already removed by a concurrent swap
+                self.metrics.model_info.remove(*labels)
+        if model is not None:
+            self.metrics.model_info.labels(model.name, model.version, variant, model.runtime).set(1)
+            self.metrics.reloads.inc()
+
+    def _failed(self, variant: Variant, exc: ModelLoadError) -> None:
+        self.metrics.reload_failures.labels(variant=variant, reason=exc.reason).inc()
+        current = self.state.model_for(variant)
+        logger.error(
+            "model refresh failed for %s (%s): %s; %s",
+            variant,
+            exc.reason,
+            exc,
+            f"still serving v{current.version}" if current else "nothing loaded for this variant",
+        )

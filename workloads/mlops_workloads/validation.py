@@ -1,0 +1,115 @@
+"""Data validation against the feature contract: every problem is reported, not just the first one.
+
+Rules: required columns present with contract-compatible types, more than ``min_rows`` rows, no column with more
+than ``max_null_fraction`` nulls, the label present with both classes, every value within its contract range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABEL, Feature
+
+MIN_ROWS = 1000
+MAX_NULL_FRACTION = 0.05
+
+
+class DataValidationError(ValueError):
+    """The data broke the contract; ``problems`` lists every rule it broke."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        self.problems = problems
+        super().__init__(f"data validation failed with {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    row_count: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise DataValidationError(self.problems)
+
+
+def _type_problem(feature: Feature, column: pd.Series) -> str | None:
+    """A contract type mismatch, or None. Nulls turn pandas int columns into floats, so integral floats pass."""
+    values = column.dropna()
+    if ptypes.is_bool_dtype(column):
+        ok = feature.kind == "bool"
+    elif ptypes.is_numeric_dtype(column):
+        numbers = values.to_numpy(dtype=np.float64)
+        integral = bool(np.all(np.mod(numbers, 1) == 0))
+        ok = feature.kind == "float" or (integral and (feature.kind == "int" or np.isin(numbers, (0, 1)).all()))
+    else:
+        ok = False
+    if ok:
+        return None
+    return (
+        f"{feature.name}: dtype {column.dtype} does not hold contract kind {feature.kind!r} "
+        f"(expected {feature.pandas_dtype}); cast the column or fix the producer"
+    )
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    *,
+    min_rows: int = MIN_ROWS,
+    max_null_fraction: float = MAX_NULL_FRACTION,
+    require_label: bool = True,
+) -> ValidationReport:
+    """Check ``df`` against the contract and return every problem found (``report.ok`` when there is none)."""
+    problems: list[str] = []
+    rows = len(df)
+    if rows <= min_rows:
+        problems.append(f"rows: {rows} rows, more than {min_rows} are required to train and evaluate")
+
+    required = [ENTITY_KEY, EVENT_TIMESTAMP, *(f.name for f in FEATURES)] + ([LABEL] if require_label else [])
+    missing = [name for name in required if name not in df.columns]
+    if missing:
+        problems.append(f"columns: missing required column(s) {missing}")
+
+    for name in [c for c in required if c in df.columns]:
+        null_fraction = float(df[name].isna().mean()) if rows else 0.0
+        if null_fraction > max_null_fraction:
+            problems.append(f"{name}: {null_fraction:.1%} nulls, at most {max_null_fraction:.0%} allowed")
+
+    if EVENT_TIMESTAMP in df.columns and not ptypes.is_datetime64_any_dtype(df[EVENT_TIMESTAMP]):
+        problems.append(f"{EVENT_TIMESTAMP}: dtype {df[EVENT_TIMESTAMP].dtype} is not a timestamp; parse it to UTC")
+    if ENTITY_KEY in df.columns and not ptypes.is_integer_dtype(df[ENTITY_KEY].dropna().convert_dtypes()):
+        problems.append(f"{ENTITY_KEY}: dtype {df[ENTITY_KEY].dtype} is not an integer key")
+
+    for feature in FEATURES:
+        if feature.name not in df.columns:
+            continue
+        column = df[feature.name]
+        type_problem = _type_problem(feature, column)
+        if type_problem:
+            problems.append(type_problem)
+            continue
+        values = column.dropna().astype(np.float64)
+        outside = values[(values < feature.minimum) | (values > feature.maximum)]
+        if len(outside):
+            problems.append(
+                f"{feature.name}: {len(outside)} value(s) outside the contract range "
+                f"[{feature.minimum:g}, {feature.maximum:g}] (e.g. {outside.iloc[0]:g})"
+            )
+
+    if require_label and LABEL in df.columns:
+        labels = df[LABEL].dropna()
+        unexpected = sorted(set(labels.unique().tolist()) - {0, 1})
+        if unexpected:
+            problems.append(f"{LABEL}: values must be 0 or 1, found {unexpected[:5]}")
+        elif labels.nunique() < 2:
+            present = labels.unique().tolist()
+            problems.append(f"{LABEL}: both classes must be present to train, found only {present}")
+
+    return ValidationReport(row_count=rows, problems=tuple(problems))
