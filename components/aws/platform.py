@@ -120,7 +120,12 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         self.gpu = GpuSupport(
             pool_present=spec.node_pools.gpu is not None, install_device_plugin=True, dcgm_exporter=True
         )
-        self.role_subjects = {role: (RbacSubject(kind="Group", name=group),) for role, group in role_groups().items()}
+        # A role's Kubernetes group is bound only when an access entry maps someone to it (as on GKE).
+        granted = {entry.role for entry in spec.cluster.access}
+        self.role_subjects = {
+            role: (RbacSubject(kind="Group", name=group),) if role in granted else ()
+            for role, group in role_groups().items()
+        }
         self._identities: dict[str, pulumi.Output[str]] = {
             "cluster-autoscaler": self.autoscaler.role.arn,
             **{name_: role.arn for name_, role in self.eks.addon_roles.items()},

@@ -181,10 +181,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The real engine leaves the root stack out of child type chains.
-        if parent and parent.split("::")[2] != STACK_TYPE:
-            return super().make_urn(parent, type_, name)
-        return super().make_urn("", type_, name)
+        # As the real engine: a child's type is its parent's whole qualified type chain plus its own, and the root
+        # stack is left out of the chain (the stock mock keeps only the parent's last type).
+        parent_type = parent.split("::")[2] if parent else STACK_TYPE
+        qualified = type_ if parent_type == STACK_TYPE else f"{parent_type}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
