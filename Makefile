@@ -39,10 +39,10 @@ typecheck: setup
 	.venv/bin/mypy
 
 test-infra: setup
-	.venv/bin/pytest tests/infra -q
+	.venv/bin/pytest tests/infra -q -n 2
 
-test-workloads: setup
-	$(WORKLOADS_PY) -m pytest tests/workloads -q
+test-workloads: setup  ## includes the slow end-to-end runs (local kfp pipeline, the demo in its fast size)
+	$(WORKLOADS_PY) -m pytest tests/workloads -q -n 2
 
 plan: setup  ## STACK=<name>: tree on stdout, build/plan/<name>.json and build/plan/<name>/manifests/
 	$(INFRA_PY) -m infra.plan --stack $(STACK) --json build/plan/$(STACK).json --manifests build/plan/$(STACK)/manifests
