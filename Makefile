@@ -25,8 +25,8 @@ workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 	cd workloads && uv sync --frozen --quiet
 	@touch $@
 
-demo: setup  ## the main job: the offline plan of every shipped stack
-	@for stack in $(STACKS); do $(MAKE) --no-print-directory plan STACK=$$stack || exit 1; done
+demo: setup  ## the main job: the ML lifecycle on this machine, then the offline plans; DEMO_ARGS=--fast for CI size
+	$(WORKLOADS_PY) -m mlops_workloads.demo $(DEMO_ARGS)
 
 test: setup lint typecheck test-infra test-workloads  ## everything CI runs
 

@@ -169,3 +169,18 @@ def test_verdicts_agree_with_evidently(reference: tuple[pd.DataFrame, ReferenceP
         if f.method == "wasserstein_norm":  # same samples, same statistic: the same number
             assert f.score == pytest.approx(evidently[f.feature][0], rel=1e-9)
     assert (len(result.drifted_features) > 0) == bool(drift)
+
+
+def test_a_one_day_window_is_not_dataset_drift_through_its_calendar(
+    reference: tuple[pd.DataFrame, ReferenceProfile],
+) -> None:
+    """A daily window holds one weekday against a week-long reference: reported, never a reason to retrain."""
+    window = _window(seed=3)
+    window["day_of_week"] = 2
+    result = _run(reference[1], window)
+    by_name = {f.feature: f for f in result.features}
+    assert by_name["day_of_week"].drifted
+    assert by_name["day_of_week"].severity is Severity.SIGNIFICANT
+    assert result.drift_share == 0.0
+    assert not result.dataset_drift
+    assert result.retraining_reasons() == []

@@ -28,6 +28,12 @@ class Feature:
         return PANDAS_DTYPES[self.kind]
 
     @property
+    def is_seasonal(self) -> bool:
+        """Calendar features: a one-day window always differs from a week-long reference, so their drift is
+        reported but never counts towards dataset drift or retraining."""
+        return self.name in SEASONAL
+
+    @property
     def is_categorical(self) -> bool:
         """Integer codes and flags: drift is compared on their frequencies, not as a continuum."""
         return self.kind == "bool" or self.name in CATEGORICAL_INTS
@@ -35,6 +41,7 @@ class Feature:
 
 PANDAS_DTYPES: dict[FeatureKind, str] = {"float": "float64", "int": "int64", "bool": "bool"}
 CATEGORICAL_INTS = frozenset({"merchant_category", "hour_of_day", "day_of_week"})
+SEASONAL = frozenset({"day_of_week"})
 
 ENTITY_NAME = "card"
 ENTITY_KEY = "card_id"

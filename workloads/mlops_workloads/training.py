@@ -246,8 +246,13 @@ def register_model(
             client.get_registered_model(model_name)
         except MlflowException:
             client.create_registered_model(model_name)
+        # model_id links the version to the logged model: a tracking *server* refuses a `models:/m-…` source without it.
         version = client.create_model_version(
-            model_name, model_uri, run_id=run_id, tags={FINGERPRINT_TAG: data_fingerprint}
+            model_name,
+            model_uri,
+            run_id=run_id,
+            tags={FINGERPRINT_TAG: data_fingerprint},
+            model_id=model_uri.removeprefix("models:/"),
         )
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
     return client.get_model_version(model_name, version.version)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_workloads.features import FEATURE_NAMES, LABEL
+from mlops_workloads.features import FEATURE_NAMES, FEATURES_BY_NAME, LABEL
 from mlops_workloads.monitoring.stats import RowSample, ks_test, psi, wasserstein_normalised
 from mlops_workloads.reference import POSITIVE_THRESHOLD, PREDICTION_COLUMN, ReferenceProfile
 
@@ -154,7 +154,7 @@ class DriftResult:
         reasons += [
             f"feature {f.feature}: PSI {f.psi:.3f} >= {p.psi_significant} (significant)"
             for f in self.features
-            if f.drifted and f.severity is Severity.SIGNIFICANT
+            if f.drifted and f.severity is Severity.SIGNIFICANT and not FEATURES_BY_NAME[f.feature].is_seasonal
         ]
         if self.prediction is not None and self.prediction.severity is Severity.SIGNIFICANT:
             reasons.append(f"prediction drift: PSI {self.prediction.psi:.3f} >= {p.psi_significant}")
@@ -256,7 +256,8 @@ class DriftAccumulator:
                 f"insufficient samples: {self.rows} rows < min_samples {policy.min_samples}; no drift verdicts"
             )
         features = [self._feature_drift(name, sample, enough) for name in FEATURE_NAMES]
-        share = sum(f.drifted for f in features) / len(features)
+        counted = [f for f in features if not FEATURES_BY_NAME[f.feature].is_seasonal]
+        share = sum(f.drifted for f in counted) / len(counted)
         prediction = self._prediction_drift(enough, skipped)
         performance = self._performance(skipped)
         return DriftResult(
