@@ -84,11 +84,11 @@ KFP_MANIFESTS_URL: Final[str] = "https://github.com/kubeflow/pipelines/manifests
 # psql client for the database bootstrap Job (server majors 15-17 accept a 17 client).
 POSTGRES_CLIENT_IMAGE: Final[str] = "docker.io/library/postgres:17.6-alpine3.22"
 POSTGRES_CLIENT_UID: Final[int] = 70  # the `postgres` user of the alpine image
+# kube-prometheus-stack's CRD upgrade Job defaults to busybox:latest; pinned here.
+KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"
 
 # --- GCP layer (components/gcp) ---
 # GKE-managed NVIDIA drivers: "DEFAULT" is the driver GKE qualifies for the node version (upgraded with the nodes);
 # "LATEST" would track the newest driver independently of the GKE version.
 GKE_GPU_DRIVER_VERSION: Final[str] = "DEFAULT"
 MEMORYSTORE_REDIS_VERSION: Final[str] = "REDIS_7_2"
-# kube-prometheus-stack's CRD upgrade Job defaults to busybox:latest; pinned here.
-KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"

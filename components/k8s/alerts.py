@@ -1,0 +1,214 @@
+"""Alert rules (PrometheusRule groups) and the Alertmanager configuration, as plain data built in Python.
+
+Both are rendered to files by the tests and checked with the real tools (`promtool check/test rules`,
+`amtool check-config`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.k8s import metrics as m
+from components.k8s.common import WORKLOADS_NS
+
+INFERENCE_DEPLOYMENT = "fraud-detection-inference"
+P95_LATENCY_SECONDS = 0.2
+MEAN_LATENCY_SECONDS = 0.4
+ERROR_RATE = 0.05
+F1_FLOOR = 0.85
+MONITORING_STALE_SECONDS = 3 * 3600  # three missed runs of the default hourly schedule
+GPU_IDLE_FOR = "2h"
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    drift_share_threshold: float
+    gpu_resource: str = "nvidia.com/gpu"
+    dcgm: bool = False  # DCGM exporter metrics are scraped (AWS)
+    gpu_pool: bool = True
+
+    @property
+    def ksm_gpu_resource(self) -> str:
+        """kube-state-metrics sanitises resource names: nvidia.com/gpu -> nvidia_com_gpu."""
+        return self.gpu_resource.replace(".", "_").replace("/", "_")
+
+
+def _alert(name: str, expr: str, duration: str, severity: str, summary: str, **extra: str) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity, "team": "ml-platform", **extra},
+        "annotations": {"summary": summary},
+    }
+
+
+def _latency(kind: str) -> str:
+    return f"{m.PREDICTION_LATENCY_SECONDS}_{kind}"
+
+
+def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
+    requests = f"sum(rate({_latency('count')}[5m]))"
+    errors = f"sum(rate({m.REQUEST_ERRORS_TOTAL}[5m]))"
+    serving = [
+        _alert(
+            "InferenceLatencyP95High",
+            f"histogram_quantile(0.95, sum by (le) (rate({_latency('bucket')}[5m]))) > {P95_LATENCY_SECONDS}",
+            "5m",
+            "critical",
+            "p95 inference latency above 200 ms for 5 minutes",
+        ),
+        _alert(
+            "InferenceErrorRateHigh",
+            f"{errors} / ({errors} + {requests}) > {ERROR_RATE}",
+            "10m",
+            "critical",
+            "more than 5% of inference requests fail",
+        ),
+        _alert(
+            "InferenceMeanLatencyHigh",
+            f"sum(rate({_latency('sum')}[5m])) / {requests} > {MEAN_LATENCY_SECONDS}",
+            "5m",
+            "warning",
+            "mean inference latency above 400 ms for 5 minutes",
+        ),
+        _alert(
+            "InferenceReplicasUnavailable",
+            f'{m.KSM_DEPLOYMENT_UNAVAILABLE}{{namespace="{WORKLOADS_NS}",deployment="{INFERENCE_DEPLOYMENT}"}} > 0',
+            "10m",
+            "warning",
+            "inference replicas unavailable for 10 minutes",
+        ),
+        _alert(
+            "InferenceModelReloadFailing",
+            f"sum(increase({m.RELOAD_FAILURES_TOTAL}[15m])) > 0",
+            "15m",
+            "warning",
+            "the inference service keeps failing to load a new model version",
+        ),
+    ]
+    quality = [
+        _alert(
+            "ModelDatasetDriftHigh",
+            f"max by (model_name, model_version) ({m.DATASET_DRIFT_SHARE}) > {options.drift_share_threshold}",
+            "5m",
+            "warning",
+            "share of drifted features above the configured threshold",
+        ),
+        # The F1 gauge exists only when labelled feedback reached the monitoring window.
+        _alert(
+            "ModelF1BelowFloor",
+            f"min by (model_name, model_version) ({m.F1_SCORE}) < {F1_FLOOR}",
+            "5m",
+            "critical",
+            "F1 on labelled feedback below 0.85",
+        ),
+        _alert(
+            "ModelMonitoringStale",
+            f"time() - max by (model_name) ({m.LAST_SUCCESS_TIMESTAMP}) > {MONITORING_STALE_SECONDS}",
+            "15m",
+            "warning",
+            "the monitoring job has not succeeded for 3 hours",
+        ),
+    ]
+    capacity: list[dict[str, Any]] = []
+    if options.gpu_pool:
+        gpu = options.ksm_gpu_resource
+        capacity.append(
+            _alert(
+                "GpuNodeIdle",
+                f'(sum by (node) ({m.KSM_NODE_ALLOCATABLE}{{resource="{gpu}"}}) > 0) unless on (node) '
+                f'(sum by (node) ({m.KSM_POD_REQUESTS}{{resource="{gpu}"}}) > 0)',
+                GPU_IDLE_FOR,
+                "warning",
+                "a GPU node has run for 2 hours with no pod requesting a GPU",
+                category="cost",
+            )
+        )
+        if options.dcgm:
+            capacity.append(
+                _alert(
+                    "GpuUtilisationLow",
+                    f"avg by (Hostname) ({m.DCGM_GPU_UTIL}) < 5",
+                    GPU_IDLE_FOR,
+                    "warning",
+                    "GPUs below 5% utilisation for 2 hours",
+                    category="cost",
+                )
+            )
+    groups = [{"name": "model-serving", "rules": serving}, {"name": "model-quality", "rules": quality}]
+    if capacity:
+        groups.append({"name": "capacity-cost", "rules": capacity})
+    return groups
+
+
+def all_rule_exprs() -> list[str]:
+    options = RuleOptions(drift_share_threshold=0.3, dcgm=True)
+    return [rule["expr"] for group in rule_groups(options) for rule in group["rules"]]
+
+
+NULL_RECEIVER = "null"
+SLACK_RECEIVER = "slack"
+PAGERDUTY_RECEIVER = "pagerduty"
+
+
+def alertmanager_config(
+    slack_webhook_url: str | None, pagerduty_routing_key: str | None, slack_channel: str
+) -> dict[str, Any]:
+    """Critical alerts page (PagerDuty), the rest go to Slack; a missing key routes to the null receiver."""
+    receivers: list[dict[str, Any]] = [{"name": NULL_RECEIVER}]
+    slack = pagerduty = NULL_RECEIVER
+    if slack_webhook_url:
+        slack = SLACK_RECEIVER
+        receivers.append(
+            {
+                "name": SLACK_RECEIVER,
+                "slack_configs": [
+                    {
+                        "api_url": slack_webhook_url,
+                        "channel": slack_channel,
+                        "send_resolved": True,
+                        "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
+                        "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}",
+                    }
+                ],
+            }
+        )
+    if pagerduty_routing_key:
+        pagerduty = PAGERDUTY_RECEIVER
+        receivers.append(
+            {
+                "name": PAGERDUTY_RECEIVER,
+                "pagerduty_configs": [
+                    {
+                        "routing_key": pagerduty_routing_key,
+                        "send_resolved": True,
+                        "description": "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
+                    }
+                ],
+            }
+        )
+    return {
+        "route": {
+            "receiver": slack,
+            "group_by": ["alertname", "namespace", "severity"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "1h",
+            "routes": [
+                # kube-prometheus-stack's always-firing heartbeat and informational alerts notify nobody.
+                {"receiver": NULL_RECEIVER, "matchers": ['alertname = "Watchdog"']},
+                {"receiver": NULL_RECEIVER, "matchers": ['alertname = "InfoInhibitor"']},
+                {"receiver": pagerduty, "matchers": ['severity = "critical"']},
+            ],
+        },
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity = "critical"'],
+                "target_matchers": ['severity = "warning"'],
+                "equal": ["alertname", "namespace"],
+            }
+        ],
+        "receivers": receivers,
+    }

@@ -1,0 +1,192 @@
+"""Shared building blocks of the in-cluster layer: names, labels, images, security contexts, Helm releases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contract import CloudPlatform, NodePlacement
+from components.spec import PlatformSpec
+from components.versions import HelmChart
+
+# Namespaces of the platform services. Kubeflow's standalone manifests hard-code `kubeflow` in cluster-scoped
+# bindings, so that name is fixed; the others follow it for symmetry.
+MLFLOW_NS = "mlflow"
+KUBEFLOW_NS = "kubeflow"
+FEAST_NS = "feast"
+MONITORING_NS = "monitoring"
+WORKLOADS_NS = "ml-workloads"
+BOOTSTRAP_NS = "platform-bootstrap"
+GPU_NS = "nvidia-gpu"
+
+# The images built from workloads/docker/ (serving from inference.Dockerfile); mlops_workloads.images names them alike.
+WorkloadImage = Literal["training", "serving", "monitoring"]
+# A plain Kubernetes manifest fragment. The SDK's TypedDicts are not checked under mocks anyway; the tests validate
+# every object against the strict official OpenAPI schemas, which is the stronger check.
+Manifest = Any
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-platform"}
+
+# In-cluster service endpoints (DNS names are fixed by the release/service names below).
+MLFLOW_SERVICE = "mlflow"
+MLFLOW_PORT = 5000
+KFP_API_SERVICE = "ml-pipeline"
+KFP_API_HTTP_PORT = 8888
+KFP_API_GRPC_PORT = 8887
+FEAST_SERVICE = "feast-feature-server"
+FEAST_PORT = 80  # chart Service port; the container listens on 6566
+FEAST_CONTAINER_PORT = 6566
+PUSHGATEWAY_SERVICE = "pushgateway"
+PUSHGATEWAY_PORT = 9091
+GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
+PROMETHEUS_SERVICE = "kube-prometheus-stack-prometheus"
+
+
+def service_url(service: str, namespace: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://{service}.{namespace}.svc.cluster.local:{port}"
+
+
+def labels(spec: PlatformSpec, component: str) -> dict[str, str]:
+    """Labels on every object: what it is, who owns it, which environment (the policy pack checks them)."""
+    return {
+        **MANAGED_BY,
+        "app.kubernetes.io/component": component,
+        "mlops.io/environment": spec.environment,
+        "mlops.io/team": spec.team,
+        "mlops.io/cost-center": spec.cost_center,
+    }
+
+
+def workload_image(cloud: CloudPlatform, spec: PlatformSpec, image: WorkloadImage) -> pulumi.Output[str]:
+    """`<registry>/mlops-<image>:<tag>`, the repository naming of the cloud registries and the images workflow."""
+    tag = spec.workloads.image_tag
+    return cloud.registry_url.apply(lambda registry: f"{registry.rstrip('/')}/mlops-{image}:{tag}")
+
+
+def restricted_container_security(uid: int = 10001) -> dict[str, Any]:
+    """Container security context that passes the `restricted` Pod Security Standard."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_pod_security(uid: int = 10001) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def resources(cpu: str, memory: str, cpu_limit: str | None = None, memory_limit: str | None = None) -> dict[str, Any]:
+    """Requests and limits; memory limit defaults to the request (no overcommit of memory)."""
+    limits = {"memory": memory_limit or memory}
+    if cpu_limit:
+        limits["cpu"] = cpu_limit
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
+
+
+def placement_fields(placement: NodePlacement | None) -> dict[str, Any]:
+    """Pod spec fields that put a pod on one node pool."""
+    if placement is None:
+        return {}
+    fields: dict[str, Any] = {"nodeSelector": dict(placement.node_selector)}
+    if placement.tolerations:
+        fields["tolerations"] = placement.pod_tolerations()
+    return fields
+
+
+def service_account(
+    name: str,
+    namespace: str,
+    annotations: Mapping[str, pulumi.Input[str]],
+    spec: PlatformSpec,
+    opts: pulumi.ResourceOptions,
+    automount: bool = False,
+) -> k8s.core.v1.ServiceAccount:
+    return k8s.core.v1.ServiceAccount(
+        f"{namespace}-{name}",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels=labels(spec, name), annotations=dict(annotations)
+        ),
+        automount_service_account_token=automount,
+        opts=opts,
+    )
+
+
+def helm_release(
+    resource_name: str,
+    chart: HelmChart,
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+    release_name: str | None = None,
+    allow_null_values: bool = False,
+    timeout_seconds: int = 600,
+) -> k8s.helm.v3.Release:
+    """A pinned Helm release; values are built in typed Python by the caller, never read from files."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        k8s.helm.v3.ReleaseArgs(
+            name=release_name or resource_name,
+            chart=chart.name,
+            version=chart.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+            namespace=namespace,
+            create_namespace=False,  # namespaces carry Pod Security labels: created by the tenancy component
+            values=dict(values),
+            atomic=True,
+            cleanup_on_fail=True,
+            allow_null_values=allow_null_values,
+            timeout=timeout_seconds,
+            max_history=5,
+        ),
+        opts=opts,
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseLogin:
+    """One service's database and login on the shared PostgreSQL server; the password is a Pulumi secret."""
+
+    service: str
+    database: str
+    username: str
+    password: pulumi.Output[str]
+
+
+def service_monitor(
+    name: str,
+    namespace: str,
+    selector: dict[str, str],
+    port: str,
+    path: str,
+    spec: PlatformSpec,
+    opts: pulumi.ResourceOptions,
+    honor_labels: bool = False,
+) -> k8s.apiextensions.CustomResource:
+    """A prometheus-operator ServiceMonitor; `opts` must depend on the release that installs its CRD."""
+    return k8s.apiextensions.CustomResource(
+        f"{namespace}-{name}-servicemonitor",
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(spec, "monitoring")),
+        spec={
+            "selector": {"matchLabels": selector},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [{"port": port, "path": path, "interval": "30s", "honorLabels": honor_labels}],
+        },
+        opts=opts,
+    )

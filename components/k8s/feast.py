@@ -1,0 +1,249 @@
+"""Feast: the online feature server (feast-feature-server chart), `feast apply` and scheduled materialization.
+
+`feature_store.yaml` carries the registry and Redis credentials, so it is a Kubernetes Secret mounted as a file;
+the chart's `feature_store_yaml_base64` value (a plain env var in the pod spec) stays empty.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.contract import CloudPlatform, IdentityRequest
+from components.k8s.common import (
+    FEAST_CONTAINER_PORT,
+    FEAST_NS,
+    FEAST_PORT,
+    FEAST_SERVICE,
+    DatabaseLogin,
+    helm_release,
+    labels,
+    placement_fields,
+    resources,
+    restricted_container_security,
+    restricted_pod_security,
+    service_url,
+    workload_image,
+)
+from components.spec import PlatformSpec
+from components.versions import FEAST_FEATURE_SERVER_CHART, FEAST_FEATURE_SERVER_IMAGE
+
+PROJECT = "fraud_detection"
+CONFIG_SECRET = "feast-feature-store"  # noqa: S105 - a Secret name
+CONFIG_DIR = "/etc/feast"
+CONFIG_PATH = f"{CONFIG_DIR}/feature_store.yaml"
+# Where the training image keeps the feature repository (workloads/feature_repo); `feast apply` runs from there.
+FEATURE_REPO_PATH = "/app/feature_repo"
+# The training image: it carries the feature repository and the Feast SDK of workloads/uv.lock.
+JOB_IMAGE = "training"
+SERVICE_ACCOUNT = "feast"
+MATERIALIZE_SCHEDULE = "*/30 * * * *"
+
+
+def feature_store_yaml(
+    host: str,
+    port: int,
+    password: str,
+    sslmode: str,
+    redis_host: str,
+    redis_port: int,
+    redis_token: str,
+    redis_tls: bool,
+) -> str:
+    """The feature store config: SQL registry on the shared server, Redis online store, Parquet offline store."""
+    registry = (
+        f"postgresql+psycopg://feast:{urllib.parse.quote(password, safe='')}@{host}:{port}/feast_registry"
+        f"?sslmode={sslmode}"
+    )
+    redis = f"{redis_host}:{redis_port},ssl={'true' if redis_tls else 'false'},password={redis_token}"
+    document = {
+        "project": PROJECT,
+        "provider": "local",
+        "registry": {
+            "registry_type": "sql",
+            "path": registry,
+            "cache_ttl_seconds": 60,
+            "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
+        },
+        "online_store": {"type": "redis", "connection_string": redis},
+        "offline_store": {"type": "file"},
+        "entity_key_serialization_version": 3,
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def feast_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
+    """Chart values (keys of feast-feature-server 0.66.0 values.yaml); the config is mounted from the Secret."""
+    repository, tag = FEAST_FEATURE_SERVER_IMAGE.rsplit(":", 1)
+    return {
+        "fullnameOverride": FEAST_SERVICE,
+        "replicaCount": 2 if spec.is_prod else 1,
+        "image": {"repository": repository, "tag": tag},
+        "feature_store_yaml_base64": "",
+        "commandArgs": [
+            "feast",
+            "--feature-store-yaml",
+            CONFIG_PATH,
+            "serve",
+            "-h",
+            "0.0.0.0",  # noqa: S104 - the pod's interface, reached through the Service
+            "-p",
+            str(FEAST_CONTAINER_PORT),
+        ],
+        "serviceAccount": {"name": SERVICE_ACCOUNT},
+        "podSecurityContext": restricted_pod_security(),
+        "securityContext": {**restricted_container_security(), "readOnlyRootFilesystem": False},
+        "service": {"type": "ClusterIP", "port": FEAST_PORT},
+        "resources": resources("250m", "512Mi", memory_limit="1Gi"),
+        "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}],
+        "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}],
+        "extraEnvs": [{"name": "FEAST_USAGE", "value": "False"}],
+        **placement_fields(cloud.placements.get("system")),
+    }
+
+
+@dataclass
+class FeastArgs:
+    spec: PlatformSpec
+    cloud: CloudPlatform
+    login: DatabaseLogin
+    depends_on: list[pulumi.Resource]
+
+
+class Feast(pulumi.ComponentResource):
+    def __init__(self, name: str, args: FeastArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:Feast", name, None, opts)
+        spec, cloud, login = args.spec, args.cloud, args.login
+        meta_labels = labels(spec, "feast")
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        identity = cloud.grant_workload_identity(
+            IdentityRequest("feast", FEAST_NS, SERVICE_ACCOUNT, {"data": "read"}, registry_pull=True),
+            pulumi.ResourceOptions(parent=self),
+        )
+        sa = k8s.core.v1.ServiceAccount(
+            "feast-sa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVICE_ACCOUNT,
+                namespace=FEAST_NS,
+                labels=meta_labels,
+                annotations=dict(identity.service_account_annotations),
+            ),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        db, redis = cloud.database, cloud.online_store
+        config = pulumi.Output.all(db.host, login.password, redis.host, redis.auth_token).apply(
+            lambda v: feature_store_yaml(v[0], db.port, v[1], db.sslmode, v[2], redis.port, v[3], redis.tls)
+        )
+        secret = k8s.core.v1.Secret(
+            "feast-feature-store",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CONFIG_SECRET, namespace=FEAST_NS, labels=meta_labels),
+            type="Opaque",
+            string_data={"feature_store.yaml": pulumi.Output.secret(config)},
+            opts=child,
+        )
+        ready = [*args.depends_on, sa, secret]
+        image = workload_image(cloud, spec, JOB_IMAGE)
+        apply_job = k8s.batch.v1.Job(
+            "feast-apply",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=image.apply(lambda i: f"feast-apply-{_tag_suffix(i)}"), namespace=FEAST_NS, labels=meta_labels
+            ),
+            spec={
+                "backoffLimit": 4,
+                "template": {
+                    "metadata": {"labels": meta_labels},
+                    "spec": self._pod(cloud, image, ["apply"], "OnFailure"),
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=ready, delete_before_replace=True, replace_on_changes=["spec"]
+            ),
+        )
+        self.release = helm_release(
+            "feast-feature-server",
+            FEAST_FEATURE_SERVER_CHART,
+            FEAST_NS,
+            feast_values(spec, cloud),
+            pulumi.ResourceOptions(parent=self, depends_on=[*ready, apply_job]),
+        )
+        # `feast materialize-incremental` needs an end date; the shell supplies "now" in UTC at run time.
+        materialize = [
+            "sh",
+            "-c",
+            f"exec feast --chdir {FEATURE_REPO_PATH} --feature-store-yaml {CONFIG_PATH} "
+            'materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)"',
+        ]
+        k8s.batch.v1.CronJob(
+            "feast-materialize",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="feast-materialize", namespace=FEAST_NS, labels=meta_labels),
+            spec={
+                "schedule": MATERIALIZE_SCHEDULE,
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 2,
+                        "template": {
+                            "metadata": {"labels": meta_labels},
+                            "spec": self._pod(cloud, image, materialize, "Never", raw_command=True),
+                        },
+                    }
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, apply_job]),
+        )
+        self.url = service_url(FEAST_SERVICE, FEAST_NS, FEAST_PORT)
+        self.register_outputs({"url": self.url})
+
+    @staticmethod
+    def _pod(
+        cloud: CloudPlatform, image: pulumi.Output[str], command: list[str], restart: str, raw_command: bool = False
+    ) -> dict[str, Any]:
+        offline_root = cloud.bucket_url("data").apply(lambda url: f"{url}/features")
+        full = (
+            command
+            if raw_command
+            else ["feast", "--chdir", FEATURE_REPO_PATH, "--feature-store-yaml", CONFIG_PATH, *command]
+        )
+        return {
+            "serviceAccountName": SERVICE_ACCOUNT,
+            "restartPolicy": restart,
+            "securityContext": restricted_pod_security(),
+            **placement_fields(cloud.placements.get("cpu")),
+            "containers": [
+                {
+                    "name": "feast",
+                    "image": image,
+                    "command": full,
+                    "env": [
+                        {"name": "FEAST_USAGE", "value": "False"},
+                        {"name": "HOME", "value": "/tmp"},  # noqa: S108 - emptyDir
+                        # File/Parquet offline store: the repository's sources live under this prefix.
+                        {"name": "FEAST_OFFLINE_ROOT", "value": offline_root},
+                    ],
+                    "securityContext": restricted_container_security(),
+                    "resources": resources("500m", "1Gi", memory_limit="4Gi"),
+                    "volumeMounts": [
+                        {"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+        }
+
+
+def _tag_suffix(image: str) -> str:
+    """Job names are immutable: a new image tag (a new feature repository) means a new `feast apply` Job."""
+    tag = image.rsplit(":", 1)[-1]
+    return "".join(c if c.isalnum() else "-" for c in tag.lower()).strip("-")[:40]

@@ -1,0 +1,252 @@
+"""Observability: kube-prometheus-stack, a Pushgateway for batch-job metrics, alert rules, dashboards, Alertmanager.
+
+CRD ordering: the kube-prometheus-stack release installs the monitoring.coreos.com CRDs (Helm's crds/ directory,
+created, never client-side applied, so their size is no problem on install). Every ServiceMonitor/PrometheusRule
+of the platform depends on that release, and the releases that ship their own ServiceMonitor (Pushgateway, DCGM
+exporter) too. Helm 3 never upgrades CRDs: the chart's CRD upgrade Job (`crds.upgradeJob`) applies them
+server-side with conflicts forced on every chart upgrade — server-side apply because the largest CRDs exceed the
+262 KiB `last-applied-configuration` annotation of client-side apply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import yaml
+
+from components.contract import CloudPlatform
+from components.k8s.alerts import RuleOptions, alertmanager_config, rule_groups
+from components.k8s.common import (
+    GRAFANA_SERVICE,
+    MONITORING_NS,
+    PUSHGATEWAY_PORT,
+    PUSHGATEWAY_SERVICE,
+    helm_release,
+    labels,
+    placement_fields,
+    resources,
+    restricted_container_security,
+    restricted_pod_security,
+    service_url,
+)
+from components.k8s.dashboards import dashboards
+from components.spec import PlatformSpec
+from components.versions import (
+    KUBE_PROMETHEUS_STACK_CHART,
+    KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG,
+    PROMETHEUS_PUSHGATEWAY_CHART,
+)
+
+ALERTMANAGER_SECRET = "alertmanager-config"  # noqa: S105 - Secret names
+GRAFANA_SECRET = "grafana-admin"  # noqa: S105
+RELEASE = "kube-prometheus-stack"
+
+
+@dataclass
+class AlertingSecrets:
+    """Notification credentials (Pulumi secrets from the stack config); None routes alerts to a null receiver."""
+
+    slack_webhook_url: pulumi.Output[str] | None
+    pagerduty_routing_key: pulumi.Output[str] | None
+
+
+def pool_label_key(cloud: CloudPlatform) -> str | None:
+    """A node label every pool sets (from the cloud's placements), exported by kube-state-metrics per node."""
+    keys = [set(p.node_selector) for p in cloud.placements.values()]
+    common = sorted(set.intersection(*keys)) if keys else []
+    return common[0] if common else None
+
+
+def ksm_label(key: str) -> str:
+    return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def rule_options(spec: PlatformSpec, cloud: CloudPlatform) -> RuleOptions:
+    return RuleOptions(
+        drift_share_threshold=spec.monitoring.drift_share_threshold,
+        gpu_resource=cloud.gpu.resource_name,
+        dcgm=cloud.gpu.pool_present and cloud.gpu.dcgm_exporter,
+        gpu_pool=cloud.gpu.pool_present,
+    )
+
+
+def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
+    """kube-prometheus-stack 88.5.3 values (and its grafana / kube-state-metrics subcharts)."""
+    system = placement_fields(cloud.placements.get("system"))
+    pool_key = pool_label_key(cloud)
+    monitoring = spec.monitoring
+    return {
+        "crds": {
+            "enabled": True,
+            "upgradeJob": {
+                "enabled": True,
+                "forceConflicts": True,
+                "image": {"busybox": {"tag": KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG}},
+            },
+        },
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": monitoring.prometheus_retention,
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": cloud.storage_class,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": f"{monitoring.prometheus_volume_gb}Gi"}},
+                        }
+                    }
+                },
+                # Select every ServiceMonitor/PodMonitor/PrometheusRule, not only those labelled with this release.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "resources": resources("500m", "2Gi", memory_limit="4Gi"),
+                **system,
+            }
+        },
+        "alertmanager": {
+            "alertmanagerSpec": {
+                # The config is our Secret (built from Pulumi secrets), never chart values.
+                "useExistingSecret": True,
+                "configSecret": ALERTMANAGER_SECRET,
+                "replicas": 2 if spec.is_prod else 1,
+                "resources": resources("50m", "128Mi", memory_limit="256Mi"),
+                **system,
+            }
+        },
+        "grafana": {
+            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "persistence": {
+                "enabled": True,
+                "type": "pvc",
+                "storageClassName": cloud.storage_class,
+                "size": f"{monitoring.grafana_volume_gb}Gi",
+            },
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": "grafana_dashboard",
+                    "labelValue": "1",
+                    "searchNamespace": "ALL",
+                }
+            },
+            "defaultDashboardsTimezone": "utc",
+            **system,
+        },
+        "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{pool_key}]"] if pool_key else [], **system},
+        "prometheusOperator": {**system},
+    }
+
+
+def pushgateway_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
+    """prometheus-pushgateway 3.8.0 values: batch jobs push here; Prometheus scrapes it with honor_labels."""
+    return {
+        "fullnameOverride": PUSHGATEWAY_SERVICE,
+        "serviceMonitor": {"enabled": True, "namespace": MONITORING_NS, "honorLabels": True},
+        "securityContext": restricted_pod_security(65534),
+        "containerSecurityContext": restricted_container_security(65534),
+        "resources": resources("50m", "64Mi", memory_limit="128Mi"),
+        # Metrics survive a restart: the last drift scores must not vanish before the next hourly run.
+        "persistentVolume": {"enabled": True, "size": "2Gi", "storageClass": cloud.storage_class},
+        **placement_fields(cloud.placements.get("system")),
+    }
+
+
+@dataclass
+class ObservabilityArgs:
+    spec: PlatformSpec
+    cloud: CloudPlatform
+    alerting: AlertingSecrets
+    depends_on: list[pulumi.Resource]
+
+
+class Observability(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:Observability", name, None, opts)
+        spec, cloud = args.spec, args.cloud
+        meta_labels = labels(spec, "monitoring")
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        admin = random.RandomPassword(
+            "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        grafana_secret = k8s.core.v1.Secret(
+            "grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SECRET, namespace=MONITORING_NS, labels=meta_labels),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(admin.result)},
+            opts=child,
+        )
+        alerting = args.alerting
+        missing = [
+            name
+            for name, value in (
+                ("slackWebhookUrl", alerting.slack_webhook_url),
+                ("pagerdutyRoutingKey", alerting.pagerduty_routing_key),
+            )
+            if value is None
+        ]
+        if missing:
+            pulumi.log.warn(
+                f"mlops:{' and mlops:'.join(missing)} not set: those alerts go to the null receiver "
+                "(set them with `pulumi config set --secret`)",
+                resource=self,
+            )
+        channel = spec.monitoring.slack_channel
+        config = pulumi.Output.all(
+            pulumi.Output.from_input(alerting.slack_webhook_url),
+            pulumi.Output.from_input(alerting.pagerduty_routing_key),
+        ).apply(lambda v: yaml.safe_dump(alertmanager_config(v[0], v[1], channel), sort_keys=False))
+        am_secret = k8s.core.v1.Secret(
+            "alertmanager-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERTMANAGER_SECRET, namespace=MONITORING_NS, labels=meta_labels),
+            type="Opaque",
+            string_data={"alertmanager.yaml": pulumi.Output.secret(config)},
+            opts=child,
+        )
+        self.release = helm_release(
+            RELEASE,
+            KUBE_PROMETHEUS_STACK_CHART,
+            MONITORING_NS,
+            stack_values(spec, cloud),
+            pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, grafana_secret, am_secret]),
+            timeout_seconds=900,
+        )
+        after_crds = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, self.release])
+        self.pushgateway = helm_release(
+            PUSHGATEWAY_SERVICE,
+            PROMETHEUS_PUSHGATEWAY_CHART,
+            MONITORING_NS,
+            pushgateway_values(spec, cloud),
+            after_crds,
+        )
+        options = rule_options(spec, cloud)
+        k8s.apiextensions.CustomResource(
+            "mlops-alert-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="mlops-alerts", namespace=MONITORING_NS, labels=meta_labels),
+            spec={"groups": rule_groups(options)},
+            opts=after_crds,
+        )
+        pool_key = pool_label_key(cloud)
+        for filename, model in dashboards(options, ksm_label(pool_key) if pool_key else None).items():
+            k8s.core.v1.ConfigMap(
+                f"dashboard-{filename.removesuffix('.json')}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"dashboard-{filename.removesuffix('.json')}",
+                    namespace=MONITORING_NS,
+                    labels={**meta_labels, "grafana_dashboard": "1"},
+                ),
+                data={filename: json.dumps(model, indent=1, sort_keys=True)},
+                opts=child,
+            )
+        self.grafana_url = service_url(GRAFANA_SERVICE, MONITORING_NS, 80)
+        self.pushgateway_url = service_url(PUSHGATEWAY_SERVICE, MONITORING_NS, PUSHGATEWAY_PORT)
+        self.register_outputs({"grafanaUrl": self.grafana_url})

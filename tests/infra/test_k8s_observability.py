@@ -1,0 +1,309 @@
+"""Alert rules, Alertmanager config and dashboards, checked with the real tools (promtool, amtool) and against the
+metric names the workloads really export (read as text: the infra environment cannot import the workloads)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.k8s import metrics
+from components.k8s.alerts import RuleOptions, alertmanager_config, rule_groups
+from components.k8s.dashboards import panel_exprs
+from components.k8s.testing import FAKE_PAGERDUTY_KEY, FAKE_SLACK_WEBHOOK, fake_cloud_plan, kube_objects
+from infra.plan.engine import PROJECT_ROOT, Plan
+from tests.infra.conftest import STACKS, stack_spec
+
+SERVING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/serving/metrics.py"
+MONITORING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/monitoring/metrics.py"
+PROMTOOL = shutil.which("promtool")
+AMTOOL = shutil.which("amtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian package `prometheus`)")
+needs_amtool = pytest.mark.skipif(AMTOOL is None, reason="amtool not installed (`prometheus-alertmanager`)")
+LABELS = {"team": "ml-platform"}
+
+
+def exported_workload_metrics() -> set[str]:
+    """Metric names declared in the workloads' metrics modules (constants assigned a "model_..." string)."""
+    names: set[str] = set()
+    for path in (SERVING_METRICS, MONITORING_METRICS):
+        names |= set(re.findall(r'^[A-Z][A-Z0-9_]*\s*=\s*"(model_[a-z0-9_]+)"', path.read_text(), flags=re.MULTILINE))
+    return names
+
+
+def test_dashboards_and_rules_use_only_metrics_the_workloads_export() -> None:
+    exported = exported_workload_metrics()
+    assert {"model_predictions_total", "model_prediction_latency_seconds", "model_dataset_drift_share"} <= exported
+    used = metrics.workload_metric_names_used()
+    assert used, "no workload metric found in dashboards and rules"
+    assert used <= exported, f"not exported by the workloads: {sorted(used - exported)}"
+    # Every workload metric constant the platform declares is one the workloads export.
+    declared = {
+        v
+        for k, v in vars(metrics).items()
+        if k.isupper() and isinstance(v, str) and v.startswith("model_") and k != "WORKLOAD_PREFIX"
+    }
+    assert declared <= exported, sorted(declared - exported)
+
+
+def test_metric_name_extraction_ignores_labels_functions_and_histogram_suffixes() -> None:
+    expr = (
+        "histogram_quantile(0.95, sum by (le, model_version) "
+        '(rate(model_prediction_latency_seconds_bucket{variant="a"}[5m])))'
+    )
+    assert metrics.metric_names_in(expr) == {"model_prediction_latency_seconds"}
+    assert metrics.metric_names_in(
+        "time() - max by (model_name) (model_monitoring_last_success_timestamp_seconds)"
+    ) == {"model_monitoring_last_success_timestamp_seconds"}
+
+
+def _write(path: Path, document: Any) -> Path:
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _alert(name: str, labels: dict[str, str], severity: str) -> dict[str, Any]:
+    return {"exp_labels": {"severity": severity, **LABELS, **labels}}
+
+
+def _latency_series(bucket_counts: dict[str, int], total: int, seconds_sum: float) -> list[dict[str, str]]:
+    """Cumulative histogram series of one variant, increasing by the given per-minute amounts."""
+    series = [
+        {"series": f'model_prediction_latency_seconds_bucket{{le="{le}",variant="champion"}}', "values": f"0+{n}x40"}
+        for le, n in bucket_counts.items()
+    ]
+    series.append({"series": 'model_prediction_latency_seconds_count{variant="champion"}', "values": f"0+{total}x40"})
+    series.append(
+        {"series": 'model_prediction_latency_seconds_sum{variant="champion"}', "values": f"0+{seconds_sum}x40"}
+    )
+    return series
+
+
+def promtool_tests(drift_threshold: float) -> list[dict[str, Any]]:
+    """Synthetic series proving each alert fires when it should and stays quiet otherwise."""
+    slow = _latency_series({"0.1": 0, "0.25": 0, "0.5": 60, "+Inf": 60}, 60, 27)  # all ~0.45 s
+    fast = _latency_series({"0.1": 60, "0.25": 60, "0.5": 60, "+Inf": 60}, 60, 3)  # all ~0.05 s
+    mv = {"model_name": "fraud-detection", "model_version": "3"}
+    mv_series = '{model_name="fraud-detection",model_version="3"'
+    drift = f"model_dataset_drift_share{mv_series}}}"
+    deployment = (
+        'kube_deployment_status_replicas_unavailable{namespace="ml-workloads",deployment="fraud-detection-inference"}'
+    )
+    gpu_node = 'kube_node_status_allocatable{node="gpu-1",resource="nvidia_com_gpu"}'
+    gpu_request = (
+        'kube_pod_container_resource_requests{node="gpu-1",resource="nvidia_com_gpu",namespace="kubeflow",pod="train"}'
+    )
+    return [
+        {"name": "slow inference pages on p95 and warns on the mean", "interval": "1m", "input_series": slow,
+         "alert_rule_test": [
+             {"eval_time": "15m", "alertname": "InferenceLatencyP95High", "exp_alerts": [_alert("", {}, "critical")]},
+             {"eval_time": "15m", "alertname": "InferenceMeanLatencyHigh", "exp_alerts": [_alert("", {}, "warning")]},
+             {"eval_time": "3m", "alertname": "InferenceLatencyP95High", "exp_alerts": []},  # not yet 5 minutes
+         ]},
+        {"name": "fast inference stays quiet", "interval": "1m", "input_series": fast, "alert_rule_test": [
+            {"eval_time": "30m", "alertname": "InferenceLatencyP95High", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "InferenceMeanLatencyHigh", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []},
+        ]},
+        {"name": "error rate above 5% for 10 minutes pages", "interval": "1m",
+         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid"}',
+                                  "values": "0+6x40"}],
+         "alert_rule_test": [
+             {"eval_time": "25m", "alertname": "InferenceErrorRateHigh", "exp_alerts": [_alert("", {}, "critical")]},
+             {"eval_time": "8m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []},
+         ]},
+        {"name": "error rate of 1.6% stays quiet", "interval": "1m",
+         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid"}',
+                                  "values": "0+1x40"}],
+         "alert_rule_test": [{"eval_time": "30m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []}]},
+        {"name": "unavailable replicas", "interval": "1m", "input_series": [{"series": deployment, "values": "1x30"}],
+         "alert_rule_test": [{"eval_time": "15m", "alertname": "InferenceReplicasUnavailable", "exp_alerts": [
+             _alert("", {"namespace": "ml-workloads", "deployment": "fraud-detection-inference"}, "warning")]}]},
+        {"name": "all replicas available", "interval": "1m", "input_series": [{"series": deployment, "values": "0x30"}],
+         "alert_rule_test": [{"eval_time": "15m", "alertname": "InferenceReplicasUnavailable", "exp_alerts": []}]},
+        {"name": "dataset drift above the threshold warns", "interval": "1m",
+         "input_series": [{"series": drift, "values": f"{drift_threshold + 0.2}x20"}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh",
+                              "exp_alerts": [_alert("", mv, "warning")]}]},
+        {"name": "dataset drift below the threshold is quiet", "interval": "1m",
+         "input_series": [{"series": drift, "values": f"{drift_threshold - 0.1}x20"}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh", "exp_alerts": []}]},
+        {"name": "F1 below 0.85 on labelled feedback pages", "interval": "1m",
+         "input_series": [{"series": f'model_f1_score{mv_series},window="7d"}}', "values": "0.8x20"}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelF1BelowFloor",
+                              "exp_alerts": [_alert("", mv, "critical")]}]},
+        {"name": "good F1, or no labelled feedback, is quiet", "interval": "1m",
+         "input_series": [{"series": f'model_f1_score{mv_series},window="7d"}}', "values": "0.9x20"}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelF1BelowFloor", "exp_alerts": []}]},
+        {"name": "monitoring job stale", "interval": "1m",
+         "input_series": [{"series": 'model_monitoring_last_success_timestamp_seconds{model_name="fraud-detection"}',
+                           "values": "0x300"}],
+         "alert_rule_test": [
+             {"eval_time": "4h", "alertname": "ModelMonitoringStale",
+              "exp_alerts": [_alert("", {"model_name": "fraud-detection"}, "warning")]},
+             {"eval_time": "2h", "alertname": "ModelMonitoringStale", "exp_alerts": []},
+         ]},
+        {"name": "idle GPU node costs money", "interval": "1m", "input_series": [
+            {"series": gpu_node, "values": "1x200"},
+            {"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="gpu-1",gpu="0"}', "values": "1x200"}],
+         "alert_rule_test": [
+             {"eval_time": "150m", "alertname": "GpuNodeIdle",
+              "exp_alerts": [_alert("", {"node": "gpu-1", "category": "cost"}, "warning")]},
+             {"eval_time": "150m", "alertname": "GpuUtilisationLow",
+              "exp_alerts": [_alert("", {"Hostname": "gpu-1", "category": "cost"}, "warning")]},
+         ]},
+        {"name": "busy GPU node is quiet", "interval": "1m", "input_series": [
+            {"series": gpu_node, "values": "1x200"}, {"series": gpu_request, "values": "1x200"},
+            {"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="gpu-1",gpu="0"}', "values": "85x200"}],
+         "alert_rule_test": [
+             {"eval_time": "150m", "alertname": "GpuNodeIdle", "exp_alerts": []},
+             {"eval_time": "150m", "alertname": "GpuUtilisationLow", "exp_alerts": []},
+         ]},
+    ]  # fmt: skip
+
+
+def _with_annotations(tests: list[dict[str, Any]], groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """promtool compares annotations too: copy each alert's summary into the expectations."""
+    summaries = {rule["alert"]: rule["annotations"] for group in groups for rule in group["rules"]}
+    for test in tests:
+        for case in test["alert_rule_test"]:
+            for expected in case["exp_alerts"]:
+                expected["exp_annotations"] = summaries[case["alertname"]]
+    return tests
+
+
+def _plan_rules(plan: Plan) -> list[dict[str, Any]]:
+    (rule,) = kube_objects(plan, "PrometheusRule", "monitoring")
+    return rule["spec"]["groups"]
+
+
+@needs_promtool
+@pytest.mark.parametrize("stack", ["dev", "gcp-prod"])
+def test_promtool_checks_and_unit_tests_the_deployed_rules(stack: str, tmp_path: Path) -> None:
+    plan, _ = fake_cloud_plan(stack)
+    groups = _plan_rules(plan)
+    threshold = stack_spec(stack).monitoring.drift_share_threshold
+    if stack == "dev":  # the AWS-like cluster scrapes DCGM: every rule, including GPU utilisation, is deployed
+        assert groups == rule_groups(RuleOptions(drift_share_threshold=threshold, dcgm=True))
+    rules = _write(tmp_path / "rules.yaml", {"groups": groups})
+    checked = _run(str(PROMTOOL), "check", "rules", str(rules))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tests = promtool_tests(threshold)
+    alert_names = {rule["alert"] for group in groups for rule in group["rules"]}
+    tests = [t for t in tests if all(c["alertname"] in alert_names for c in t["alert_rule_test"])]
+    document = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": _with_annotations(tests, groups)}
+    result = _run(str(PROMTOOL), "test", "rules", str(_write(tmp_path / "tests.yaml", document)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_catches_a_rule_that_does_not_fire(tmp_path: Path) -> None:
+    """The harness itself can fail: expecting the p95 alert on fast traffic is reported as a failure."""
+    groups = rule_groups(RuleOptions(drift_share_threshold=0.3))
+    rules = _write(tmp_path / "rules.yaml", {"groups": groups})
+    fast = promtool_tests(0.3)[1]
+    fast["alert_rule_test"] = [{"eval_time": "30m", "alertname": "InferenceLatencyP95High",
+                                "exp_alerts": [_alert("", {}, "critical")]}]  # fmt: skip
+    document = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": _with_annotations([fast], groups)}
+    result = _run(str(PROMTOOL), "test", "rules", str(_write(tmp_path / "tests.yaml", document)))
+    assert result.returncode != 0
+
+
+def _alertmanager_yaml(plan: Plan) -> dict[str, Any]:
+    (secret,) = [
+        s for s in kube_objects(plan, "Secret", "monitoring") if s["metadata"]["name"] == "alertmanager-config"
+    ]
+    return yaml.safe_load(secret["stringData"]["alertmanager.yaml"])
+
+
+@needs_amtool
+@pytest.mark.parametrize("alerting", [True, False])
+def test_amtool_accepts_the_alertmanager_config(alerting: bool, tmp_path: Path) -> None:
+    plan, _ = fake_cloud_plan("prod", alerting=alerting)
+    config = _alertmanager_yaml(plan)
+    result = _run(str(AMTOOL), "check-config", str(_write(tmp_path / "alertmanager.yaml", config)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    route = config["route"]
+    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("30s", "5m", "1h")
+    receivers = {r["name"]: r for r in config["receivers"]}
+    critical = next(r for r in route["routes"] if r["matchers"] == ['severity = "critical"'])
+    if alerting:
+        assert critical["receiver"] == "pagerduty"
+        assert receivers["pagerduty"]["pagerduty_configs"][0]["routing_key"] == FAKE_PAGERDUTY_KEY
+        assert route["receiver"] == "slack"
+        assert receivers["slack"]["slack_configs"][0]["api_url"] == FAKE_SLACK_WEBHOOK
+        assert receivers["slack"]["slack_configs"][0]["channel"] == stack_spec("prod").monitoring.slack_channel
+    else:
+        assert critical["receiver"] == "null"
+        assert route["receiver"] == "null"
+        assert set(receivers) == {"null"}
+
+
+@needs_amtool
+def test_amtool_routes_critical_to_pagerduty_and_warnings_to_slack(tmp_path: Path) -> None:
+    config = _write(tmp_path / "am.yaml", alertmanager_config(FAKE_SLACK_WEBHOOK, FAKE_PAGERDUTY_KEY, "#ml-alerts"))
+    for labels, receiver in ((["severity=critical", "alertname=InferenceLatencyP95High"], "pagerduty"),
+                             (["severity=warning", "alertname=ModelDatasetDriftHigh"], "slack"),
+                             (["severity=none", "alertname=Watchdog"], "null")):  # fmt: skip
+        result = _run(str(AMTOOL), "config", "routes", "test", f"--config.file={config}", *labels)
+        assert result.stdout.strip() == receiver, (labels, result.stdout, result.stderr)
+
+
+def test_alertmanager_config_is_a_secret_and_chart_uses_it() -> None:
+    plan, _ = fake_cloud_plan("dev")
+    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.name == "kube-prometheus-stack"]
+    spec = release.inputs["values"]["alertmanager"]["alertmanagerSpec"]
+    assert spec["useExistingSecret"] is True
+    assert spec["configSecret"] == "alertmanager-config"
+    assert "config" not in release.inputs["values"]["alertmanager"]
+    secret = plan.one("kubernetes:core/v1:Secret", "alertmanager-config")
+    assert "stringData" in secret.secret_inputs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dashboards_provisioned_with_the_sidecar_label(stack: str) -> None:
+    plan, _ = fake_cloud_plan(stack)
+    maps = [c for c in kube_objects(plan, "ConfigMap", "monitoring") if c["metadata"]["name"].startswith("dashboard-")]
+    assert {c["metadata"]["name"] for c in maps} == {"dashboard-model-serving", "dashboard-model-drift",
+                                                     "dashboard-capacity"}  # fmt: skip
+    exprs: list[str] = []
+    for config_map in maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (model,) = [json.loads(text) for text in config_map["data"].values()]
+        exprs += panel_exprs(model)
+    used = {name for expr in exprs for name in metrics.metric_names_in(expr) if name.startswith("model_")}
+    assert used
+    assert used <= exported_workload_metrics()
+    serving = " ".join(exprs)
+    for needle in (
+        "histogram_quantile(0.99",
+        "sum by (prediction_class)",
+        "sum by (model_version, variant)",
+        "model_feature_drift_score",
+        "model_retraining_triggered_total",
+        'phase="Pending"',
+    ):
+        assert needle in serving, needle
+    has_dcgm = "DCGM_FI_DEV_GPU_UTIL" in serving
+    assert has_dcgm == (not stack.startswith("gcp"))
+    values = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.name == "kube-prometheus-stack")
+    grafana = values.inputs["values"]["grafana"]
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert grafana["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
+    prometheus = values.inputs["values"]["prometheus"]["prometheusSpec"]
+    monitoring = stack_spec(stack).monitoring
+    assert prometheus["retention"] == monitoring.prometheus_retention
+    claim = prometheus["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == f"{monitoring.prometheus_volume_gb}Gi"
+    assert claim["storageClassName"] == ("standard-rwo" if stack.startswith("gcp") else "gp3")

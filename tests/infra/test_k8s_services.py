@@ -1,0 +1,334 @@
+"""In-cluster services: pinned charts with the values that matter, identities, database bootstrap, KFP patches,
+workloads, GPU plumbing, no secret in plain values, and every plain object valid against the official schemas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import versions
+from components.k8s.database import bootstrap_sql, service_databases
+from components.k8s.kubeflow import CLUSTER_SCOPED_DIRS, NAMESPACED_DIRS
+from components.k8s.testing import (
+    FAKE_DB_ADMIN_PASSWORD,
+    FAKE_PAGERDUTY_KEY,
+    FAKE_REDIS_TOKEN,
+    FAKE_SLACK_WEBHOOK,
+    IDENTITY_ANNOTATION,
+    fake_cloud_plan,
+    flavour_of,
+    kube_objects,
+)
+from components.spec import PlatformSpec
+from infra.plan.engine import Plan
+from infra.plan.manifests import HELM_RELEASE, validate_plan
+from tests.infra.conftest import STACKS, stack_spec
+
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def releases(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {r.inputs["name"]: r.inputs for r in plan.of_type(HELM_RELEASE)}
+
+
+def _one(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["metadata"]["name"] == name]
+    return found
+
+
+def check_charts_pinned(plan: Plan, gpu_plumbing: bool) -> None:
+    expected = {
+        "mlflow": versions.MLFLOW_CHART,
+        "feast-feature-server": versions.FEAST_FEATURE_SERVER_CHART,
+        "kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART,
+        "pushgateway": versions.PROMETHEUS_PUSHGATEWAY_CHART,
+    }
+    if gpu_plumbing:
+        expected |= {
+            "nvidia-device-plugin": versions.NVIDIA_DEVICE_PLUGIN_CHART,
+            "dcgm-exporter": versions.DCGM_EXPORTER_CHART,
+        }
+    found = releases(plan)
+    assert set(expected) <= set(found)  # the cloud layer may add its own (e.g. cluster-autoscaler)
+    if not gpu_plumbing:
+        assert "nvidia-device-plugin" not in found
+        assert "dcgm-exporter" not in found
+    for name, chart in expected.items():
+        release = found[name]
+        assert (release["chart"], release["version"], release["repositoryOpts"]["repo"]) == (
+            chart.name,
+            chart.version,
+            chart.repository,
+        ), name
+        assert release["atomic"] is True and release["createNamespace"] is False
+
+
+def check_no_secret_in_plain_values(plan: Plan) -> None:
+    """No generated password, admin password, Redis token or alerting secret in Helm values or non-Secret objects."""
+    secrets = {FAKE_DB_ADMIN_PASSWORD, FAKE_REDIS_TOKEN, FAKE_SLACK_WEBHOOK, FAKE_PAGERDUTY_KEY}
+    secrets |= {r.outputs["result"] for r in plan.of_type(RANDOM_PASSWORD)}
+    assert len(secrets) >= 7
+    for resource in plan.resources:
+        if resource.type == "kubernetes:core/v1:Secret" or resource.type.startswith("random:"):
+            continue
+        if resource.type == "kubernetes:core/v1:SecretPatch":
+            continue
+        text = json.dumps(resource.inputs)
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{resource.type} {resource.name} carries a secret in plain inputs"
+    for secret in plan.of_type("kubernetes:core/v1:Secret"):
+        assert "stringData" in secret.secret_inputs or "data" in secret.secret_inputs, secret.name
+
+
+def check_identities(plan: Plan, granted: tuple[Any, ...], flavour: str) -> None:
+    requests = {r.service_account: r for r in granted}
+    assert dict(requests["mlflow"].buckets) == {"models": "readwrite"}
+    assert dict(requests["ml-pipeline"].buckets) == {"pipelines": "readwrite"}
+    assert dict(requests["pipeline-runner"].buckets) == {"data": "read", "pipelines": "readwrite"}
+    assert dict(requests["feast"].buckets) == {"data": "read"}
+    assert dict(requests["model-monitoring"].buckets) == {"data": "read", "monitoring": "readwrite"}
+    assert dict(requests["batch-inference"].bucket_prefixes) == {"data": "predictions/"}
+    assert "inference" not in requests  # artifacts through the MLflow proxy: no bucket access
+    annotation = IDENTITY_ANNOTATION[flavour]
+    mlflow = releases(plan)["mlflow"]["values"]["serviceAccount"]
+    assert annotation in mlflow["annotations"] and mlflow["name"] == "mlflow"
+    accounts = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in kube_objects(plan, "ServiceAccount")}
+    for key in (("feast", "feast"), ("ml-workloads", "model-monitoring"), ("ml-workloads", "batch-inference")):
+        assert annotation in accounts[key]["metadata"]["annotations"], key
+        assert accounts[key]["automountServiceAccountToken"] is False
+    assert accounts[("ml-workloads", "inference")]["metadata"]["annotations"] == {}
+    patched = {p["metadata"]["name"]: p for p in kube_objects(plan, "ServiceAccountPatch")}
+    for sa in ("ml-pipeline", "pipeline-runner", "ml-pipeline-ui"):
+        assert annotation in patched[sa]["metadata"]["annotations"], sa
+
+
+def check_mlflow(plan: Plan, spec: PlatformSpec, scheme: str, models_bucket: str | None = None) -> None:
+    values = releases(plan)["mlflow"]["values"]
+    store = values["backendStore"]
+    assert store["postgres"]["enabled"] is True and store["postgres"]["database"] == "mlflow"
+    assert "password" not in store["postgres"] and "user" not in store["postgres"]
+    assert store["existingDatabaseSecret"] == {
+        "name": "mlflow-db",
+        "usernameKey": "username",
+        "passwordKey": "password",
+    }
+    root = values["artifactRoot"]
+    assert root["proxiedArtifactStorage"] is True
+    backend = {"s3": "s3", "gs": "gcs"}[scheme]
+    assert root[backend]["enabled"] is True
+    assert root[backend]["path"] == "mlflow"
+    assert root[backend]["bucket"]
+    if models_bucket is not None:
+        assert root[backend]["bucket"] == models_bucket
+    assert "mlflow.mlflow.svc.cluster.local" in values["serverAllowedHosts"]
+    assert values["replicaCount"] == spec.mlflow.replicas
+    assert values["extraEnvVars"]["PGSSLMODE"] == "require"
+    assert values["securityContext"]["runAsNonRoot"] is True
+    assert values["resources"]["requests"] and values["resources"]["limits"]
+    pdbs = [p for p in kube_objects(plan, "PodDisruptionBudget", "mlflow")]
+    assert len(pdbs) == (1 if spec.mlflow.replicas > 1 else 0)
+    monitors = {m["metadata"]["name"]: m for m in kube_objects(plan, "ServiceMonitor")}
+    assert monitors["mlflow"]["spec"]["endpoints"][0]["path"] == "/metrics"
+    stack_release = plan.one(HELM_RELEASE, "kube-prometheus-stack").urn
+    for resource in plan.resources:
+        if resource.type.endswith(":ServiceMonitor") or resource.type.endswith(":PrometheusRule"):
+            assert stack_release in resource.dependencies, resource.name
+
+
+def check_database_bootstrap(plan: Plan, spec: PlatformSpec) -> None:
+    (job,) = kube_objects(plan, "Job", "platform-bootstrap")
+    assert job["metadata"]["name"].startswith("db-bootstrap-") and len(job["metadata"]["name"]) == 23
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == versions.POSTGRES_CLIENT_IMAGE
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PGSSLMODE"]["value"] == "require"
+    for name in ("PGPASSWORD", "MLFLOW_PASSWORD", "KFP_PASSWORD", "FEAST_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "db-bootstrap", name
+        assert "value" not in env[name]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    resource = next(r for r in plan.resources if r.type == "kubernetes:batch/v1:Job" and r.name == "db-bootstrap")
+    assert resource.delete_before_replace
+    # The admin password lives only in the bootstrap namespace.
+    admin_password = _one(kube_objects(plan, "Secret", "platform-bootstrap"), "db-bootstrap")["stringData"][
+        "admin-password"
+    ]
+    assert admin_password
+    holders = [
+        r.name for r in plan.resources if r.type.startswith("kubernetes:") and admin_password in json.dumps(r.inputs)
+    ]
+    assert holders == ["db-bootstrap"]
+    script = _one(kube_objects(plan, "ConfigMap", "platform-bootstrap"), "db-bootstrap-script")["data"]["bootstrap.sql"]
+    assert script == bootstrap_sql(service_databases(spec))
+    for database in ("mlflow", "mlpipeline", "cachedb", "metadb", "feast_registry"):
+        assert f"datname = '{database}'" in script
+    assert "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'feast')" in script
+    assert "ALTER ROLE \"kfp\" WITH LOGIN PASSWORD :'kfp_password';" in script
+
+
+def check_kubeflow(plan: Plan, spec: PlatformSpec, scheme: str) -> None:
+    directories = [r.inputs for r in plan.of_type("kubernetes:kustomize/v2:Directory")]
+    assert len(directories) == len(CLUSTER_SCOPED_DIRS) + len(NAMESPACED_DIRS)
+    for directory in directories:
+        assert directory["directory"].startswith("https://github.com/kubeflow/pipelines/manifests/kustomize/")
+        assert directory["directory"].endswith(f"?ref={versions.KFP_VERSION}")
+        assert "seaweedfs" not in directory["directory"] and "third-party/postgresql" not in directory["directory"]
+    config = _one(kube_objects(plan, "ConfigMapPatch"), "pipeline-install-config")
+    assert config["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+    assert config["data"]["postgresHost"] == f"{spec.base_name}.db.internal.example"
+    assert config["data"]["bucketName"] == f"{spec.base_name}-pipelines"
+    assert config["data"]["defaultPipelineRoot"] == f"{scheme}://{spec.base_name}-pipelines/v2/artifacts"
+    db_secret = _one(kube_objects(plan, "SecretPatch"), "postgres-secret-extended")
+    assert db_secret["stringData"]["username"] == "kfp"
+    argo = _one(kube_objects(plan, "ConfigMapPatch"), "workflow-controller-configmap")["data"]["artifactRepository"]
+    assert ("useSDKCreds: true" in argo) if scheme == "s3" else ("gcs:" in argo)
+    assert "accessKeySecret" not in argo
+
+
+def check_feast(plan: Plan, spec: PlatformSpec) -> None:
+    values = releases(plan)["feast-feature-server"]["values"]
+    assert values["feature_store_yaml_base64"] == ""
+    assert values["volumes"] == [{"name": "feature-store", "secret": {"secretName": "feast-feature-store"}}]
+    assert values["serviceAccount"] == {"name": "feast"}
+    config = _one(kube_objects(plan, "Secret", "feast"), "feast-feature-store")["stringData"]["feature_store.yaml"]
+    assert (
+        "postgresql+psycopg://feast:" in config
+        and f"@{spec.base_name}.db.internal.example:5432/feast_registry?sslmode=require" in config
+    )
+    assert f"{spec.base_name}.redis.internal.example:6379,ssl=true,password={FAKE_REDIS_TOKEN}" in config
+    (cron,) = kube_objects(plan, "CronJob", "feast")
+    command = " ".join(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert 'materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)"' in command
+    (job,) = kube_objects(plan, "Job", "feast")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "apply"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "feast"
+
+
+def check_workloads(plan: Plan, spec: PlatformSpec, registry: str) -> None:
+    deployment = _one(kube_objects(plan, "Deployment", "ml-workloads"), "fraud-detection-inference")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"{registry}/mlops-serving:{spec.workloads.image_tag}"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
+    assert env["SERVING_MODEL_NAME"] == "fraud-detection"
+    assert env["SERVING_CHALLENGER_WEIGHT"] == str(spec.workloads.inference.challenger_weight)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
+    assert pod["nodeSelector"] == {"mlops.io/pool": "cpu"}
+    assert "replicas" not in deployment["spec"]
+    (hpa,) = kube_objects(plan, "HorizontalPodAutoscaler", "ml-workloads")
+    inference = spec.workloads.inference
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (inference.min_replicas, inference.max_replicas)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == inference.target_cpu_utilization
+    crons = {c["metadata"]["name"]: c for c in kube_objects(plan, "CronJob", "ml-workloads")}
+    assert crons["batch-inference"]["spec"]["schedule"] == spec.workloads.batch_schedule
+    monitoring = crons["model-monitoring"]
+    assert monitoring["spec"]["schedule"] == spec.workloads.monitoring_schedule
+    mon_pod = monitoring["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    args = mon_pod["containers"][0]["args"]
+    assert args[args.index("--retrain") + 1] == "kfp"
+    assert args[args.index("--cooldown-hours") + 1] == str(spec.workloads.retraining_cooldown_hours)
+    assert args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc.cluster.local:9091"
+    assert mon_pod["serviceAccountName"] == "model-monitoring"
+    assert mon_pod["containers"][0]["image"] == f"{registry}/mlops-monitoring:{spec.workloads.image_tag}"
+
+
+def check_gpu(plan: Plan, flavour: str) -> None:
+    found = releases(plan)
+    if flavour == "gcp":
+        assert "nvidia-device-plugin" not in found and "dcgm-exporter" not in found
+        return
+    plugin = found["nvidia-device-plugin"]
+    assert plugin["namespace"] == "nvidia-gpu"
+    assert plugin["values"]["nodeSelector"] == {"mlops.io/pool": "gpu", "gpu-enabled": "true"}
+    assert plugin["values"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    ]
+    (term,) = plugin["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert {e["key"] for e in term["matchExpressions"]} == {"mlops.io/pool", "gpu-enabled"}
+    dcgm = found["dcgm-exporter"]
+    assert dcgm["values"]["serviceMonitor"]["enabled"] is True
+    dcgm_resource = plan.one(HELM_RELEASE, "dcgm-exporter")
+    assert plan.one(HELM_RELEASE, "kube-prometheus-stack").urn in dcgm_resource.dependencies
+
+
+def check_manifests_valid(plan: Plan, kubernetes_version: str) -> None:
+    report = validate_plan(plan, kubernetes_version)
+    assert [str(e) for e in report.errors] == []
+    assert len(report.objects) > 80
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_services(stack: str) -> None:
+    plan, granted = fake_cloud_plan(stack)
+    spec = stack_spec(stack)
+    flavour = flavour_of(stack)
+    scheme = "s3" if flavour == "aws" else "gs"
+    registry = (
+        f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{spec.base_name}"
+        if flavour == "aws"
+        else f"us-central1-docker.pkg.dev/mock-project/{spec.base_name}"
+    )
+    check_charts_pinned(plan, gpu_plumbing=flavour == "aws")
+    check_no_secret_in_plain_values(plan)
+    check_identities(plan, granted, flavour)
+    check_mlflow(plan, spec, scheme, models_bucket=f"{spec.base_name}-models")
+    check_database_bootstrap(plan, spec)
+    check_kubeflow(plan, spec, scheme)
+    check_feast(plan, spec)
+    check_workloads(plan, spec, registry)
+    check_gpu(plan, flavour)
+    check_manifests_valid(plan, spec.cluster.kubernetes_version)
+
+
+def test_outputs_name_in_cluster_service_urls() -> None:
+    plan, _ = fake_cloud_plan("prod")
+    assert plan.outputs["mlflowUrl"] == "http://mlflow.mlflow.svc.cluster.local:5000"
+    assert plan.outputs["kfpApiUrl"] == "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+    assert plan.outputs["grafanaUrl"] == "http://kube-prometheus-stack-grafana.monitoring.svc.cluster.local:80"
+    assert "ml-workloads" in plan.outputs["namespaces"]
+
+
+def test_bootstrap_job_name_changes_only_with_its_inputs() -> None:
+    dev, _ = fake_cloud_plan("dev")
+    again, _ = fake_cloud_plan("dev", alerting=False)  # a different plan, same database inputs
+    gcp, _ = fake_cloud_plan("gcp-dev")
+    name = [j["metadata"]["name"] for j in kube_objects(dev, "Job", "platform-bootstrap")]
+    assert name == [j["metadata"]["name"] for j in kube_objects(again, "Job", "platform-bootstrap")]
+    assert name != [j["metadata"]["name"] for j in kube_objects(gcp, "Job", "platform-bootstrap")]
+
+
+def test_disabled_services_are_not_deployed_and_basic_auth_uses_a_generated_secret() -> None:
+    services = '{"mlflow": true, "kubeflow": false, "feast": false, "monitoring": false}'
+    plan, granted = fake_cloud_plan(
+        "dev", overrides=(("mlops:services", services), ("mlops:mlflow", '{"replicas": 1, "auth": "basic"}'))
+    )
+    assert set(releases(plan)) == {"mlflow", "nvidia-device-plugin"}  # no DCGM exporter without Prometheus
+    assert plan.of_type("kubernetes:kustomize/v2:Directory") == []
+    names = {n["metadata"]["name"] for n in kube_objects(plan, "Namespace")}
+    assert names.isdisjoint({"kubeflow", "feast", "monitoring"})
+    assert kube_objects(plan, "ServiceMonitor") == []
+    assert set(plan.outputs) == {"mlflowUrl", "namespaces"}
+    auth = releases(plan)["mlflow"]["values"]["auth"]
+    assert auth["existingAdminSecret"]["name"] == "mlflow-admin"
+    assert auth["postgres"]["database"] == "mlflow_auth"
+    assert "adminPassword" not in auth
+    admin = _one(kube_objects(plan, "Secret", "mlflow"), "mlflow-admin")
+    assert admin["stringData"]["username"] == "admin"
+    script = _one(kube_objects(plan, "ConfigMap", "platform-bootstrap"), "db-bootstrap-script")["data"]["bootstrap.sql"]
+    assert "datname = 'mlflow_auth'" in script
+    assert "kfp" not in script
+    assert "feast" not in script
+    (cron,) = [c for c in kube_objects(plan, "CronJob", "ml-workloads") if c["metadata"]["name"] == "model-monitoring"]
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--retrain") + 1] == "none"
+    assert "--pushgateway" not in args
+    assert {r.service_account for r in granted} == {"mlflow", "batch-inference", "model-monitoring"}
