@@ -190,7 +190,7 @@ class NodeGroups(pulumi.ComponentResource):
                 self, pulumi.ResourceOptions(depends_on=attachments, ignore_changes=["scalingConfig.desiredSize"])
             ),
         )
-        asg_name = group.resources.apply(lambda r: str(r[0].autoscaling_groups[0].name))  # type: ignore[index]
+        asg_name = group.resources.apply(lambda r: str(r[0].autoscaling_groups[0].name))
         for key, value in pool.node_template_tags().items():
             aws.autoscaling.Tag(
                 f"{prefix}-{key.removeprefix(AUTOSCALER_TAG_PREFIX + '/').replace('/', '-')}",

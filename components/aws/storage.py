@@ -9,6 +9,7 @@ bucket moves to Standard-IA and then Glacier as it ages. Names carry the account
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import pulumi
 import pulumi_aws as aws
@@ -16,7 +17,7 @@ import pulumi_aws as aws
 from components.aws.common import AccountContext, child, policy_json, protected
 from components.spec import BUCKET_ROLES, BucketRole, PlatformSpec
 
-_Rule = aws.s3.BucketLifecycleConfigurationRuleArgs
+_Rule: TypeAlias = aws.s3.BucketLifecycleConfigurationRuleArgs
 
 
 def tls_only_policy(bucket_arn: str) -> str:

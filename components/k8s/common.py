@@ -61,6 +61,12 @@ def labels(spec: PlatformSpec, component: str) -> dict[str, str]:
     }
 
 
+def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Mark a value secret (typed: mypy cannot infer Output.secret's parameter inside a Mapping literal)."""
+    secret: pulumi.Output[str] = pulumi.Output.secret(value)
+    return secret
+
+
 def workload_image(cloud: CloudPlatform, spec: PlatformSpec, image: WorkloadImage) -> pulumi.Output[str]:
     """`<registry>/mlops-<image>:<tag>`, the repository naming of the cloud registries and the images workflow."""
     tag = spec.workloads.image_tag

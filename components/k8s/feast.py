@@ -21,6 +21,8 @@ from components.k8s.common import (
     FEAST_PORT,
     FEAST_SERVICE,
     DatabaseLogin,
+    WorkloadImage,
+    as_secret,
     helm_release,
     labels,
     placement_fields,
@@ -40,7 +42,7 @@ CONFIG_PATH = f"{CONFIG_DIR}/feature_store.yaml"
 # Where the training image keeps the feature repository (workloads/feature_repo); `feast apply` runs from there.
 FEATURE_REPO_PATH = "/app/feature_repo"
 # The training image: it carries the feature repository and the Feast SDK of workloads/uv.lock.
-JOB_IMAGE = "training"
+JOB_IMAGE: WorkloadImage = "training"
 SERVICE_ACCOUNT = "feast"
 MATERIALIZE_SCHEDULE = "*/30 * * * *"
 
@@ -144,7 +146,7 @@ class Feast(pulumi.ComponentResource):
             "feast-feature-store",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=CONFIG_SECRET, namespace=FEAST_NS, labels=meta_labels),
             type="Opaque",
-            string_data={"feature_store.yaml": pulumi.Output.secret(config)},
+            string_data={"feature_store.yaml": as_secret(config)},
             opts=child,
         )
         ready = [*args.depends_on, sa, secret]

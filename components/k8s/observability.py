@@ -27,6 +27,7 @@ from components.k8s.common import (
     MONITORING_NS,
     PUSHGATEWAY_PORT,
     PUSHGATEWAY_SERVICE,
+    as_secret,
     helm_release,
     labels,
     placement_fields,
@@ -180,7 +181,7 @@ class Observability(pulumi.ComponentResource):
             "grafana-admin",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SECRET, namespace=MONITORING_NS, labels=meta_labels),
             type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(admin.result)},
+            string_data={"admin-user": "admin", "admin-password": as_secret(admin.result)},
             opts=child,
         )
         alerting = args.alerting
@@ -207,7 +208,7 @@ class Observability(pulumi.ComponentResource):
             "alertmanager-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERTMANAGER_SECRET, namespace=MONITORING_NS, labels=meta_labels),
             type="Opaque",
-            string_data={"alertmanager.yaml": pulumi.Output.secret(config)},
+            string_data={"alertmanager.yaml": as_secret(config)},
             opts=child,
         )
         self.release = helm_release(
