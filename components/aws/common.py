@@ -78,3 +78,34 @@ def child(parent: pulumi.Resource, *extra: pulumi.ResourceOptions | None) -> pul
 def caller_account(provider: aws.Provider, region: str) -> AccountContext:
     identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider))
     return AccountContext(account_id=identity.account_id, region=region)
+
+
+def cluster_only_security_group(
+    parent: pulumi.Resource,
+    name: str,
+    identifier: str,
+    vpc_id: pulumi.Input[str],
+    port: int,
+    service: str,
+    cluster_security_group_id: pulumi.Input[str],
+) -> aws.ec2.SecurityGroup:
+    """A security group admitting `port` only from the EKS cluster security group (its nodes and pods)."""
+    group = aws.ec2.SecurityGroup(
+        name,
+        name=identifier,
+        vpc_id=vpc_id,
+        description=f"{identifier}: {service} from the EKS cluster only",
+        tags={"Name": identifier},
+        opts=child(parent),
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-from-cluster",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=cluster_security_group_id,
+        description=f"{service} from EKS nodes and pods",
+        opts=child(parent),
+    )
+    return group

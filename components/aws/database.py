@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.common import child, protected
+from components.aws.common import child, cluster_only_security_group, protected
 from components.contract import Database
 from components.spec import PlatformSpec
 
@@ -49,23 +49,8 @@ class PostgresServer(pulumi.ComponentResource):
             tags={"Name": identifier},
             opts=child(self),
         )
-        group = aws.ec2.SecurityGroup(
-            name,
-            name=identifier,
-            vpc_id=args.vpc_id,
-            description=f"{identifier}: PostgreSQL from the EKS cluster only",
-            tags={"Name": identifier},
-            opts=child(self),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-cluster",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            referenced_security_group_id=args.cluster_security_group_id,
-            description="PostgreSQL from EKS nodes and pods",
-            opts=child(self),
+        group = cluster_only_security_group(
+            self, name, identifier, args.vpc_id, POSTGRES_PORT, "PostgreSQL", args.cluster_security_group_id
         )
         parameters = aws.rds.ParameterGroup(
             name,

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.common import child, protected
+from components.aws.common import child, cluster_only_security_group, protected
 from components.contract import OnlineStore
 from components.spec import PlatformSpec
 from components.versions import ELASTICACHE_ENGINE, ELASTICACHE_ENGINE_VERSION, ELASTICACHE_PARAMETER_GROUP
@@ -47,23 +47,8 @@ class RedisOnlineStore(pulumi.ComponentResource):
             description=f"{identifier}: private subnets",
             opts=child(self),
         )
-        group = aws.ec2.SecurityGroup(
-            name,
-            name=identifier,
-            vpc_id=args.vpc_id,
-            description=f"{identifier}: Redis from the EKS cluster only",
-            tags={"Name": identifier},
-            opts=child(self),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-cluster",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=REDIS_PORT,
-            to_port=REDIS_PORT,
-            referenced_security_group_id=args.cluster_security_group_id,
-            description="Redis from EKS nodes and pods",
-            opts=child(self),
+        group = cluster_only_security_group(
+            self, name, identifier, args.vpc_id, REDIS_PORT, "Redis", args.cluster_security_group_id
         )
         token = random.RandomPassword(
             f"{name}-auth", length=64, special=True, override_special=AUTH_TOKEN_SPECIALS, opts=child(self)
