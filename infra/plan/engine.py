@@ -225,7 +225,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
     """Config values of `Pulumi.<stack>.yaml` as the engine passes them: strings, JSON for structured values.
 
-    Encrypted values (`secure:`) cannot be decrypted offline; they become a marked placeholder and a secret key.
+    Encrypted values (`secure:`) cannot be decrypted offline; they become a marked stand-in value and a secret key.
     """
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
