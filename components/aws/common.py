@@ -80,6 +80,17 @@ def caller_account(provider: aws.Provider, region: str) -> AccountContext:
     return AccountContext(account_id=identity.account_id, region=region)
 
 
+@dataclass(frozen=True)
+class PrivateServiceArgs:
+    """A managed data service (RDS, ElastiCache) in the private subnets, reachable only from the cluster."""
+
+    spec: PlatformSpec
+    vpc_id: pulumi.Output[str]
+    subnet_ids: list[pulumi.Output[str]]
+    cluster_security_group_id: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+
 def cluster_only_security_group(
     parent: pulumi.Resource,
     name: str,

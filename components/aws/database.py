@@ -8,15 +8,12 @@ password is generated here and exists only as a Pulumi secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.common import child, cluster_only_security_group, protected
+from components.aws.common import PrivateServiceArgs, child, cluster_only_security_group, protected
 from components.contract import Database
-from components.spec import PlatformSpec
 
 POSTGRES_PORT = 5432
 ADMIN_USERNAME = "mlops_admin"
@@ -24,20 +21,11 @@ ADMIN_USERNAME = "mlops_admin"
 RDS_PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"  # noqa: S105 (a character set, not a password)
 
 
-@dataclass(frozen=True)
-class DatabaseArgs:
-    spec: PlatformSpec
-    vpc_id: pulumi.Output[str]
-    subnet_ids: list[pulumi.Output[str]]
-    cluster_security_group_id: pulumi.Output[str]
-    key_arn: pulumi.Output[str]
-
-
 class PostgresServer(pulumi.ComponentResource):
     instance: aws.rds.Instance
     database: Database
 
-    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: PrivateServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:PostgresServer", name, None, opts)
         spec, db = args.spec, args.spec.database
         identifier = f"{spec.base_name}-postgres"

@@ -8,35 +8,23 @@ the in-cluster layer needs no per-cloud code path; latency is sub-millisecond in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.common import child, cluster_only_security_group, protected
+from components.aws.common import PrivateServiceArgs, child, cluster_only_security_group, protected
 from components.contract import OnlineStore
-from components.spec import PlatformSpec
 from components.versions import ELASTICACHE_ENGINE, ELASTICACHE_ENGINE_VERSION, ELASTICACHE_PARAMETER_GROUP
 
 REDIS_PORT = 6379
 AUTH_TOKEN_SPECIALS = "!&#$^<>-"  # noqa: S105 (the only specials ElastiCache accepts in an AUTH token)
 
 
-@dataclass(frozen=True)
-class OnlineStoreArgs:
-    spec: PlatformSpec
-    vpc_id: pulumi.Output[str]
-    subnet_ids: list[pulumi.Output[str]]
-    cluster_security_group_id: pulumi.Output[str]
-    key_arn: pulumi.Output[str]
-
-
 class RedisOnlineStore(pulumi.ComponentResource):
     group: aws.elasticache.ReplicationGroup
     online_store: OnlineStore
 
-    def __init__(self, name: str, args: OnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: PrivateServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:RedisOnlineStore", name, None, opts)
         spec, store = args.spec, args.spec.online_store
         identifier = f"{spec.base_name}-feast"

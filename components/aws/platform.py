@@ -17,13 +17,13 @@ import pulumi_kubernetes as k8s
 from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from components.aws.budget import CostBudget
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
-from components.aws.common import caller_account, platform_tags
-from components.aws.database import DatabaseArgs, PostgresServer
+from components.aws.common import PrivateServiceArgs, caller_account, platform_tags
+from components.aws.database import PostgresServer
 from components.aws.identity import irsa_role, workload_policy
 from components.aws.kms import PlatformKey
 from components.aws.network import Network, NetworkArgs
 from components.aws.nodegroups import NodeGroups, NodeGroupsArgs
-from components.aws.online_store import OnlineStoreArgs, RedisOnlineStore
+from components.aws.online_store import RedisOnlineStore
 from components.aws.registry import ImageRegistry, RegistryArgs
 from components.aws.storage import Buckets, BucketsArgs
 from components.aws.storage_class import EncryptedGp3StorageClass
@@ -109,10 +109,12 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         self.buckets = {role: Bucket(role=role, name=b.bucket) for role, b in self.bucket_resources.items()}
         self.registry = ImageRegistry(f"{name}-registry", RegistryArgs(spec, self.account, key_arn), opts=on_aws)
         self.registry_url = pulumi.Output.from_input(self.registry.url)
-        data_args = (spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn)
-        self.postgres = PostgresServer(f"{name}-postgres", DatabaseArgs(*data_args), opts=on_aws)
+        data_args = PrivateServiceArgs(
+            spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn
+        )
+        self.postgres = PostgresServer(f"{name}-postgres", data_args, opts=on_aws)
         self.database = self.postgres.database
-        self.redis = RedisOnlineStore(f"{name}-feast-online", OnlineStoreArgs(*data_args), opts=on_aws)
+        self.redis = RedisOnlineStore(f"{name}-feast-online", data_args, opts=on_aws)
         self.online_store = self.redis.online_store
         CostBudget(f"{name}-budget", spec, opts=on_aws)
 
