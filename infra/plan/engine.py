@@ -103,6 +103,18 @@ class Plan:
         }
         return json.dumps(document, indent=2, sort_keys=True, default=str)
 
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """The plan `to_json` wrote: render, verify, policy and cost all read one recorded plan, never re-plan."""
+        document = json.loads(text)
+        return cls(
+            project=document["project"],
+            stack=document["stack"],
+            resources=[RecordedResource(**resource) for resource in document["resources"]],
+            outputs=document["outputs"],
+            secret_outputs=document["secretOutputs"],
+        )
+
 
 class PlanError(Exception):
     """The program could not be planned (duplicate URN, missing mock, program exception)."""

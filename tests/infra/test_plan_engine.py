@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
 
-from infra.plan.engine import PlanError, ProgramFailed, run_program
+from infra.plan.engine import Plan, PlanError, ProgramFailed, run_program
 from infra.plan.manifests import validate_plan
 
 
@@ -80,6 +80,13 @@ def test_plans_are_deterministic_and_isolated() -> None:
     assert other.outputs["region"] == "eu-west-1"
     assert first.outputs["region"] == "us-east-1"
     assert json.loads(first.to_json())["summary"]["resources"] == len(first.resources) == 5
+
+
+def test_a_recorded_plan_reads_back_exactly() -> None:
+    plan = plan_web()
+    loaded = Plan.from_json(plan.to_json())
+    assert loaded == plan
+    assert loaded.one("aws:s3/bucket:Bucket", "web-data").protect
 
 
 def test_duplicate_urns_fail_as_the_real_engine_would() -> None:
