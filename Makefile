@@ -8,7 +8,7 @@ INFRA_PY := .venv/bin/python
 WORKLOADS_PY := workloads/.venv/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench docs clean
+.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy cost bench docs clean
 
 uv:
 ifeq ($(UV),)
@@ -59,12 +59,17 @@ plan-all: setup
 policy: setup  ## STACK=<name>: the CrossGuard pack over the offline plan
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
 
+# Monthly cost (idle/typical/peak) from build/plan/$(STACK).json, planned first if missing; build/cost/$(STACK).json.
+cost: setup  ## STACK=<name> [BASE=<base plan.json>: the change from it] [COST_ARGS=--json|--markdown]
+	$(INFRA_PY) -m infra.cost --stack $(STACK) $(if $(BASE),--base $(BASE)) $(COST_ARGS)
+
 bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
 
-docs: setup  ## regenerate the README's configuration reference from components/spec.py
+docs: setup  ## regenerate the README's configuration reference (components/spec.py) and cost table (the stacks)
 	$(INFRA_PY) -m infra.config --write-readme
+	$(INFRA_PY) -m infra.cost --write-readme
 
 clean:
 	rm -rf build .demo .tools

@@ -27,6 +27,7 @@ PLATFORM_ROLES: tuple[PlatformRole, ...] = ("platform-admins", "ml-engineers", "
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -270,6 +271,42 @@ class BudgetSpec(SpecModel):
     """Monthly budget; alerts at 80/90/100%."""
     notification_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
     """Who receives budget alerts."""
+    enforce_estimate: bool = False
+    """Refuse a plan or preview whose typical monthly estimate (`make cost`) exceeds monthlyLimitUsd; false warns."""
+
+
+class BucketUsageSpec(SpecModel):
+    data: NonNegativeFloat = 500.0
+    """GB stored in the data bucket."""
+    models: NonNegativeFloat = 50.0
+    """GB stored in the models bucket (all versions)."""
+    pipelines: NonNegativeFloat = 100.0
+    """GB of pipeline artifacts."""
+    monitoring: NonNegativeFloat = 20.0
+    """GB of monitoring reports and reference data."""
+
+
+class CostSpec(SpecModel):
+    """Usage assumptions of the monthly estimate (`make cost`); the plan records them, so review shows their changes."""
+
+    gpu_hours_per_month: NonNegativeFloat = 40.0
+    """Typical month: GPU node-hours (training runs); idle runs none, peak every GPU node all month."""
+    cpu_average_nodes: NonNegativeFloat | None = None
+    """Typical month: average CPU-pool nodes; unset = minSize, at least 1 (the inference service runs there)."""
+    system_average_nodes: NonNegativeFloat | None = None
+    """Typical month: average system-pool nodes; unset = desiredSize (or minSize)."""
+    bucket_gb: BucketUsageSpec = BucketUsageSpec()
+    """GB stored per bucket role, priced at the standard storage class."""
+    registry_gb: NonNegativeFloat = 20.0
+    """GB of container images in the registry."""
+    log_gb_per_month: NonNegativeFloat = 20.0
+    """GB of logs ingested per month (control plane, database, workloads, flow logs)."""
+    nat_gb_per_month: NonNegativeFloat = 100.0
+    """GB through the NAT gateways per month (object-store traffic bypasses NAT)."""
+    internet_egress_gb_per_month: NonNegativeFloat = 50.0
+    """GB sent to the internet per month."""
+    gke_free_tier: bool = True
+    """GCP: this stack's zonal cluster gets the billing account's one free GKE management fee."""
 
 
 class GcpSpec(SpecModel):
@@ -324,6 +361,8 @@ class PlatformSpec(SpecModel):
     """Reference ML workloads."""
     budget: BudgetSpec = BudgetSpec()
     """Cost budget."""
+    cost: CostSpec = CostSpec()
+    """Usage assumptions of the monthly cost estimate."""
     gcp: GcpSpec | None = None
     """GCP-only settings."""
 

@@ -25,6 +25,7 @@ from components.aws import catalog as aws_catalog
 from components.gcp import catalog as gcp_catalog
 from components.spec import NodePoolSpec, PlatformSpec
 from components.versions import POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
+from infra.cost.catalog import HOURS_PER_MONTH
 
 NAMESPACE = "mlops"
 # Secrets live in their own keys (`pulumi config set --secret mlops:<key>`), read as Pulumi secrets, never in the spec.
@@ -214,6 +215,7 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_production,
         _check_workloads,
         _check_access,
+        _check_cost,
     ):
         yield from check(spec)
 
@@ -564,6 +566,41 @@ def _check_access(spec: PlatformSpec) -> Iterable[Problem]:
                 f"is not a valid {spec.cloud.upper()} principal",
                 f"use a value like '{example}'",
             )
+
+
+def _check_cost(spec: PlatformSpec) -> Iterable[Problem]:
+    """Usage assumptions must fit the pools they describe: an average the autoscaler can never reach is a typo."""
+    cost, pools = spec.cost, spec.node_pools
+    for key, pool_name, average in (
+        ("systemAverageNodes", "system", cost.system_average_nodes),
+        ("cpuAverageNodes", "cpu", cost.cpu_average_nodes),
+    ):
+        pool = pools.system if pool_name == "system" else pools.cpu
+        if average is not None and not pool.min_size <= average <= pool.max_size:
+            yield Problem(
+                f"cost.{key}",
+                average,
+                f"is outside nodePools.{pool_name} minSize..maxSize = {pool.min_size}..{pool.max_size}",
+                f"set an average between {pool.min_size} and {pool.max_size}, or leave it unset",
+            )
+    hours = cost.gpu_hours_per_month
+    if pools.gpu is None and hours > 0 and "gpu_hours_per_month" in cost.model_fields_set:
+        yield Problem(
+            "cost.gpuHoursPerMonth",
+            hours,
+            "is set but the stack has no GPU pool (nodePools.gpu)",
+            "remove cost.gpuHoursPerMonth or add nodePools.gpu",
+        )
+    elif pools.gpu is not None and hours > pools.gpu.max_size * HOURS_PER_MONTH:
+        ceiling = pools.gpu.max_size * HOURS_PER_MONTH
+        yield Problem(
+            "cost.gpuHoursPerMonth",
+            hours,
+            f"exceeds what nodePools.gpu can run: maxSize {pools.gpu.max_size} x {HOURS_PER_MONTH} h = {ceiling} h",
+            f"use at most {ceiling} GPU node-hours or raise nodePools.gpu.maxSize",
+        )
+    if spec.cloud == "aws" and "gke_free_tier" in cost.model_fields_set:
+        yield Problem("cost.gkeFreeTier", cost.gke_free_tier, "is a GCP setting but cloud = aws", "remove it")
 
 
 # --- reference documentation, generated from the spec so it cannot drift ---

@@ -1,6 +1,7 @@
 """Evaluate the policy pack over an offline plan, as the Pulumi analyzer would over a preview.
 
-`python -m policies.offline --stack dev` prints every violation and exits 1 if there is one.
+`python -m policies.offline --stack dev` prints every violation and exits 1 if a mandatory one is among them
+(advisory violations, like a typical cost estimate above the budget, are printed as warnings).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
     PolicyCustomTimeouts,
     PolicyProviderResource,
     PolicyResource,
@@ -30,9 +33,10 @@ class Violation:
     policy: str
     urn: str
     message: str
+    advisory: bool = False
 
     def __str__(self) -> str:
-        return f"[{self.policy}] {self.urn}: {self.message}"
+        return f"[{self.policy}{' (advisory)' if self.advisory else ''}] {self.urn}: {self.message}"
 
 
 def _options(resource: RecordedResource) -> PolicyResourceOptions:
@@ -79,9 +83,11 @@ def policy_resources(plan: Plan) -> list[PolicyResource]:
 def evaluate(plan: Plan) -> list[Violation]:
     violations: list[Violation] = []
 
-    def reporter(policy: str, default_urn: str) -> ReportViolation:
+    def reporter(policy: Policy, default_urn: str) -> ReportViolation:
+        advisory = policy.enforcement_level == EnforcementLevel.ADVISORY
+
         def report(message: str, urn: str | None = None) -> None:
-            violations.append(Violation(policy, urn or default_urn, message))
+            violations.append(Violation(policy.name, urn or default_urn, message, advisory))
 
         return report
 
@@ -91,10 +97,10 @@ def evaluate(plan: Plan) -> list[Violation]:
             _provider(plan, resource),
         )  # fmt: skip
         for policy in RESOURCE_POLICIES:
-            policy.validate(args, reporter(policy.name, resource.urn))
+            policy.validate(args, reporter(policy, resource.urn))
     stack_args = StackValidationArgs(policy_resources(plan))
     for stack_policy in STACK_POLICIES:
-        stack_policy.validate(stack_args, reporter(stack_policy.name, f"stack {plan.stack}"))
+        stack_policy.validate(stack_args, reporter(stack_policy, f"stack {plan.stack}"))
     return sorted(violations, key=lambda v: (v.policy, v.urn, v.message))
 
 
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     for violation in violations:
         print(violation)
     print(f"{args.stack}: {policies} policies over {len(plan.resources)} resources, {len(violations)} violation(s)")
-    return 1 if violations else 0
+    return 1 if any(not v.advisory for v in violations) else 0
 
 
 if __name__ == "__main__":

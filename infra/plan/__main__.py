@@ -2,7 +2,8 @@
 
 Prints a preview-like resource tree and counts per type, validates every Kubernetes object against the official
 schemas, and optionally writes the graph (`--json`) and the manifests (`--manifests`). Exit status: 0 clean,
-1 the stack cannot be planned (bad config, program error), 2 a Kubernetes object is schema-invalid.
+1 the stack cannot be planned (bad config, program error), 2 a Kubernetes object is schema-invalid, 3 the typical
+monthly cost estimate exceeds the budget and `budget.enforceEstimate` is true.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from infra.config import StackConfigError, parse_spec
+from infra.cost.model import budget_status
+from infra.cost.plans import priced_resources
 from infra.plan.engine import (
     PROJECT_ROOT,
     Plan,
@@ -23,6 +26,8 @@ from infra.plan.engine import (
     plan_stack,
 )
 from infra.plan.manifests import ManifestReport, validate_plan, write_manifests
+
+OVER_BUDGET = 3  # the typical monthly estimate exceeds budget.monthlyLimitUsd and budget.enforceEstimate is true
 
 
 def render_tree(plan: Plan) -> str:
@@ -88,7 +93,9 @@ def run(stack: str, json_path: Path | None, manifests_dir: Path | None, quiet: b
     if manifests_dir is not None:
         write_manifests(report, manifests_dir)
         print(f"Manifests written to {manifests_dir}/")
-    return 2 if report.errors else 0
+    budget, over_budget = budget_status(priced_resources(plan), stack)  # the same check as the CrossGuard pack's
+    print(f"\n{budget}")
+    return 2 if report.errors else OVER_BUDGET if over_budget else 0
 
 
 def main(argv: list[str] | None = None) -> int:
