@@ -12,7 +12,7 @@ import contextlib
 import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from itertools import combinations
@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from components.aws import catalog as aws_catalog
 from components.gcp import catalog as gcp_catalog
-from components.spec import NodePoolSpec, PlatformSpec
+from components.machines import InstanceType
+from components.spec import NodePoolSpec, PlatformSpec, PoolName
 from components.versions import POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
 
 NAMESPACE = "mlops"
@@ -320,20 +321,64 @@ def _check_network(spec: PlatformSpec) -> Iterable[Problem]:
             )
 
 
-def _pool_architectures(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> Iterator[Problem]:
-    catalog = aws_catalog if spec.cloud == "aws" else gcp_catalog
-    parse = aws_catalog.parse_instance_type if spec.cloud == "aws" else gcp_catalog.parse_machine_type
-    valid = []
+@dataclass(frozen=True)
+class _Catalog:
+    """The pinned VM catalog of one cloud, as config validation reads it."""
+
+    kind: str
+    example: str
+    lookup: Callable[[str], InstanceType | None]
+    suggest: Callable[[str], str | None]
+    accelerators: Callable[[InstanceType], dict[str, tuple[int, ...]]]
+    source: str
+    date: str
+
+
+_CATALOGS: Mapping[str, _Catalog] = {
+    "aws": _Catalog("EC2 instance type", "m6i.xlarge", aws_catalog.instance_type, aws_catalog.suggest,
+                    aws_catalog.allowed_accelerators, aws_catalog.CATALOG_SOURCE, aws_catalog.CATALOG_DATE),
+    "gcp": _Catalog("Compute Engine machine type", "n2-standard-4", gcp_catalog.machine_type, gcp_catalog.suggest,
+                    gcp_catalog.allowed_accelerators, gcp_catalog.CATALOG_SOURCE, gcp_catalog.CATALOG_DATE),
+}  # fmt: skip
+
+
+def _known_types(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> Iterator[Problem | InstanceType]:
+    """The catalog record of each listed type, or a problem naming the closest known type."""
+    catalog = _CATALOGS[spec.cloud]
     for i, name in enumerate(pool.instance_types):
-        if parse(name) is None:
-            kind = "EC2 instance type" if spec.cloud == "aws" else "Compute Engine machine type"
-            example = "m6i.large" if spec.cloud == "aws" else "e2-standard-4"
-            yield Problem(f"{path}.instanceTypes[{i}]", name, f"is not a valid {kind}", f"use a name like '{example}'")
+        found = catalog.lookup(name)
+        if found is not None:
+            yield found
+            continue
+        close = catalog.suggest(name)
+        hint = f"did you mean '{close}'?" if close else f"use a type such as '{catalog.example}'"
+        yield Problem(
+            f"{path}.instanceTypes[{i}]",
+            name,
+            f"is not a known {catalog.kind} (catalog: {catalog.source}, {catalog.date})",
+            f"{hint} (a type the catalog lacks is added to components/{spec.cloud}/catalog.py with its source)",
+        )
+
+
+def _check_pool_types(spec: PlatformSpec, name: PoolName, pool: NodePoolSpec) -> Iterator[Problem]:
+    path = f"nodePools.{name}"
+    known: list[InstanceType] = []
+    for item in _known_types(spec, pool, path):
+        if isinstance(item, Problem):
+            yield item
         else:
-            valid.append(name)
+            known.append(item)
+    if spec.cloud == "gcp" and len(pool.instance_types) > 1:
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"lists {len(pool.instance_types)} machine types, but a GKE node pool runs exactly one (the others "
+            "would be ignored)",
+            f"keep one machine type, e.g. [{pool.instance_types[0]}]",
+        )
     by_arch: dict[str, list[str]] = {}
-    for name in valid:
-        by_arch.setdefault(catalog.architecture(name), []).append(name)
+    for machine in known:
+        by_arch.setdefault(machine.architecture, []).append(machine.name)
     if len(by_arch) > 1:
         detail = "; ".join(f"{arch}: {', '.join(names)}" for arch, names in sorted(by_arch.items()))
         yield Problem(
@@ -342,16 +387,87 @@ def _pool_architectures(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> It
             f"mixes CPU architectures ({detail})",
             "keep one architecture per pool (a node group's AMI is either x86_64 or arm64)",
         )
+    elif len({(m.vcpus, m.memory_gib) for m in known}) > 1:
+        # The cluster autoscaler sizes every node of a group like its first instance type (kubernetes/autoscaler,
+        # tag cluster-autoscaler-1.35.2, cluster-autoscaler/cloudprovider/aws/README.md lines 185-196, 344-346).
+        detail = "; ".join(f"{m.name}: {m.vcpus} vCPU/{m.memory_gib:g} GiB" for m in known)
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"mixes instance sizes ({detail}): the cluster autoscaler plans every node as the first type",
+            "list types with the same vCPUs and memory (e.g. m6i.xlarge, m6a.xlarge, m5.xlarge)",
+        )
+    if name == "gpu":
+        yield from _check_accelerator(spec, pool, known)
+        return
+    gpu_types = [m.name for m in known if m.gpus]
+    if gpu_types:
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"puts GPU machines in the {name} pool ({', '.join(gpu_types)})",
+            "move GPU types to nodePools.gpu, which is tainted and scales to zero",
+        )
+    if pool.accelerator is not None:
+        yield Problem(
+            f"{path}.accelerator",
+            pool.accelerator.model_dump(),
+            f"is set on the {name} pool, which runs no GPUs",
+            "remove it; GPUs belong to nodePools.gpu",
+        )
 
 
-def _is_gpu(spec: PlatformSpec, instance_type: str) -> bool:
-    if spec.cloud == "aws":
-        return aws_catalog.is_gpu_instance(instance_type)
-    return gcp_catalog.is_gpu_machine(instance_type) and not instance_type.startswith("n1-")
+def _check_accelerator(spec: PlatformSpec, gpu: NodePoolSpec, known: list[InstanceType]) -> Iterator[Problem]:
+    """Each GPU machine has a fixed GPU model and count (EC2, GCE G2/A2/A3) or attachable ones (GCE N1)."""
+    catalog = _CATALOGS[spec.cloud]
+    allowed = {machine.name: catalog.accelerators(machine) for machine in known}
+    for i, name in enumerate(gpu.instance_types):
+        if name in allowed and not allowed[name]:
+            yield Problem(
+                f"nodePools.gpu.instanceTypes[{i}]",
+                name,
+                "has no GPU",
+                "use a GPU type (AWS: g5.xlarge, g6.xlarge; GCP: g2-standard-8)",
+            )
+    accelerator = gpu.accelerator
+    if accelerator is None:
+        example = "{type: nvidia-a10g, count: 1}" if spec.cloud == "aws" else "{type: nvidia-l4, count: 1}"
+        yield Problem(
+            "nodePools.gpu.accelerator",
+            None,
+            "is missing: a GPU pool needs its accelerator for scheduling and scale-from-zero",
+            f"set nodePools.gpu.accelerator: {example}",
+        )
+        return
+    for name, models in allowed.items():
+        if not models:
+            continue
+        offered = "; ".join(f"{' or '.join(map(str, counts))} x {model}" for model, counts in sorted(models.items()))
+        if accelerator.type not in models:
+            model, counts = sorted(models.items())[0]
+            yield Problem(
+                "nodePools.gpu.accelerator.type",
+                accelerator.type,
+                f"is not a GPU {name} can have ({name}: {offered})",
+                f"set accelerator: {{type: {model}, count: {counts[-1]}}} or use a machine type with "
+                f"{accelerator.type}",
+            )
+        elif accelerator.count not in models[accelerator.type]:
+            counts = models[accelerator.type]
+            yield Problem(
+                "nodePools.gpu.accelerator.count",
+                accelerator.count,
+                f"is not a number of {accelerator.type} GPUs {name} can have ({name}: {offered})",
+                f"set count: {counts[-1]} or use a machine type with {accelerator.count} x {accelerator.type}",
+            )
 
 
 def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
-    pools = {"system": spec.node_pools.system, "cpu": spec.node_pools.cpu, "gpu": spec.node_pools.gpu}
+    pools: dict[PoolName, NodePoolSpec | None] = {
+        "system": spec.node_pools.system,
+        "cpu": spec.node_pools.cpu,
+        "gpu": spec.node_pools.gpu,
+    }
     for name, pool in pools.items():
         if pool is None:
             continue
@@ -370,14 +486,7 @@ def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
                 f"is outside minSize..maxSize = {pool.min_size}..{pool.max_size}",
                 "set desiredSize within the bounds or leave it unset",
             )
-        yield from _pool_architectures(spec, pool, path)
-        if name != "gpu" and any(_is_gpu(spec, t) for t in pool.instance_types):
-            yield Problem(
-                f"{path}.instanceTypes",
-                pool.instance_types,
-                f"puts GPU machines in the {name} pool",
-                "move GPU types to nodePools.gpu, which is tainted and scales to zero",
-            )
+        yield from _check_pool_types(spec, name, pool)
     system = spec.node_pools.system
     if system.capacity_type == "SPOT":
         yield Problem(
@@ -400,35 +509,6 @@ def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
             "must be empty: platform services schedule on the system pool without tolerations",
             "remove the taints",
         )
-    gpu = spec.node_pools.gpu
-    if gpu is not None:
-        yield from _check_gpu_pool(spec, gpu)
-
-
-def _check_gpu_pool(spec: PlatformSpec, gpu: NodePoolSpec) -> Iterable[Problem]:
-    if gpu.accelerator is None:
-        example = "{type: nvidia-a10g, count: 1}" if spec.cloud == "aws" else "{type: nvidia-l4, count: 1}"
-        yield Problem(
-            "nodePools.gpu.accelerator",
-            None,
-            "is missing: a GPU pool needs its accelerator for scheduling and scale-from-zero",
-            f"set nodePools.gpu.accelerator: {example}",
-        )
-    elif spec.cloud == "gcp" and gpu.accelerator.type not in gcp_catalog.ACCELERATOR_TYPES:
-        yield Problem(
-            "nodePools.gpu.accelerator.type",
-            gpu.accelerator.type,
-            "is not a GKE accelerator type",
-            f"use one of {', '.join(sorted(gcp_catalog.ACCELERATOR_TYPES))}",
-        )
-    for i, name in enumerate(gpu.instance_types):
-        if not _is_gpu(spec, name) and not (spec.cloud == "gcp" and name.startswith("n1-")):
-            yield Problem(
-                f"nodePools.gpu.instanceTypes[{i}]",
-                name,
-                "has no GPU",
-                "use a GPU type (AWS: g5.xlarge, g6.xlarge; GCP: g2-standard-8)",
-            )
 
 
 def _check_data_services(spec: PlatformSpec) -> Iterable[Problem]:

@@ -90,7 +90,7 @@ BAD_CONFIGS = [
     pytest.param("dev", {"nodePools.cpu.instanceTypes": ["g5.xlarge"]},
                  "puts GPU machines in the cpu pool", id="gpu-in-cpu-pool"),
     pytest.param("dev", {"nodePools.cpu.instanceTypes": ["m6i-xlarge"]},
-                 "mlops:nodePools.cpu.instanceTypes[0] = 'm6i-xlarge' is not a valid EC2 instance type",
+                 "mlops:nodePools.cpu.instanceTypes[0] = 'm6i-xlarge' is not a known EC2 instance type",
                  id="bad-instance-type"),
     pytest.param("dev", {"region": "us-central1"},
                  "mlops:region = 'us-central1' is a GCP region, but cloud = aws", id="gcp-region-on-aws"),
