@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from components.versions import DEFAULT_KUBERNETES_VERSION
+
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "staging", "prod"]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
@@ -72,8 +74,8 @@ class AccessEntrySpec(SpecModel):
 
 
 class ClusterSpec(SpecModel):
-    kubernetes_version: str = "1.33"
-    """Kubernetes minor version, quoted ("1.33"); validated against the supported range."""
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    """Kubernetes minor version, quoted; one in standard support on the cloud (components/versions.py)."""
     public_access_cidrs: list[IPv4Network] = []
     """Admin networks allowed to reach the public API endpoint; empty = private endpoint only."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = "UNSPECIFIED"

@@ -256,11 +256,12 @@ def _check_location(spec: PlatformSpec) -> Iterable[Problem]:
 def _check_kubernetes(spec: PlatformSpec) -> Iterable[Problem]:
     supported = SUPPORTED_KUBERNETES_VERSIONS[spec.cloud]
     if spec.cluster.kubernetes_version not in supported:
+        offering = {"aws": "EKS", "gcp": "GKE"}[spec.cloud]
         yield Problem(
             "cluster.kubernetesVersion",
             spec.cluster.kubernetes_version,
-            f"is outside the supported range {supported[0]} to {supported[-1]}",
-            f"set a version between {supported[0]} and {supported[-1]} (as a quoted string)",
+            f"is not a Kubernetes minor in {offering} standard support (supported: {', '.join(supported)})",
+            f"set one of {', '.join(repr(v) for v in supported)} as a quoted string (components/versions.py)",
         )
 
 

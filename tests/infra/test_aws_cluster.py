@@ -9,8 +9,9 @@ from test_aws_plans import AWS_STACKS, aws_plan, named, plan_with
 
 from components.aws import catalog
 from components.spec import PlatformSpec
-from components.versions import EKS_ADDON_VERSIONS
+from components.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS, EKS_ADDON_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
 from infra.plan.manifests import validate_plan
+from tests.infra.conftest import stack_spec
 
 CLUSTER = "aws:eks/cluster:Cluster"
 
@@ -40,7 +41,9 @@ def test_cluster_version_logs_encryption_and_authentication(stack: str) -> None:
     cluster = named(plan, CLUSTER, "-cluster")
     (key,) = plan.of_type("aws:kms/key:Key")
     assert cluster.inputs["name"] == f"mlops-{stack}"
-    assert cluster.inputs["version"] == "1.33"
+    assert cluster.inputs["version"] == stack_spec(stack).cluster.kubernetes_version
+    assert cluster.inputs["version"] in SUPPORTED_KUBERNETES_VERSIONS["aws"]
+    assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}  # never billed for extended support
     assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
     assert cluster.inputs["encryptionConfig"] == {"provider": {"keyArn": key.outputs["arn"]}, "resources": ["secrets"]}
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
@@ -77,7 +80,7 @@ def test_access_entries_map_principals_to_platform_groups() -> None:
 def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> None:
     plan = aws_plan(stack)
     addons = {a.inputs["addonName"]: a for a in plan.of_type("aws:eks/addon:Addon")}
-    pinned = EKS_ADDON_VERSIONS["1.33"]
+    pinned = EKS_ADDON_VERSIONS[stack_spec(stack).cluster.kubernetes_version]
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == pinned
     groups = {g.urn for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
     node_component = plan.of_type("mlops:aws:NodeGroups")[0]
@@ -93,15 +96,19 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> Non
     assert roles[addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]] == f"mlops-{stack}-ebs-csi"
 
 
-def test_addon_versions_follow_the_kubernetes_minor() -> None:
-    def newer(spec: PlatformSpec) -> PlatformSpec:
-        return spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"kubernetes_version": "1.34"})})
+@pytest.mark.parametrize("minor", SUPPORTED_KUBERNETES_VERSIONS["aws"])
+def test_addon_and_autoscaler_versions_follow_the_kubernetes_minor(minor: str) -> None:
+    def on_minor(spec: PlatformSpec) -> PlatformSpec:
+        return spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"kubernetes_version": minor})})
 
-    plan, _ = plan_with("dev", newer)
-    versions = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in plan.of_type("aws:eks/addon:Addon")}
-    assert versions == EKS_ADDON_VERSIONS["1.34"]
+    plan, _ = plan_with("dev", on_minor)
+    assert named(plan, CLUSTER, "-cluster").inputs["version"] == minor
+    addons = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in plan.of_type("aws:eks/addon:Addon")}
+    assert addons == EKS_ADDON_VERSIONS[minor]
+    assert addons["kube-proxy"].startswith(f"v{minor}.")  # kube-proxy is built per control-plane minor
     release = plan.of_type("kubernetes:helm.sh/v3:Release")[0]
-    assert release.inputs["values"]["image"]["tag"] == "v1.34.0"
+    assert release.inputs["values"]["image"]["tag"] == CLUSTER_AUTOSCALER_IMAGE_TAGS[minor]
+    assert release.inputs["values"]["image"]["tag"].startswith(f"v{minor}.")  # the autoscaler's minor = the cluster's
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -129,7 +136,7 @@ def test_default_storage_class_is_encrypted_gp3(stack: str, reclaim: str) -> Non
     assert inputs["volumeBindingMode"] == "WaitForFirstConsumer"
     assert inputs["allowVolumeExpansion"] is True
     assert inputs["reclaimPolicy"] == reclaim
-    report = validate_plan(plan, "1.33")
+    report = validate_plan(plan, stack_spec(stack).cluster.kubernetes_version)
     assert report.errors == []
     assert [o["kind"] for o in report.objects] == ["StorageClass"]
 

@@ -9,6 +9,7 @@ from components.aws import catalog
 from components.contract import Toleration
 from components.spec import PlatformSpec, TaintSpec
 from components.versions import CLUSTER_AUTOSCALER_CHART
+from tests.infra.conftest import stack_spec
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -187,7 +188,7 @@ def test_cluster_autoscaler_release_is_pinned_and_configured(stack: str) -> None
         "name": "cluster-autoscaler",
         "annotations": {"eks.amazonaws.com/role-arn": role.outputs["arn"]},
     }
-    assert values["image"]["tag"] == "v1.33.0"
+    assert values["image"]["tag"].startswith(f"v{stack_spec(stack).cluster.kubernetes_version}.")
     assert values["nodeSelector"] == {"node-pool": "system"}
     assert values["extraArgs"]["balance-similar-node-groups"] == "true"
 

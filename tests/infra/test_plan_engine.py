@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
 
+from components.versions import DEFAULT_KUBERNETES_VERSION
 from infra.plan.engine import Plan, PlanError, ProgramFailed, run_program
 from infra.plan.manifests import validate_plan
 
@@ -151,7 +152,7 @@ def k8s_program() -> None:
 
 def test_manifest_validation_reports_every_error_with_its_path() -> None:
     plan = run_program(k8s_program, project="mlops", stack="dev", config={})
-    report = validate_plan(plan, "1.33")
+    report = validate_plan(plan, DEFAULT_KUBERNETES_VERSION)
     messages = sorted(str(e) for e in report.errors)
     assert any(m.startswith("Deployment/bad: spec/replicas: 'two' is not of type") for m in messages), messages
     assert any("imagePullPolcy" in m and "spec/template/spec/containers/0" in m for m in messages), messages
