@@ -190,6 +190,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: dict[str, RecordedResource] = {}
         self.errors: list[str] = []
+        self._claimed: set[str] = set()
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -203,8 +204,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        # Check and claim the URN in one locked step: registrations run on threads, and a check followed later by an
+        # insert lets two concurrent registrations of one URN both pass.
         with self._lock:
-            if urn in self.records:
+            duplicate = urn in self._claimed
+            self._claimed.add(urn)
+            if duplicate:
                 self.errors.append(f"duplicate URN {urn}: the real engine refuses two resources with one name")
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         raw = json_format.MessageToDict(request.object)
@@ -229,8 +234,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
         )
         record.outputs = _plain(self.resources[urn].state) if urn in self.resources else {}
-        with self._lock:
-            self.records.setdefault(urn, record)
+        if not duplicate:
+            with self._lock:
+                self.records[urn] = record
         return response
 
 

@@ -101,8 +101,8 @@ BAD_CONFIGS = [
     pytest.param("gcp-dev", {"gcp": DELETE}, "mlops:gcp = (not set) is required when cloud = gcp",
                  id="gcp-without-project"),
     pytest.param("dev", {"cluster.kubernetesVersion": "1.27"},
-                 "mlops:cluster.kubernetesVersion = '1.27' is not a Kubernetes minor in EKS standard support (supported: "
-                 "1.35, 1.36)",
+                 "mlops:cluster.kubernetesVersion = '1.27' is not a Kubernetes minor in EKS standard support "
+                 "(supported: 1.35, 1.36)",
                  id="k8s-too-old"),
     pytest.param("dev", {"network.vpcCidr": "10.0.0.0/33"}, "mlops:network.vpcCidr = '10.0.0.0/33' is invalid",
                  id="invalid-cidr"),
