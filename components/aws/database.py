@@ -60,6 +60,12 @@ class PostgresServer(pulumi.ComponentResource):
         )
         secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         insights = spec.is_prod
+        # Snapshots outlive the instance: a fixed final snapshot name would make the second deliberate teardown of a
+        # rebuilt prod fail with DBSnapshotAlreadyExists. One suffix per instance lifetime keeps every one distinct.
+        final_snapshot: pulumi.Output[str] | None = None
+        if spec.deletion_protection:
+            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child(self))
+            final_snapshot = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
         self.instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -83,7 +89,7 @@ class PostgresServer(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=spec.deletion_protection,
             skip_final_snapshot=not spec.deletion_protection,
-            final_snapshot_identifier=f"{identifier}-final" if spec.deletion_protection else None,
+            final_snapshot_identifier=final_snapshot,
             performance_insights_enabled=insights,
             performance_insights_kms_key_id=args.key_arn if insights else None,
             performance_insights_retention_period=7 if insights else None,

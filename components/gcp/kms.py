@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from components.gcp.naming import KMS_ENCRYPTER_DECRYPTER
 
@@ -29,9 +30,18 @@ class PlatformKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gcp:PlatformKey", name, None, opts)
         self._prefix = name
-        # Key rings and keys cannot be deleted in GCP (only their versions destroyed): protect them in prod.
+        # Key rings and keys can never be deleted in GCP (a destroy only destroys the key's versions, which makes
+        # everything encrypted with them unreadable; pulumi_gcp 10.2.0 kms/key_ring.py and crypto_key.py notes).
+        # Prod: one stable, protected and retained ring, so data kept after a deliberate teardown stays readable and
+        # a rebuild imports the same key (README, "Tearing down prod"). Dev: a fresh ring name per stack lifetime,
+        # or `up` after `destroy` collides with the ring the previous dev stack left behind; its data is destroyed
+        # with it, so nothing readable is lost with the old key.
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        ring = gcp.kms.KeyRing(f"{name}-ring", name=f"{args.base_name}-keyring", location=args.region, opts=stateful)
+        ring_name: pulumi.Input[str] = f"{args.base_name}-keyring"
+        if not args.protect:
+            suffix = random.RandomId(f"{name}-ring-suffix", byte_length=2, opts=pulumi.ResourceOptions(parent=self))
+            ring_name = suffix.hex.apply(lambda h: f"{args.base_name}-keyring-{h}")
+        ring = gcp.kms.KeyRing(f"{name}-ring", name=ring_name, location=args.region, opts=stateful)
         self.key = gcp.kms.CryptoKey(
             f"{name}-key",
             name=f"{args.base_name}-platform",
