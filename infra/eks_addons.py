@@ -13,12 +13,12 @@ import sys
 
 from components.versions import EKS_ADDON_VERSIONS
 from infra.config import StackConfigError, parse_spec
-from infra.plan.engine import PROJECT_ROOT, load_stack_config
+from infra.plan.engine import PROJECT_ROOT, PlanError, load_stack_config
 
 
 def pinned_addons(stack: str) -> list[tuple[str, str, str]]:
-    config, _ = load_stack_config(PROJECT_ROOT, stack)
-    spec = parse_spec(config, source=f"Pulumi.{stack}.yaml")
+    config, secret_keys = load_stack_config(PROJECT_ROOT, stack)
+    spec = parse_spec(config, f"Pulumi.{stack}.yaml", secret_keys)
     if spec.cloud != "aws":
         return []
     minor = spec.cluster.kubernetes_version
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         lines = pinned_addons(args.stack)
-    except StackConfigError as error:
+    except (StackConfigError, PlanError) as error:
         print(error, file=sys.stderr)
         return 1
     for line in lines:
