@@ -328,16 +328,21 @@ def run_program(
     return Plan(project=project, stack=stack, resources=resources, outputs=outputs, secret_outputs=secret_outputs)
 
 
-def plan_stack(stack: str, project_dir: Path = PROJECT_ROOT) -> Plan:
-    """Plan the real stack program `infra/__main__.py` for `Pulumi.<stack>.yaml`."""
-    config, secret_keys = load_stack_config(project_dir, stack)
+def stack_program(project_dir: Path = PROJECT_ROOT) -> Callable[[], None]:
+    """The real stack program, `infra/__main__.py`, as `run_program` runs it."""
     main = project_dir / "infra" / "__main__.py"
 
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
+    return program
+
+
+def plan_stack(stack: str, project_dir: Path = PROJECT_ROOT) -> Plan:
+    """Plan the real stack program `infra/__main__.py` for `Pulumi.<stack>.yaml`."""
+    config, secret_keys = load_stack_config(project_dir, stack)
     return run_program(
-        program,
+        stack_program(project_dir),
         project=project_name(project_dir),
         stack=stack,
         config=config,

@@ -37,10 +37,10 @@ def test_no_public_endpoint_without_admin_cidrs() -> None:
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_cluster_version_logs_encryption_and_authentication(stack: str) -> None:
-    plan = aws_plan(stack)
+    plan, spec = aws_plan(stack), stack_spec(stack)
     cluster = named(plan, CLUSTER, "-cluster")
     (key,) = plan.of_type("aws:kms/key:Key")
-    assert cluster.inputs["name"] == f"mlops-{stack}"
+    assert cluster.inputs["name"] == spec.base_name
     assert cluster.inputs["version"] == stack_spec(stack).cluster.kubernetes_version
     assert cluster.inputs["version"] in SUPPORTED_KUBERNETES_VERSIONS["aws"]
     assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}  # never billed for extended support
@@ -49,8 +49,8 @@ def test_cluster_version_logs_encryption_and_authentication(stack: str) -> None:
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     assert cluster.inputs["bootstrapSelfManagedAddons"] is False
     log_group = plan.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
-    assert log_group.inputs["name"] == f"/aws/eks/mlops-{stack}/cluster"
-    assert log_group.inputs["retentionInDays"] == (7 if stack == "dev" else 90)
+    assert log_group.inputs["name"] == f"/aws/eks/{spec.base_name}/cluster"
+    assert log_group.inputs["retentionInDays"] == spec.cluster.log_retention_days
     assert log_group.inputs["kmsKeyId"] == key.outputs["arn"]
     assert log_group.urn in cluster.dependencies  # created first, so EKS does not create it unencrypted
 
@@ -92,8 +92,9 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> Non
     ebs_config = json.loads(addons["aws-ebs-csi-driver"].inputs["configurationValues"])
     assert ebs_config == {"controller": {"nodeSelector": {"node-pool": "system"}}}
     roles = {r.outputs["arn"]: r.inputs["name"] for r in plan.of_type("aws:iam/role:Role")}
-    assert roles[addons["vpc-cni"].inputs["serviceAccountRoleArn"]] == f"mlops-{stack}-vpc-cni"
-    assert roles[addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]] == f"mlops-{stack}-ebs-csi"
+    base = stack_spec(stack).base_name
+    assert roles[addons["vpc-cni"].inputs["serviceAccountRoleArn"]] == f"{base}-vpc-cni"
+    assert roles[addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]] == f"{base}-ebs-csi"
 
 
 @pytest.mark.parametrize("minor", SUPPORTED_KUBERNETES_VERSIONS["aws"])
