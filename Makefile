@@ -9,7 +9,7 @@ WORKLOADS_PY := workloads/.venv/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 
 .PHONY: setup setup-infra setup-workloads uv demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	check-eks-addons bench docs clean
+	check-eks-addons deploy-permissions bench docs clean
 
 uv:
 ifeq ($(UV),)
@@ -81,6 +81,9 @@ check-eks-addons: setup-infra  ## STACK=<name>
 bench: setup-workloads  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
+
+deploy-permissions: setup-infra  ## deploy/permissions/<stack>.{deploy,preview}.json for every shipped stack
+	$(INFRA_PY) -m infra.deploy_permissions $(foreach stack,$(STACKS),--stack $(stack)) --write
 
 docs: setup-infra  ## regenerate the README's configuration reference from components/spec.py
 	$(INFRA_PY) -m infra.config --write-readme
