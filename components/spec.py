@@ -318,6 +318,8 @@ class PlatformSpec(SpecModel):
     """CostCenter tag (AWS)."""
     deletion_protection: bool = False
     """Protect and retain stateful resources (required in prod)."""
+    decommission: bool = False
+    """Prod only, with deletionProtection false: tear this stack down on purpose (README, "Tearing prod down")."""
     network: NetworkSpec = NetworkSpec()
     """Network layout."""
     cluster: ClusterSpec = ClusterSpec()

@@ -880,16 +880,30 @@ def _check_data_services(spec: PlatformSpec) -> Iterable[Problem]:
 
 
 def _check_production(spec: PlatformSpec) -> Iterable[Problem]:
+    if spec.decommission and not spec.is_prod:
+        yield Problem(
+            "decommission",
+            True,
+            f"only applies to prod; a {spec.environment} stack is destroyed as it is",
+            "remove mlops:decommission and run `pulumi destroy`",
+        )
+    if spec.decommission and spec.deletion_protection:
+        yield Problem(
+            "decommission",
+            True,
+            "has no effect while deletionProtection is true",
+            "set mlops:deletionProtection: false as well, or remove mlops:decommission",
+        )
     if not spec.is_prod:
         return
-    if not spec.deletion_protection:
+    if not spec.deletion_protection and not spec.decommission:  # a deliberate teardown lifts the guard
         yield Problem(
             "deletionProtection",
             False,
             "is off in prod: a mistaken destroy would drop the database, buckets and cluster",
-            "set mlops:deletionProtection: true",
+            "set mlops:deletionProtection: true (to tear prod down on purpose, see the README)",
         )
-    if spec.storage.force_destroy:
+    if spec.storage.force_destroy and not spec.decommission:
         yield Problem(
             "storage.forceDestroy",
             True,

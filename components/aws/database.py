@@ -60,10 +60,11 @@ class PostgresServer(pulumi.ComponentResource):
         )
         secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         insights = spec.is_prod
-        # Snapshots outlive the instance: a fixed final snapshot name would make the second deliberate teardown of a
-        # rebuilt prod fail with DBSnapshotAlreadyExists. One suffix per instance lifetime keeps every one distinct.
+        # Deleting a prod instance, even on purpose (mlops:decommission), always leaves a final snapshot. Snapshots
+        # outlive the instance: a fixed name would make the second teardown of a rebuilt prod fail with
+        # DBSnapshotAlreadyExists, so each instance lifetime gets its own suffix.
         final_snapshot: pulumi.Output[str] | None = None
-        if spec.deletion_protection:
+        if spec.is_prod:
             suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child(self))
             final_snapshot = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
         self.instance = aws.rds.Instance(
@@ -88,7 +89,7 @@ class PostgresServer(pulumi.ComponentResource):
             backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
             deletion_protection=spec.deletion_protection,
-            skip_final_snapshot=not spec.deletion_protection,
+            skip_final_snapshot=not spec.is_prod,
             final_snapshot_identifier=final_snapshot,
             performance_insights_enabled=insights,
             performance_insights_kms_key_id=args.key_arn if insights else None,

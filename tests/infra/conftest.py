@@ -1,12 +1,14 @@
 """Plans are expensive (the whole program under mocks): each stack is planned once per test session.
 
 Besides the shipped stacks, tests that name physical resources also run on RENAMED stacks: a shipped stack file
-under another `namePrefix`. A name written into a test instead of derived from the spec fails there.
+under another `namePrefix`. A name written into a test instead of derived from the spec fails there. DECOMMISSIONED
+stacks are the prod stacks as a deliberate teardown configures them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +27,20 @@ RENAMED: dict[str, tuple[str, dict[str, str]]] = {
     "acme-gcp-dev": ("gcp-dev", {"mlops:namePrefix": "acme"}),
 }
 AWS_RENAMED, GCP_RENAMED = "acme-dev", "acme-gcp-dev"
+# Test-only stacks: a shipped prod stack file as the README's deliberate teardown sets it before `pulumi destroy`.
+DECOMMISSIONED: dict[str, str] = {"prod-decommission": "prod", "gcp-prod-decommission": "gcp-prod"}
+
+
+def _decommission(config: dict[str, str]) -> dict[str, str]:
+    storage = {**json.loads(config.get("mlops:storage", "{}")), "forceDestroy": True}
+    return {"mlops:decommission": "true", "mlops:deletionProtection": "false", "mlops:storage": json.dumps(storage)}
 
 
 def stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
-    """The config the engine would pass for `stack` (a shipped stack, or a renamed variant of one)."""
+    """The config the engine would pass for `stack` (a shipped stack, or a test-only variant of one)."""
+    if stack in DECOMMISSIONED:
+        config, secret_keys = load_stack_config(PROJECT_ROOT, DECOMMISSIONED[stack])
+        return {**config, **_decommission(config)}, secret_keys
     base, overrides = RENAMED.get(stack, (stack, {}))
     config, secret_keys = load_stack_config(PROJECT_ROOT, base)
     return {**config, **overrides}, secret_keys
@@ -37,7 +49,8 @@ def stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
 @functools.cache
 def _stack_plan(stack: str) -> Plan:
     config, secret_keys = stack_config(stack)
-    return run_program(stack_program(), project="mlops", stack=stack, config=config, secret_keys=secret_keys)
+    name = DECOMMISSIONED.get(stack, stack)  # a teardown reconfigures the same stack: same URNs, same state
+    return run_program(stack_program(), project="mlops", stack=name, config=config, secret_keys=secret_keys)
 
 
 def stack_spec(stack: str) -> PlatformSpec:

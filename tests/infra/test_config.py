@@ -197,7 +197,14 @@ BAD_CONFIGS = [
                  "range disjoint from 10.64.0.0/14", id="overlapping-cidrs"),
     pytest.param("prod", {"deletionProtection": False},
                  "mlops:deletionProtection = False is off in prod: a mistaken destroy would drop the database, buckets "
-                 "and cluster; fix: set mlops:deletionProtection: true", id="prod-without-deletion-protection"),
+                 "and cluster; fix: set mlops:deletionProtection: true (to tear prod down on purpose, see the README)",
+                 id="prod-without-deletion-protection"),
+    pytest.param("dev", {"decommission": True},
+                 "mlops:decommission = True only applies to prod; a dev stack is destroyed as it is; fix: remove "
+                 "mlops:decommission and run `pulumi destroy`", id="decommission-outside-prod"),
+    pytest.param("prod", {"decommission": True},
+                 "mlops:decommission = True has no effect while deletionProtection is true; fix: set "
+                 "mlops:deletionProtection: false as well, or remove mlops:decommission", id="decommission-protected"),
     pytest.param("prod", {"cluster.publicAccessCidrs": ["0.0.0.0/0"]},
                  f"mlops:cluster.publicAccessCidrs = [\"0.0.0.0/0\"] together cover the whole internet (0.0.0.0/0); "
                  f"fix: {ADMIN_FIX}", id="prod-open-api"),

@@ -92,3 +92,15 @@ def test_eks_addon_check_stops_the_deploy_when_a_pin_is_not_offered(fake_aws: Pa
     result = check_addons("dev", fake_aws)
     assert result.returncode != 0
     assert f"::error::coredns {pins['coredns']} is not offered for Kubernetes" in result.stdout
+
+
+@pytest.mark.parametrize("workflow", INFRA_WORKFLOWS)
+def test_readme_names_every_variable_and_secret_the_deploy_workflows_read(workflow: str) -> None:
+    """A workflow reading a repository variable or secret the README's deploy section does not list fails on the
+    first real run, with an empty role ARN or token."""
+    text = (PROJECT_ROOT / ".github" / "workflows" / workflow).read_text()
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying for real") : readme.index("## The offline plan")]
+    names = set(re.findall(r"\$\{\{\s*(?:vars|secrets)\.([A-Z0-9_]+)", text))
+    assert names, workflow
+    assert sorted(name for name in names if f"`{name}`" not in section) == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.plan.engine import Plan, RecordedResource
-from tests.infra.conftest import GCP_STACKS, STACKS, stack_spec
+from tests.infra.conftest import DECOMMISSIONED, GCP_STACKS, STACKS, stack_spec
 
 StackPlan = Callable[[str], Plan]
 RANDOM_ID = "random:index/randomId:RandomId"
@@ -37,6 +37,23 @@ STATEFUL: dict[str, tuple[tuple[str, ...], Any] | None] = {
 }
 
 
+# Keys encrypt what a prod teardown keeps (the final RDS snapshot / Cloud SQL backup): retained in prod, always.
+KEYS = {"aws:kms/key:Key", "gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey"}
+# What a deliberate teardown (mlops:decommission) switches off, and to what; nothing else may change.
+LIFTED: dict[str, dict[tuple[str, ...], Any]] = {
+    "aws:eks/cluster:Cluster": {("deletionProtection",): False},
+    "aws:rds/instance:Instance": {("deletionProtection",): False},
+    "aws:s3/bucket:Bucket": {("forceDestroy",): True},
+    "aws:ecr/repository:Repository": {("forceDelete",): True},
+    "gcp:container/cluster:Cluster": {("deletionProtection",): False},
+    "gcp:sql/databaseInstance:DatabaseInstance": {
+        ("deletionProtection",): False,
+        ("settings", "deletionProtectionEnabled"): False,
+    },
+    "gcp:storage/bucket:Bucket": {("forceDestroy",): True},
+}
+
+
 def _get(inputs: dict[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = inputs
     for key in path:
@@ -55,7 +72,8 @@ def test_data_is_protected_retained_and_deletion_protected_exactly_in_prod(stack
     cloud = "gcp" if stack_spec(stack).cloud == "gcp" else "aws"
     assert {r.type for r in stateful} == {t for t in STATEFUL if t.startswith(cloud)}  # every kind is present
     for resource in stateful:
-        assert (resource.protect, resource.retain_on_delete) == (protect, protect), resource.urn
+        retain = protect or (resource.type in KEYS and stack_spec(stack).is_prod)
+        assert (resource.protect, resource.retain_on_delete) == (protect, retain), resource.urn
         guard = STATEFUL[resource.type]
         if guard is not None and protect:
             path, value = guard
@@ -77,18 +95,18 @@ def test_names_the_cloud_keeps_after_a_delete_are_fresh_per_stack_lifetime(stack
     In dev each such name carries a random suffix held in state, so `up` after `destroy` creates new names instead
     of colliding. In prod the key ring keeps a stable name and is never deleted (it must keep decrypting retained
     data); the final snapshot of a deliberate teardown still gets a name no earlier teardown used."""
-    plan, protect = stack_plan(stack), stack_spec(stack).deletion_protection
+    plan, prod = stack_plan(stack), stack_spec(stack).is_prod
     for ring in plan.of_type("gcp:kms/keyRing:KeyRing"):
-        if protect:
+        if prod:
             assert RANDOM_ID not in _name_source(plan, ring, "name")
-            assert (ring.protect, ring.retain_on_delete) == (True, True)
+            assert ring.retain_on_delete
         else:
             assert RANDOM_ID in _name_source(plan, ring, "name"), ring.inputs["name"]
     for instance in plan.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
         assert RANDOM_ID in _name_source(plan, instance, "name")
     for instance in plan.of_type("aws:rds/instance:Instance"):
-        assert instance.inputs["skipFinalSnapshot"] is not protect
-        if protect:
+        assert instance.inputs["skipFinalSnapshot"] is not prod
+        if prod:
             assert RANDOM_ID in _name_source(plan, instance, "finalSnapshotIdentifier")
             assert instance.inputs["finalSnapshotIdentifier"].startswith(instance.inputs["identifier"])
         else:
@@ -111,3 +129,36 @@ def test_eks_control_plane_log_group_outlives_the_cluster(stack_plan: StackPlan,
     for cluster in plan.of_type("aws:eks/cluster:Cluster"):
         groups = [plan.by_urn(urn) for urn in cluster.dependencies]
         assert any(g.type == "aws:cloudwatch/logGroup:LogGroup" for g in groups)
+
+
+def _without(inputs: dict[str, Any], paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    rest = dict(inputs)
+    for path in paths:
+        if len(path) == 1:
+            rest.pop(path[0], None)
+        else:
+            rest[path[0]] = _without(rest.get(path[0], {}), {path[1:]: None})
+    return rest
+
+
+@pytest.mark.parametrize("stack", sorted(DECOMMISSIONED))
+def test_a_deliberate_prod_teardown_lifts_the_guards_and_keeps_a_final_copy(stack_plan: StackPlan, stack: str) -> None:
+    """README "Tearing prod down": `pulumi up` with mlops:decommission must leave nothing protected and every
+    cloud-side guard off (or `pulumi destroy` fails half-way), yet keep a final database copy and the key it is
+    encrypted with, and replace nothing: only the guards may change, never a name."""
+    plan, shipped = stack_plan(stack), stack_plan(DECOMMISSIONED[stack])  # the same stack, reconfigured
+    stateful = _stateful(plan)
+    assert {r.urn for r in stateful} == {r.urn for r in _stateful(shipped)}
+    for resource in stateful:
+        assert not resource.protect, resource.urn
+        assert resource.retain_on_delete is (resource.type in KEYS), resource.urn
+        lifted = LIFTED.get(resource.type, {})
+        for path, value in lifted.items():
+            assert _get(resource.inputs, path) == value, (resource.urn, path)
+        before = shipped.by_urn(resource.urn).inputs
+        assert _without(resource.inputs, lifted) == _without(before, lifted), resource.urn
+    for instance in plan.of_type("aws:rds/instance:Instance"):
+        assert instance.inputs["skipFinalSnapshot"] is False
+        assert instance.inputs["finalSnapshotIdentifier"].startswith(instance.inputs["identifier"])
+    for instance in plan.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
+        assert instance.inputs["settings"]["finalBackupConfig"] == {"enabled": True, "retentionDays": 365}
