@@ -1,6 +1,13 @@
 """Teardown and rebuild: a dev stack survives `destroy` then `up`; a prod stack refuses to destroy its data.
 
 Asserted on the plans of all four stacks, from each stack's spec (`deletionProtection`), never from names.
+
+Names the cloud keeps after a delete, and so would collide on the next `up`: GCP key rings (never deleted), Cloud
+SQL instance names (blocked for a week), RDS final snapshots (outlive the instance) and the log group EKS creates
+itself when it is missing; each is handled below. Reusable at once after a delete, so left as they are: IAM roles,
+the OIDC provider, KMS aliases, ECR and Artifact Registry repositories, S3 and GCS bucket names, Memorystore and
+ElastiCache names, GCP service-account ids (a re-created account is a new identity, re-granted by the same stack).
+The stacks create none of the soft-deleted kinds (Secrets Manager secrets, GCP custom IAM roles).
 """
 
 from __future__ import annotations
