@@ -10,8 +10,10 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from components.versions import DEFAULT_KUBERNETES_VERSION
 
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "staging", "prod"]
@@ -25,10 +27,23 @@ BUCKET_ROLES: tuple[BucketRole, ...] = ("data", "models", "pipelines", "monitori
 PLATFORM_ROLES: tuple[PlatformRole, ...] = ("platform-admins", "ml-engineers", "data-scientists", "viewers")
 
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(ge=1)]
+# Counts and sizes end up in cloud APIs as 32-bit integers: a larger value would plan but fail to deploy.
+INT32_MAX = 2**31 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+TagValue = Annotated[str, Field(min_length=1, max_length=256)]  # AWS tag values: 1-256 characters
+
+
+def _cidr_text(value: object) -> object:
+    """A CIDR is written as text: pydantic would read `true` or `42` as the address 0.0.0.1/32 or 0.0.0.42/32."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("a CIDR is written as text, e.g. 10.0.0.0/16")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
 
 
 class SpecModel(BaseModel):
@@ -41,11 +56,12 @@ class SpecModel(BaseModel):
         frozen=True,
         validate_default=True,
         use_attribute_docstrings=True,
+        allow_inf_nan=False,  # `.inf` would pass `gt=0` and crash the plan (int(inf)) or the deploy
     )
 
 
 class NetworkSpec(SpecModel):
-    vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")
     """VPC (AWS) or subnet (GCP) primary range; /16 to /20."""
     zone_count: Annotated[int, Field(ge=1, le=6)] = 2
     """Zones to spread subnets and nodes over: 2 in dev, 3 in prod (AWS); GCP regional clusters use 3."""
@@ -57,11 +73,11 @@ class NetworkSpec(SpecModel):
     """With existingVpcId: private subnet ids, one per zone (nodes, database, cache)."""
     existing_public_subnet_ids: list[str] = []
     """With existingVpcId: public subnet ids for internet-facing load balancers."""
-    pods_cidr: IPv4Network = IPv4Network("10.16.0.0/14")
+    pods_cidr: Cidr = IPv4Network("10.16.0.0/14")
     """GKE secondary range for pods."""
-    services_cidr: IPv4Network = IPv4Network("10.20.0.0/20")
+    services_cidr: Cidr = IPv4Network("10.20.0.0/20")
     """GKE secondary range for services."""
-    control_plane_cidr: IPv4Network = IPv4Network("172.16.0.0/28")
+    control_plane_cidr: Cidr = IPv4Network("172.16.0.0/28")
     """GKE private control plane range (/28)."""
 
 
@@ -73,9 +89,9 @@ class AccessEntrySpec(SpecModel):
 
 
 class ClusterSpec(SpecModel):
-    kubernetes_version: str = "1.33"
-    """Kubernetes minor version, quoted ("1.33"); validated against the supported range."""
-    public_access_cidrs: list[IPv4Network] = []
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    """Kubernetes minor version, quoted; one in standard support on the cloud (components/versions.py)."""
+    public_access_cidrs: list[Cidr] = []
     """Admin networks allowed to reach the public API endpoint; empty = private endpoint only."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = "UNSPECIFIED"
     """GKE release channel; UNSPECIFIED pins kubernetesVersion."""
@@ -267,7 +283,7 @@ class WorkloadsSpec(SpecModel):
 
 
 class BudgetSpec(SpecModel):
-    monthly_limit_usd: Annotated[float, Field(gt=0)] = 1000.0
+    monthly_limit_usd: Annotated[float, Field(gt=0, le=1e9)] = 1000.0
     """Monthly budget; alerts at 80/90/100%."""
     notification_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
     """Who receives budget alerts."""
@@ -331,14 +347,16 @@ class PlatformSpec(SpecModel):
     """Cloud region."""
     name_prefix: DnsLabel = "mlops"
     """Prefix of every physical name."""
-    team: str = "ml-platform"
+    team: TagValue = "ml-platform"
     """Team tag/label."""
-    owner: str = "ml-platform@example.com"
+    owner: TagValue = "ml-platform@example.com"
     """Owner tag/label."""
-    cost_center: str = "ml"
+    cost_center: TagValue = "ml"
     """CostCenter tag (AWS)."""
     deletion_protection: bool = False
     """Protect and retain stateful resources (required in prod)."""
+    decommission: bool = False
+    """Prod only, with deletionProtection false: tear this stack down on purpose (README, "Tearing prod down")."""
     network: NetworkSpec = NetworkSpec()
     """Network layout."""
     cluster: ClusterSpec = ClusterSpec()

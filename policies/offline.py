@@ -24,7 +24,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.plan.engine import Plan, RecordedResource, plan_stack
+from infra.plan.engine import Plan, PlanError, ProgramFailed, RecordedResource, plan_stack
 from policies.rules import RESOURCE_POLICIES, STACK_POLICIES
 
 
@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.offline", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
-    plan = plan_stack(args.stack)
+    try:
+        plan = plan_stack(args.stack)
+    except PlanError as error:  # a bad stack file or config: its own one-line messages, no traceback
+        print(error.error if isinstance(error, ProgramFailed) else error, file=sys.stderr)
+        return 1
     violations = evaluate(plan)
     policies = len(RESOURCE_POLICIES) + len(STACK_POLICIES)
     for violation in violations:

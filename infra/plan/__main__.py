@@ -22,6 +22,7 @@ from infra.plan.engine import (
     PlanError,
     ProgramFailed,
     RecordedResource,
+    StackFileError,
     load_stack_config,
     plan_stack,
 )
@@ -75,9 +76,9 @@ def render_summary(plan: Plan, report: ManifestReport | None) -> str:
 
 
 def run(stack: str, json_path: Path | None, manifests_dir: Path | None, quiet: bool) -> int:
-    config, _ = load_stack_config(PROJECT_ROOT, stack)
+    config, secret_keys = load_stack_config(PROJECT_ROOT, stack)
     try:
-        spec = parse_spec(config, source=f"Pulumi.{stack}.yaml")
+        spec = parse_spec(config, f"Pulumi.{stack}.yaml", secret_keys)
         plan = plan_stack(stack)
     except StackConfigError as error:
         print(error, file=sys.stderr)
@@ -107,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.stack, args.json, args.manifests, args.quiet)
+    except StackFileError as error:
+        print(error, file=sys.stderr)
+        return 1
     except PlanError as error:
         cause = error.error if isinstance(error, ProgramFailed) else error
         print(f"plan failed for stack {args.stack}: {type(cause).__name__}: {cause}", file=sys.stderr)
