@@ -140,6 +140,28 @@ BAD_CONFIGS = [
     pytest.param("prod", {"database.backupRetentionDays": 1},
                  "mlops:database.backupRetentionDays = 1 is below 7 days in prod", id="prod-short-backups"),
     pytest.param("dev", {"region": DELETE}, "mlops:region = (not set) is required", id="missing-region"),
+    pytest.param("dev", {"pipelinesDatabase.engineVersion": "8.0"},
+                 "mlops:pipelinesDatabase.engineVersion = '8.0' is not a supported MySQL version; fix: use one of 8.4",
+                 id="kfp-mysql-version-gone"),
+    pytest.param("gcp-dev", {"pipelinesDatabase.instanceClass": "db.t4g.small"},
+                 "mlops:pipelinesDatabase.instanceClass = 'db.t4g.small' is not a Cloud SQL tier; fix: use a value "
+                 "like 'db-custom-1-3840'", id="kfp-mysql-aws-class-on-gcp"),
+    pytest.param("dev", {"pipelinesDatabase.instanceClass": "t4g.small"},
+                 "mlops:pipelinesDatabase.instanceClass = 't4g.small' is not an RDS instance class",
+                 id="kfp-mysql-bad-class"),
+    pytest.param("dev", {"pipelinesDatabase.storageGb": 100, "pipelinesDatabase.maxStorageGb": 50},
+                 "mlops:pipelinesDatabase.maxStorageGb = 50 is below storageGb = 100", id="kfp-mysql-storage-ceiling"),
+    pytest.param("dev", {"pipelinesDatabase.backupRetentionDays": 0},
+                 "mlops:pipelinesDatabase.backupRetentionDays = 0 is invalid: input should be greater than or equal "
+                 "to 1", id="kfp-mysql-no-backups"),
+    pytest.param("prod", {"pipelinesDatabase.backupRetentionDays": 3},
+                 "mlops:pipelinesDatabase.backupRetentionDays = 3 is below 7 days in prod",
+                 id="kfp-mysql-prod-backups"),
+    pytest.param("gcp-prod", {"pipelinesDatabase.highAvailability": False},
+                 "mlops:pipelinesDatabase.highAvailability = False is off in prod", id="kfp-mysql-prod-single-zone"),
+    pytest.param("dev", {"pipelinesDatabse": {}},
+                 "mlops:pipelinesDatabse = {} is not a known key; fix: did you mean 'pipelinesDatabase'?",
+                 id="kfp-mysql-typo"),
 ]  # fmt: skip
 
 
