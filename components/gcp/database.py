@@ -110,16 +110,19 @@ class CloudSqlDatabase(pulumi.ComponentResource):
             ),
         )
         password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        self.admin_password = pulumi.Output.secret(password.result.apply(str))
-        gcp.sql.User(
+        generated: pulumi.Output[str] = pulumi.Output.secret(password.result.apply(str))
+        admin = gcp.sql.User(
             f"{name}-admin",
             instance=self.instance.name,
             name=ADMIN_USERNAME,
-            password=self.admin_password,  # encrypted in state, never in plain outputs
+            password=generated,  # encrypted in state, never in plain outputs
             # A role that owns objects cannot be dropped; it goes away with the instance instead.
             deletion_policy="ABANDON",
             opts=child,
         )
+        # Read back from the user, so whatever logs in with it (the bootstrap Jobs) waits until the user exists.
+        read_back: pulumi.Output[str] = admin.password.apply(lambda value: value or "")
+        self.admin_password = pulumi.Output.secret(read_back)
         self.private_ip = self.instance.private_ip_address
         self.port = engine.port
         self.register_outputs({"privateIp": self.private_ip})

@@ -431,3 +431,20 @@ def test_the_cloud_sql_proxy_may_connect_to_the_kfp_instance_and_nothing_else(
     (container,) = pod["containers"]
     assert container["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_login_job_waits_for_the_admin_login_it_uses(stack_plan: StackPlan, stack: str) -> None:
+    """The bootstrap Job logs in as the admin: what creates that login must be done before the Job's Secret."""
+    plan = stack_plan(stack)
+    (bootstrap,) = [s for s in plan.of_type("kubernetes:core/v1:Secret") if s.name == "kfp-db-bootstrap"]
+    options = bootstrap.inputs["stringData"]["client.cnf"]
+    if stack.startswith("gcp"):
+        (admin,) = [u for u in plan.of_type("gcp:sql/user:User") if u.name.endswith("-mysql-admin")]
+        login = (admin.inputs["name"], admin.inputs["password"])
+    else:
+        (admin,) = [r for r in plan.of_type("aws:rds/instance:Instance") if r.inputs["engine"] == "mysql"]
+        login = (admin.inputs["username"], admin.inputs["password"])
+    assert admin.urn in bootstrap.dependencies
+    assert f"user={login[0]}\n" in options and f'password="{login[1]}"\n' in options
+    assert "ssl-mode=REQUIRED\n" in options
