@@ -59,7 +59,12 @@ from components.versions import KFP_CACHE_IMAGE, KFP_VERSION
 OVERLAY_DIR = Path(__file__).resolve().parent / "overlay"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PIPELINE_ROOT_PREFIX = "v2/artifacts"
-ARTIFACT_KEY_FORMAT = "private-artifacts/{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}"
+# Upstream's key format: the date keeps pod names from colliding over the cluster's life
+# (third-party/argo/base/workflow-controller-configmap-patch.yaml:20-31@2.17.0).
+ARTIFACT_KEY_FORMAT = (
+    "private-artifacts/{{workflow.namespace}}/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/"
+    "{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}"
+)
 DEFAULT_ARTIFACT_REPOSITORY = "workflows.argoproj.io/default-artifact-repository"
 
 
