@@ -35,7 +35,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.contract import CloudPlatform, IdentityRequest
+from components.contract import CloudPlatform, IdentityRequest, S3Api
 from components.k8s.common import (
     KFP_API_HTTP_PORT,
     KFP_API_SERVICE,
@@ -48,6 +48,7 @@ from components.k8s.kubeflow.connector import ConnectorArgs, ConnectorDeployment
 from components.k8s.kubeflow.database import (
     DATABASES,
     USERNAME,
+    ClientConnection,
     PipelinesLogin,
     PipelinesLoginArgs,
     client_connection,
@@ -100,6 +101,37 @@ def launcher_providers(scheme: str, region: str) -> str:
     if scheme == "s3":
         default |= {"endpoint": "s3.amazonaws.com", "region": region, "forcePathStyle": False}
     return yaml.safe_dump({scheme: {"default": default}}, sort_keys=False)
+
+
+def install_config(
+    connection: ClientConnection, bucket: pulumi.Output[str], pipeline_root: pulumi.Output[str], s3_api: S3Api
+) -> dict[str, pulumi.Input[str]]:
+    """`pipeline-install-config`: upstream's keys that its pods read (base/installs/generic/pipeline-install-config.yaml
+    @2.17.0) with this platform's values, and the object-store and DSN keys the overlay's patches add."""
+    return {
+        "appName": "pipeline",
+        "appVersion": KFP_VERSION,
+        "dbType": "mysql",
+        "mysqlHost": connection.host,
+        "mysqlPort": str(connection.port),
+        "mysqlExtraParams": connection.dsn_params,
+        **DATABASES,
+        "ConMaxLifeTime": "120s",  # upstream's advice for external databases (pipeline-install-config.yaml:87-93)
+        "bucketName": bucket,
+        "defaultPipelineRoot": pipeline_root,
+        "objectStoreHost": s3_api.endpoint,
+        "objectStorePort": "443",
+        "objectStoreSecure": "true",
+        "objectStoreRegion": s3_api.region,
+        "autoUpdatePipelineDefaultVersion": "true",
+        "cronScheduleTimezone": "UTC",
+        "cacheImage": KFP_CACHE_IMAGE,
+        "cacheNodeRestrictions": "false",
+        "MAXIMUM_CACHE_STALENESS": "",
+        "DEFAULT_CACHE_STALENESS": "",
+        "ARTIFACTS_PROXY_ENABLED": "false",
+        "LOG_LEVEL": "info",
+    }
 
 
 @dataclass
@@ -187,36 +219,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
                 )
             )
 
-        # Upstream's keys (base/installs/generic/pipeline-install-config.yaml@2.17.0) that its pods read, with this
-        # platform's values, and the object-store and DSN keys the overlay's patches added.
-        config_map(
-            "pipeline-install-config",
-            {
-                "appName": "pipeline",
-                "appVersion": KFP_VERSION,
-                "dbType": "mysql",
-                "mysqlHost": connection.host,
-                "mysqlPort": str(connection.port),
-                "mysqlExtraParams": connection.dsn_params,
-                **DATABASES,
-                # Upstream's advice for external databases (pipeline-install-config.yaml:87-93).
-                "ConMaxLifeTime": "120s",
-                "bucketName": bucket,
-                "defaultPipelineRoot": pipeline_root,
-                "objectStoreHost": cloud.s3_api.endpoint,
-                "objectStorePort": "443",
-                "objectStoreSecure": "true",
-                "objectStoreRegion": cloud.s3_api.region,
-                "autoUpdatePipelineDefaultVersion": "true",
-                "cronScheduleTimezone": "UTC",
-                "cacheImage": KFP_CACHE_IMAGE,
-                "cacheNodeRestrictions": "false",
-                "MAXIMUM_CACHE_STALENESS": "",
-                "DEFAULT_CACHE_STALENESS": "",
-                "ARTIFACTS_PROXY_ENABLED": "false",
-                "LOG_LEVEL": "info",
-            },
-        )
+        config_map("pipeline-install-config", install_config(connection, bucket, pipeline_root, cloud.s3_api))
         secret("mysql-secret", {"username": USERNAME, "password": login.password})
         secret(
             "metadata-grpc-db-config",
