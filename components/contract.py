@@ -3,7 +3,8 @@
 A cloud layer (`components/aws`, `components/gcp`) builds the cluster and its backing services, then hands the
 in-cluster layer (`components/k8s`) a `CloudPlatform`: plain data and Pulumi outputs, no AWS or GCP type. The only
 behaviour a cloud must provide is `grant_workload_identity`: make one Kubernetes service account able to use
-exactly the buckets (and database) it names, returning the annotations that service account needs.
+exactly the buckets (and database) it names, returning the annotations that service account needs; and
+`grant_s3_credentials`, the same for a client that speaks only the S3 API.
 """
 
 from __future__ import annotations
@@ -39,6 +40,53 @@ class Database:
     admin_username: str
     admin_password: pulumi.Output[str]  # always a Pulumi secret
     sslmode: Literal["require", "verify-full"] = "require"
+
+
+@dataclass(frozen=True)
+class DatabaseConnector:
+    """A proxy the cluster runs in front of a managed database, under a cloud identity of its own (GCP: the Cloud SQL
+    Auth Proxy, the way Kubeflow Pipelines' upstream env/gcp connects). Clients speak plain MySQL to its Service inside
+    the cluster; the connector authorizes with IAM and encrypts the hop to the instance."""
+
+    name: str  # Deployment, Service and service account name
+    image: str
+    uid: int
+    args: tuple[pulumi.Input[str], ...]
+    port: int  # where clients connect
+    instance_port: int  # where it dials the instance (for egress policies)
+    health_port: int
+    probe_paths: Mapping[Literal["startup", "liveness", "readiness"], str]
+
+
+@dataclass(frozen=True)
+class MysqlServer:
+    """The managed MySQL 8 of Kubeflow Pipelines: private, encrypted, and it accepts only TLS connections directly.
+    With a `connector`, in-cluster clients go through it instead of `host`."""
+
+    host: pulumi.Output[str]
+    port: int
+    admin_username: str
+    admin_password: pulumi.Output[str]  # always a Pulumi secret
+    connector: DatabaseConnector | None = None
+
+
+@dataclass(frozen=True)
+class S3Api:
+    """The cloud's S3-compatible API, for clients that speak nothing else (HTTPS on 443)."""
+
+    endpoint: str
+    region: str  # the SigV4 signing region
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """What an S3-only client authenticates with for one `IdentityRequest`: static keys (a GCS HMAC key) or, with both
+    keys empty, the pod's workload identity through `service_account_annotations`."""
+
+    access_key_id: pulumi.Output[str]
+    secret_access_key: pulumi.Output[str]  # a Pulumi secret (empty with workload identity)
+    service_account_annotations: Mapping[str, pulumi.Output[str]]
+    principal: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -81,6 +129,7 @@ class IdentityRequest:
     buckets: Mapping[BucketRole, BucketAccess] = field(default_factory=dict)
     bucket_prefixes: Mapping[BucketRole, str] = field(default_factory=dict)  # restrict to one key prefix
     registry_pull: bool = False
+    database_connector: bool = False  # runs the `MysqlServer.connector`: may connect to the instance through IAM
 
 
 @dataclass(frozen=True)
@@ -117,7 +166,9 @@ class CloudPlatform(ABC):
     provider: k8s.Provider
     buckets: Mapping[BucketRole, Bucket]
     database: Database
+    pipelines_database: MysqlServer | None  # None when Kubeflow Pipelines is off
     online_store: OnlineStore
+    s3_api: S3Api
     registry_url: pulumi.Output[str]
     placements: Mapping[PoolName, NodePlacement]
     gpu: GpuSupport
@@ -143,3 +194,7 @@ class CloudPlatform(ABC):
     @abstractmethod
     def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
         """Create the cloud identity for `request` (IRSA role / Google service account) with least privilege."""
+
+    @abstractmethod
+    def grant_s3_credentials(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> S3Credentials:
+        """Credentials for a client that speaks only the S3 API (`s3_api`), with exactly `request.buckets`."""

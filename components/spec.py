@@ -181,6 +181,19 @@ class DatabaseSpec(SpecModel):
     """Multi-AZ (AWS) / REGIONAL (GCP)."""
 
 
+class PipelinesDatabaseSpec(DatabaseSpec):
+    """Kubeflow Pipelines' own MySQL: KFP 2.17.0 runs on MySQL only (its PostgreSQL path is broken upstream)."""
+
+    engine_version: str = "8.4"
+    """MySQL version, quoted ("8.4", the LTS line)."""
+    instance_class: str = "db.t4g.small"
+    """RDS instance class (db.t4g.small) or Cloud SQL tier (db-custom-1-3840)."""
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 1
+    """Automated backup retention with point-in-time recovery (at least 7 in prod)."""
+    high_availability: bool = False
+    """Multi-AZ (AWS) / REGIONAL (GCP); required in prod."""
+
+
 class OnlineStoreSpec(SpecModel):
     node_type: str = "cache.t4g.small"
     """AWS: ElastiCache node type."""
@@ -366,7 +379,9 @@ class PlatformSpec(SpecModel):
     storage: StorageSpec = StorageSpec()
     """Bucket lifecycle."""
     database: DatabaseSpec = DatabaseSpec()
-    """Shared PostgreSQL."""
+    """Shared PostgreSQL (MLflow, Feast)."""
+    pipelines_database: PipelinesDatabaseSpec = PipelinesDatabaseSpec()
+    """Managed MySQL of Kubeflow Pipelines (created only when services.kubeflow is on)."""
     online_store: OnlineStoreSpec = OnlineStoreSpec()
     """Feast online store (Redis)."""
     services: ServicesSpec = ServicesSpec()

@@ -109,9 +109,36 @@ NVIDIA_DEVICE_PLUGIN_CHART: Final = HelmChart(
 DCGM_EXPORTER_CHART: Final = HelmChart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.2")
 
 # Kubeflow Pipelines standalone: upstream kustomize manifests at a release tag (matches the kfp SDK 2.17.0 the
-# workloads compile with). No Helm chart exists upstream.
+# workloads compile with). No Helm chart exists upstream. Kustomize needs the tag literally, so the overlay
+# components/k8s/kubeflow/overlay/kustomization.yaml repeats it in its `?ref=`; tests/infra/test_kubeflow.py fails
+# unless every ref there equals this value (change both together).
 KFP_VERSION: Final[str] = "2.17.0"
-KFP_MANIFESTS_URL: Final[str] = "https://github.com/kubeflow/pipelines/manifests/kustomize"
+# The image the KFP cache webhook gives a step whose result is cached (it only echoes). Upstream's default is the
+# untagged `ghcr.io/containerd/busybox` (manifests/kustomize/base/installs/generic/pipeline-install-config.yaml:65
+# @2.17.0); pinned instead. Tag listed in docker-library/official-images library/busybox (2026-08-21).
+KFP_CACHE_IMAGE: Final[str] = "docker.io/library/busybox:1.37.0"
+
+
+# The managed MySQL of Kubeflow Pipelines, per engine version the spec accepts: RDS engine version and parameter
+# group family, Cloud SQL database version. Only 8.4 (LTS): MySQL 8.0 reached its community end of life in April
+# 2026 and RDS bills it as Extended Support. KFP 2.17.0's own in-cluster MySQL is 8.4 with mysql_native_password
+# on (manifests/kustomize/third-party/mysql/base/mysql-deployment.yaml:43-51@2.17.0), which ML Metadata needs (see
+# components/k8s/kubeflow/database.py).
+@dataclass(frozen=True)
+class MysqlEngine:
+    rds_version: str
+    rds_family: str
+    cloud_sql_version: str
+
+
+MYSQL_ENGINES: Final[dict[str, MysqlEngine]] = {
+    "8.4": MysqlEngine(rds_version="8.4", rds_family="mysql8.4", cloud_sql_version="MYSQL_8_4"),
+}
+# mysql client of the bootstrap Job that creates the KFP login: the official image's 8.4 LTS line
+# (docker-library/official-images library/mysql, 2026-08-21: `8.4.11`), run as its `mysql` user
+# (docker-library/mysql 8.4/Dockerfile.oracle:10-11: uid/gid 999).
+MYSQL_CLIENT_IMAGE: Final[str] = "docker.io/library/mysql:8.4.11"
+MYSQL_CLIENT_UID: Final[int] = 999
 
 # psql client for the database bootstrap Job (server majors 15-17 accept a 17 client). 17.6-alpine3.22 is no longer
 # published; 17.11-alpine3.24 is (docker-library/official-images library/postgres @ 62e3678, 2026-08-13), pinned by
@@ -130,6 +157,11 @@ KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"
 # "LATEST" would track the newest driver independently of the GKE version.
 GKE_GPU_DRIVER_VERSION: Final[str] = "DEFAULT"
 MEMORYSTORE_REDIS_VERSION: Final[str] = "REDIS_7_2"
+# Cloud SQL Auth Proxy v2 in front of KFP's Cloud SQL for MySQL, as upstream's env/gcp connects (which pins the
+# retired v1 gce-proxy:1.25.0). GoogleCloudPlatform/cloud-sql-proxy tag v2.25.3 (2026-08-20), README.md:605 names
+# this image; its Dockerfile:35 runs as USER 65532 (distroless nonroot).
+CLOUD_SQL_PROXY_IMAGE: Final[str] = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
+CLOUD_SQL_PROXY_UID: Final[int] = 65532
 
 
 # --- Offline toolchain (infra/tools.py) ---

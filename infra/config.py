@@ -28,8 +28,8 @@ from components.gcp import catalog as gcp_catalog
 from components.image_tags import EXAMPLE as TAG_EXAMPLE
 from components.image_tags import tag_problem
 from components.machines import InstanceType
-from components.spec import NodePoolSpec, PlatformSpec, PoolName
-from components.versions import POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
+from components.spec import DatabaseSpec, NodePoolSpec, PlatformSpec, PoolName
+from components.versions import MYSQL_ENGINES, POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
 from infra.cost.catalog import HOURS_PER_MONTH
 from infra.cron import FORMAT as CRON_FORMAT
 from infra.cron import schedule_problem
@@ -405,6 +405,7 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_network,
         _check_node_pools,
         _check_data_services,
+        _check_pipelines_database,
         _check_production,
         _check_workloads,
         _check_access,
@@ -855,29 +856,60 @@ def _check_data_services(spec: PlatformSpec) -> Iterable[Problem]:
             "is not a supported PostgreSQL major version",
             f"use one of {', '.join(POSTGRES_MAJOR_VERSIONS)}",
         )
-    pattern, example = (
-        (aws_catalog.RDS_CLASS, "db.t4g.medium") if spec.cloud == "aws" else (gcp_catalog.SQL_TIER, "db-custom-2-7680")
-    )
-    if not pattern.match(db.instance_class):
-        yield Problem(
-            "database.instanceClass",
-            db.instance_class,
-            f"is not a {spec.cloud.upper()} database class",
-            f"use a class like '{example}'",
-        )
-    if db.max_storage_gb < db.storage_gb:
-        yield Problem(
-            "database.maxStorageGb",
-            db.max_storage_gb,
-            f"is below storageGb = {db.storage_gb}",
-            "set maxStorageGb ≥ storageGb (storage autoscaling ceiling)",
-        )
+    yield from _database_size_problems(spec, "database", db, ("db.t4g.medium", "db-custom-2-7680"))
     if spec.cloud == "aws" and not aws_catalog.CACHE_NODE_TYPE.match(spec.online_store.node_type):
         yield Problem(
             "onlineStore.nodeType",
             spec.online_store.node_type,
             "is not an ElastiCache node type",
             "use a type like 'cache.t4g.small'",
+        )
+
+
+def _database_size_problems(
+    spec: PlatformSpec, key: str, db: DatabaseSpec, examples: tuple[str, str]
+) -> Iterable[Problem]:
+    """A managed database's class (RDS instance class or Cloud SQL tier) and storage ceiling; examples: (AWS, GCP)."""
+    pattern, example, what = (
+        (aws_catalog.RDS_CLASS, examples[0], "an RDS instance class")
+        if spec.cloud == "aws"
+        else (gcp_catalog.SQL_TIER, examples[1], "a Cloud SQL tier")
+    )
+    if not pattern.match(db.instance_class):
+        yield Problem(f"{key}.instanceClass", db.instance_class, f"is not {what}", f"use a value like '{example}'")
+    if db.max_storage_gb < db.storage_gb:
+        yield Problem(
+            f"{key}.maxStorageGb",
+            db.max_storage_gb,
+            f"is below storageGb = {db.storage_gb}",
+            "set maxStorageGb to at least storageGb (it is the storage autoscaling ceiling)",
+        )
+
+
+def _check_pipelines_database(spec: PlatformSpec) -> Iterable[Problem]:
+    """The managed MySQL of Kubeflow Pipelines (`mlops:pipelinesDatabase`), checked even while KFP is off."""
+    db, key = spec.pipelines_database, "pipelinesDatabase"
+    if db.engine_version not in MYSQL_ENGINES:
+        yield Problem(
+            f"{key}.engineVersion",
+            db.engine_version,
+            "is not a supported MySQL version",
+            f"use one of {', '.join(MYSQL_ENGINES)} (quoted)",
+        )
+    yield from _database_size_problems(spec, key, db, ("db.t4g.small", "db-custom-1-3840"))
+    if spec.is_prod and db.backup_retention_days < 7:
+        yield Problem(
+            f"{key}.backupRetentionDays",
+            db.backup_retention_days,
+            "is below 7 days in prod: pipeline runs, schedules and lineage could not be restored",
+            "keep at least 7 days of backups (14 recommended)",
+        )
+    if spec.is_prod and not db.high_availability:
+        yield Problem(
+            f"{key}.highAvailability",
+            False,
+            "is off in prod: one zone outage would stop every pipeline run and schedule",
+            "set pipelinesDatabase.highAvailability: true (Multi-AZ / REGIONAL)",
         )
 
 

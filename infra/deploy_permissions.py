@@ -217,6 +217,7 @@ GCP_ROLES: Final[Mapping[str, str]] = {
     "gcp:projects/iAMMember:IAMMember": "roles/resourcemanager.projectIamAdmin",
     "gcp:storage/bucket:Bucket": "roles/storage.admin",
     "gcp:storage/bucketIAMMember:BucketIAMMember": "roles/storage.admin",
+    "gcp:storage/hmacKey:HmacKey": "roles/storage.hmacKeyAdmin",
     "gcp:sql/databaseInstance:DatabaseInstance": "roles/cloudsql.admin",
     "gcp:sql/user:User": "roles/cloudsql.admin",
     "gcp:redis/instance:Instance": "roles/redis.admin",

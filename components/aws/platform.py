@@ -18,7 +18,7 @@ from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from components.aws.budget import CostBudget
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
 from components.aws.common import PrivateServiceArgs, caller_account, platform_tags
-from components.aws.database import PostgresServer
+from components.aws.database import ADMIN_USERNAME, RdsServer, RdsServerArgs, mysql_engine, postgres_engine
 from components.aws.identity import irsa_role, workload_policy
 from components.aws.kms import PlatformKey
 from components.aws.network import Network, NetworkArgs
@@ -30,10 +30,14 @@ from components.aws.storage_class import EncryptedGp3StorageClass
 from components.contract import (
     Bucket,
     CloudPlatform,
+    Database,
     GpuSupport,
     IdentityRequest,
+    MysqlServer,
     ObjectStoreScheme,
     RbacSubject,
+    S3Api,
+    S3Credentials,
     WorkloadIdentity,
 )
 from components.spec import PlatformSpec
@@ -44,7 +48,7 @@ RESERVED_IDENTITY_NAMES = frozenset({"control-plane", "node", "vpc-cni", "ebs-cs
 
 
 class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
-    """VPC, EKS with managed node groups, S3, RDS PostgreSQL, ElastiCache Redis, ECR, KMS, IRSA and a budget."""
+    """VPC, EKS with managed node groups, S3, RDS PostgreSQL and MySQL, ElastiCache Redis, ECR, KMS, IRSA, a budget."""
 
     cloud = "aws"
 
@@ -63,6 +67,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         )
         on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
         self.account = caller_account(self.aws_provider, spec.region)
+        self.s3_api = S3Api(endpoint=self.account.service_endpoint("s3"), region=self.account.region)
         cluster_name = self.cluster_name_plain
 
         self.key = PlatformKey(f"{name}-kms", spec, self.account, cluster_name, opts=on_aws)
@@ -112,8 +117,31 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         data_args = PrivateServiceArgs(
             spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn
         )
-        self.postgres = PostgresServer(f"{name}-postgres", data_args, opts=on_aws)
-        self.database = self.postgres.database
+        self.postgres = RdsServer(
+            f"{name}-postgres",
+            RdsServerArgs(data_args, postgres_engine(spec.database.engine_version), spec.database),
+            opts=on_aws,
+        )
+        self.database = Database(
+            host=self.postgres.instance.address,
+            port=self.postgres.port,
+            admin_username=ADMIN_USERNAME,
+            admin_password=self.postgres.admin_password,
+        )
+        # Kubeflow Pipelines' own MySQL, only when KFP is deployed. KFP connects directly, over TLS (no connector).
+        self.mysql: RdsServer | None = None
+        self.pipelines_database: MysqlServer | None = None
+        if spec.services.kubeflow:
+            sizing = spec.pipelines_database
+            self.mysql = RdsServer(
+                f"{name}-mysql", RdsServerArgs(data_args, mysql_engine(sizing.engine_version), sizing), opts=on_aws
+            )
+            self.pipelines_database = MysqlServer(
+                host=self.mysql.instance.address,
+                port=self.mysql.port,
+                admin_username=ADMIN_USERNAME,
+                admin_password=self.mysql.admin_password,
+            )
         self.redis = RedisOnlineStore(f"{name}-feast-online", data_args, opts=on_aws)
         self.online_store = self.redis.online_store
         CostBudget(f"{name}-budget", spec, opts=on_aws)
@@ -139,11 +167,24 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
     def object_store_scheme(self) -> ObjectStoreScheme:
         return "s3"
 
+    def grant_s3_credentials(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> S3Credentials:
+        """No keys on AWS: the S3 client finds the pod's IRSA web-identity token through the SDK's default chain."""
+        identity = self.grant_workload_identity(request, opts)
+        empty = pulumi.Output.from_input("")
+        return S3Credentials(
+            empty, pulumi.Output.secret(empty), identity.service_account_annotations, identity.principal
+        )
+
     def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
         if request.name in RESERVED_IDENTITY_NAMES:
             raise ValueError(
                 f"workload identity name {request.name!r} is taken by the platform's own IAM roles "
                 f"({', '.join(sorted(RESERVED_IDENTITY_NAMES))}); choose another name"
+            )
+        if request.database_connector:
+            raise ValueError(
+                f"workload identity {request.name!r} asks to run a database connector, but on AWS clients reach RDS "
+                "directly (pipelines_database.connector is None); remove database_connector"
             )
         if request.name in self._granted:
             raise ValueError(f"workload identity {request.name!r} was granted twice; give each request a unique name")
@@ -183,6 +224,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             "ecrRepositories": {image: repo.repository_url for image, repo in self.registry.repositories.items()},
             "registryUrl": self.registry_url,
             "databaseEndpoint": self.postgres.instance.endpoint,
+            **({"pipelinesDatabaseEndpoint": self.mysql.instance.endpoint} if self.mysql else {}),
             "onlineStoreEndpoint": self.redis.group.primary_endpoint_address,
             "identities": dict(self._identities),
         }

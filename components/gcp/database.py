@@ -1,32 +1,52 @@
-"""Cloud SQL for PostgreSQL on a private IP only, TLS required, CMEK, PITR backups, HA and protection in prod."""
+"""Cloud SQL: the shared PostgreSQL (MLflow, Feast) and Kubeflow Pipelines' MySQL, on a private IP only, TLS required,
+CMEK, point-in-time recovery, REGIONAL when highly available, protected and retained in prod."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.contract import Database
 from components.spec import DatabaseSpec
+from components.versions import MYSQL_ENGINES
 
 ADMIN_USERNAME = "platform_admin"
-POSTGRES_PORT = 5432
 # The longest a final backup may be kept (gcloud sql instances delete --final-backup-retention-days: 1 to 365).
 FINAL_BACKUP_RETENTION_DAYS = 365
 
 
 @dataclass(frozen=True)
-class PostgresArgs:
+class CloudSqlEngine:
+    """What differs between the two instances: version, port, how point-in-time recovery is switched on."""
+
+    component: str  # the Pulumi component type's name
+    role: str  # physical-name infix
+    database_version: str
+    port: int
+    binary_log: bool  # MySQL recovers to a point in time from its binary log; PostgreSQL from WAL (PITR flag)
+
+
+def postgres_engine(version: str) -> CloudSqlEngine:
+    return CloudSqlEngine("PostgresDatabase", "pg", f"POSTGRES_{version}", 5432, binary_log=False)
+
+
+def mysql_engine(version: str) -> CloudSqlEngine:
+    return CloudSqlEngine("MysqlDatabase", "mysql", MYSQL_ENGINES[version].cloud_sql_version, 3306, binary_log=True)
+
+
+@dataclass(frozen=True)
+class CloudSqlArgs:
     base_name: str
     region: str
-    database: DatabaseSpec
+    engine: CloudSqlEngine
+    sizing: DatabaseSpec
     vpc_id: pulumi.Input[str]
     private_services: pulumi.Resource  # the peering Cloud SQL's private IP lives on
     key_id: pulumi.Input[str]
-    grant_key: Callable[[str, pulumi.Input[str]], pulumi.Resource]  # PlatformKey.allow, for the SQL service agent
+    key_grant: pulumi.Resource  # the Cloud SQL service agent's permission on the key
     protect: bool
     labels: Mapping[str, str]  # settings.user_labels sit below the provider's default_labels reach
     final_backup: bool = False  # prod: deleting the instance, even on purpose, leaves a backup for a year
@@ -37,24 +57,24 @@ def edition(tier: str) -> str:
     return "ENTERPRISE_PLUS" if tier.startswith("db-perf-optimized") else "ENTERPRISE"
 
 
-class PostgresDatabase(pulumi.ComponentResource):
-    database: Database
+class CloudSqlDatabase(pulumi.ComponentResource):
+    instance: gcp.sql.DatabaseInstance
     private_ip: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    port: int
 
-    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:PostgresDatabase", name, None, opts)
+    def __init__(self, name: str, args: CloudSqlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        engine, db = args.engine, args.sizing
+        super().__init__(f"mlops:gcp:{engine.component}", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        db = args.database
-        agent = gcp.projects.ServiceIdentity(f"{name}-sql-agent", service="sqladmin.googleapis.com", opts=child)
-        grant = args.grant_key("sql-agent", agent.email.apply(lambda email: f"serviceAccount:{email}"))
         # Instance names are blocked for a week after deletion: a suffix lets dev be destroyed and rebuilt.
         suffix = random.RandomId(f"{name}-suffix", byte_length=2, opts=child)
         retained = max(db.backup_retention_days, 1)
-        instance = gcp.sql.DatabaseInstance(
+        self.instance = gcp.sql.DatabaseInstance(
             f"{name}-instance",
-            name=suffix.hex.apply(lambda h: f"{args.base_name}-pg-{h}"),
+            name=suffix.hex.apply(lambda h: f"{args.base_name}-{engine.role}-{h}"),
             region=args.region,
-            database_version=f"POSTGRES_{db.engine_version}",
+            database_version=engine.database_version,
             encryption_key_name=args.key_id,
             deletion_protection=args.protect,
             settings=gcp.sql.DatabaseInstanceSettingsArgs(
@@ -76,7 +96,8 @@ class PostgresDatabase(pulumi.ComponentResource):
                 ),
                 backup_configuration=gcp.sql.DatabaseInstanceSettingsBackupConfigurationArgs(
                     enabled=True,
-                    point_in_time_recovery_enabled=True,
+                    point_in_time_recovery_enabled=None if engine.binary_log else True,
+                    binary_log_enabled=True if engine.binary_log else None,
                     start_time="03:00",
                     transaction_log_retention_days=min(retained, 7),
                     backup_retention_settings=gcp.sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
@@ -91,28 +112,25 @@ class PostgresDatabase(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[args.private_services, grant],
+                depends_on=[args.private_services, args.key_grant],
                 protect=args.protect,
                 retain_on_delete=args.protect,
             ),
         )
         password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result.apply(str))
-        gcp.sql.User(
+        generated: pulumi.Output[str] = pulumi.Output.secret(password.result.apply(str))
+        admin = gcp.sql.User(
             f"{name}-admin",
-            instance=instance.name,
+            instance=self.instance.name,
             name=ADMIN_USERNAME,
-            password=secret_password,  # encrypted in state, never in plain outputs
-            # A PostgreSQL role that owns objects cannot be dropped; it goes away with the instance instead.
+            password=generated,  # encrypted in state, never in plain outputs
+            # A role that owns objects cannot be dropped; it goes away with the instance instead.
             deletion_policy="ABANDON",
             opts=child,
         )
-        self.private_ip = instance.private_ip_address
-        self.database = Database(
-            host=instance.private_ip_address,
-            port=POSTGRES_PORT,
-            admin_username=ADMIN_USERNAME,
-            admin_password=secret_password,
-            sslmode="require",
-        )
+        # Read back from the user, so whatever logs in with it (the bootstrap Jobs) waits until the user exists.
+        read_back: pulumi.Output[str] = admin.password.apply(lambda value: value or "")
+        self.admin_password = pulumi.Output.secret(read_back)
+        self.private_ip = self.instance.private_ip_address
+        self.port = engine.port
         self.register_outputs({"privateIp": self.private_ip})

@@ -1,13 +1,18 @@
 """Workload Identity: one Google service account per Kubernetes service account, with exactly the access requested.
 
-Every grant is non-authoritative and scoped to one resource (the GSA, one bucket, the repository): nothing here
-can remove someone else's access, and no project-level role is ever granted to a workload.
+Every grant is non-authoritative and scoped to one resource (the GSA, one bucket, the repository, one Cloud SQL
+instance): nothing here can remove someone else's access. The one project-level binding, `roles/cloudsql.client`
+for a database connector, carries an IAM condition naming the instance (Cloud SQL has no instance-level IAM).
+
+A client that speaks only the S3 API cannot use Workload Identity against GCS: for it the account gets an HMAC key
+instead of the Workload Identity binding (`credential="hmac-key"`), used through the S3-compatible XML API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -22,6 +27,7 @@ BUCKET_ROLES: Mapping[BucketAccess, str] = {
     "readwrite": "roles/storage.objectUser",  # read, write, delete objects; no bucket or IAM administration
 }
 REGISTRY_READER = "roles/artifactregistry.reader"
+CLOUD_SQL_CLIENT = "roles/cloudsql.client"  # cloudsql.instances.connect + get: what the Cloud SQL Auth Proxy needs
 GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
 
 
@@ -43,6 +49,11 @@ def _condition(bucket: pulumi.Output[str], prefix: str) -> pulumi.Output[str]:
     return bucket.apply(lambda name: prefix_condition(name, prefix))
 
 
+def instance_condition(project: str, instance: str) -> str:
+    """CEL limiting a Cloud SQL role to one instance (resource name `projects/<p>/instances/<name>`)."""
+    return f'resource.name == "projects/{project}/instances/{instance}"'
+
+
 @dataclass(frozen=True)
 class WorkloadServiceAccountArgs:
     base_name: str
@@ -51,10 +62,13 @@ class WorkloadServiceAccountArgs:
     bucket_names: Mapping[BucketRole, pulumi.Output[str]]
     registry_name: pulumi.Input[str]
     registry_location: str
+    sql_instance: pulumi.Output[str] | None = None  # the instance a `database_connector` request may connect to
+    credential: Literal["workload-identity", "hmac-key"] = "workload-identity"
 
 
 class WorkloadServiceAccount(pulumi.ComponentResource):
     email: pulumi.Output[str]
+    hmac_key: gcp.storage.HmacKey | None = None
 
     def __init__(self, name: str, args: WorkloadServiceAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gcp:WorkloadServiceAccount", name, None, opts)
@@ -68,13 +82,19 @@ class WorkloadServiceAccount(pulumi.ComponentResource):
             opts=child,
         )
         member = account.email.apply(lambda email: f"serviceAccount:{email}")
-        gcp.serviceaccount.IAMMember(
-            f"{name}-workload-identity",
-            service_account_id=account.name,
-            role=WORKLOAD_IDENTITY_USER,
-            member=workload_member(args.project, request.namespace, request.service_account),
-            opts=child,
-        )
+        if args.credential == "workload-identity":
+            gcp.serviceaccount.IAMMember(
+                f"{name}-workload-identity",
+                service_account_id=account.name,
+                role=WORKLOAD_IDENTITY_USER,
+                member=workload_member(args.project, request.namespace, request.service_account),
+                opts=child,
+            )
+        else:
+            # Rotation: replace this key (`pulumi up --replace <its URN>`), then restart the pods that read it.
+            self.hmac_key = gcp.storage.HmacKey(
+                f"{name}-hmac", service_account_email=account.email, project=args.project, opts=child
+            )
         for role, access in sorted(request.buckets.items()):
             bucket = args.bucket_names[role]
             prefix = request.bucket_prefixes.get(role)
@@ -93,6 +113,21 @@ class WorkloadServiceAccount(pulumi.ComponentResource):
                 role=BUCKET_ROLES[access],
                 member=member,
                 condition=condition,
+                opts=child,
+            )
+        if request.database_connector:
+            if args.sql_instance is None:
+                raise ValueError(f"IdentityRequest {request.name!r} asks for a database connector, but none exists")
+            gcp.projects.IAMMember(
+                f"{name}-cloudsql-client",
+                project=args.project,
+                role=CLOUD_SQL_CLIENT,
+                member=member,
+                condition=gcp.projects.IAMMemberConditionArgs(
+                    title="kubeflow-pipelines-instance-only",
+                    description="Connect to the Kubeflow Pipelines MySQL instance only",
+                    expression=args.sql_instance.apply(lambda instance: instance_condition(args.project, instance)),
+                ),
                 opts=child,
             )
         if request.registry_pull:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -13,18 +14,29 @@ from components.contract import (
     Bucket,
     CloudPlatform,
     Database,
+    DatabaseConnector,
     GpuSupport,
     IdentityRequest,
+    MysqlServer,
     NodePlacement,
     ObjectStoreScheme,
     OnlineStore,
     RbacSubject,
+    S3Api,
+    S3Credentials,
     WorkloadIdentity,
 )
 from components.gcp.apis import BUDGET_APIS, PLATFORM_APIS, ProjectApis
 from components.gcp.budget import ProjectBudget, ProjectBudgetArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs, cluster_location
-from components.gcp.database import PostgresArgs, PostgresDatabase
+from components.gcp.database import (
+    ADMIN_USERNAME,
+    CloudSqlArgs,
+    CloudSqlDatabase,
+    CloudSqlEngine,
+    mysql_engine,
+    postgres_engine,
+)
 from components.gcp.identity import GSA_ANNOTATION, WorkloadServiceAccount, WorkloadServiceAccountArgs
 from components.gcp.kms import PlatformKey, PlatformKeyArgs
 from components.gcp.naming import platform_labels, service_agent
@@ -34,7 +46,8 @@ from components.gcp.online_store import RedisStore, RedisStoreArgs
 from components.gcp.registry import ImageRegistry, ImageRegistryArgs
 from components.gcp.storage import ObjectStore, ObjectStoreArgs
 from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
-from components.spec import PLATFORM_ROLES, BucketRole, GcpSpec, PlatformRole, PlatformSpec, PoolName
+from components.spec import PLATFORM_ROLES, BucketRole, DatabaseSpec, GcpSpec, PlatformRole, PlatformSpec, PoolName
+from components.versions import CLOUD_SQL_PROXY_IMAGE, CLOUD_SQL_PROXY_UID
 
 # Service agents (Google-managed identities) that encrypt with the platform key, by their agent domain.
 KEY_USERS = {
@@ -43,6 +56,38 @@ KEY_USERS = {
     "redis-agent": "cloud-redis",
     "registry-agent": "gcp-sa-artifactregistry",
 }
+# GCS's S3-compatible XML API: what the KFP 2.17.0 API server (an S3-only client) uses for the pipelines bucket.
+# SigV4 requests to it name the region `auto`.
+GCS_S3_API = S3Api(endpoint="storage.googleapis.com", region="auto")
+# Where the Cloud SQL Auth Proxy dials an instance: the server-side proxy port (GoogleCloudPlatform/
+# cloud-sql-go-connector dialer.go:57 `serverProxyPort = "3307"`, the connector library the proxy is built on).
+CLOUD_SQL_SERVER_PROXY_PORT = 3307
+
+
+def cloud_sql_proxy(connection_name: pulumi.Output[str]) -> DatabaseConnector:
+    """The Cloud SQL Auth Proxy v2 the way upstream KFP env/gcp runs v1 (manifests/kustomize/env/gcp/cloudsql-proxy/
+    cloudsql-proxy-deployment.yaml@2.17.0: listen on 0.0.0.0:3306, HTTP health checks, 10 s grace on shutdown) with
+    v2's flags (GoogleCloudPlatform/cloud-sql-proxy@v2.25.3 cmd/root.go:538,556-558,566,612-620), on the private IP."""
+    return DatabaseConnector(
+        name="cloudsql-proxy",
+        image=CLOUD_SQL_PROXY_IMAGE,
+        uid=CLOUD_SQL_PROXY_UID,
+        args=(
+            "--private-ip",
+            "--address=0.0.0.0",
+            "--port=3306",
+            "--health-check",
+            "--http-address=0.0.0.0",
+            "--http-port=9090",
+            "--max-sigterm-delay=10s",
+            "--structured-logs",
+            connection_name,
+        ),
+        port=3306,
+        instance_port=CLOUD_SQL_SERVER_PROXY_PORT,
+        health_port=9090,
+        probe_paths={"startup": "/startup", "liveness": "/liveness", "readiness": "/readiness"},  # root.go:1195-1197
+    )
 
 
 def agent_member(project_number: pulumi.Output[str], domain: str) -> pulumi.Output[str]:
@@ -104,6 +149,11 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             opts=self._child(after_apis),
         )
         grants = {agent: key.allow(agent, agent_member(project_number, domain)) for agent, domain in KEY_USERS.items()}
+        # The Cloud SQL agent exists once the API is used: ServiceIdentity creates it, then it may use the key.
+        sql_agent = gcp.projects.ServiceIdentity(
+            f"{name}-sql-agent", service="sqladmin.googleapis.com", opts=self._child(after_apis)
+        )
+        grants["sql-agent"] = key.allow("sql-agent", sql_agent.email.apply(lambda email: f"serviceAccount:{email}"))
         gcs_agent = gcp.storage.get_project_service_account_output(
             project=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
         )
@@ -163,22 +213,40 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             ),
             opts=self._child(after_apis),
         )
-        postgres = PostgresDatabase(
-            f"{name}-postgres",
-            PostgresArgs(
-                base_name=spec.base_name,
-                region=spec.region,
-                database=spec.database,
-                vpc_id=network.vpc_id,
-                private_services=network.private_services,
-                key_id=key.key_id,
-                grant_key=key.allow,
-                protect=protect,
-                labels=self.labels,
-                final_backup=spec.is_prod,
-            ),
-            opts=self._child(after_apis),
-        )
+
+        def cloud_sql(role: str, engine: CloudSqlEngine, sizing: DatabaseSpec) -> CloudSqlDatabase:
+            return CloudSqlDatabase(
+                f"{name}-{role}",
+                CloudSqlArgs(
+                    base_name=spec.base_name,
+                    region=spec.region,
+                    engine=engine,
+                    sizing=sizing,
+                    vpc_id=network.vpc_id,
+                    private_services=network.private_services,
+                    key_id=key.key_id,
+                    key_grant=grants["sql-agent"],
+                    protect=protect,
+                    labels=self.labels,
+                    final_backup=spec.is_prod,
+                ),
+                opts=self._child(after_apis),
+            )
+
+        postgres = cloud_sql("postgres", postgres_engine(spec.database.engine_version), spec.database)
+        # Kubeflow Pipelines' own MySQL, only when KFP is deployed; in-cluster clients reach it through the proxy.
+        self._mysql: CloudSqlDatabase | None = None
+        self.pipelines_database: MysqlServer | None = None
+        if spec.services.kubeflow:
+            sizing = spec.pipelines_database
+            self._mysql = cloud_sql("mysql", mysql_engine(sizing.engine_version), sizing)
+            self.pipelines_database = MysqlServer(
+                host=self._mysql.private_ip,
+                port=self._mysql.port,
+                admin_username=ADMIN_USERNAME,
+                admin_password=self._mysql.admin_password,
+                connector=cloud_sql_proxy(self._mysql.instance.connection_name),
+            )
         redis = RedisStore(
             f"{name}-online-store",
             RedisStoreArgs(
@@ -217,7 +285,14 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         self._database_private_ip = postgres.private_ip
         self._identities: dict[str, pulumi.Output[str]] = {}
         self.buckets: Mapping[BucketRole, Bucket] = store.buckets
-        self.database: Database = postgres.database
+        self.database: Database = Database(
+            host=postgres.private_ip,
+            port=postgres.port,
+            admin_username=ADMIN_USERNAME,
+            admin_password=postgres.admin_password,
+            sslmode="require",
+        )
+        self.s3_api = GCS_S3_API
         self.online_store: OnlineStore = redis.online_store
         self.registry_url: pulumi.Output[str] = self.registry.url
         self.placements: Mapping[PoolName, NodePlacement] = {pool: placement(pool, s) for pool, s in pools.items()}
@@ -238,7 +313,12 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
     def object_store_scheme(self) -> ObjectStoreScheme:
         return "gs"
 
-    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+    def _service_account(
+        self,
+        request: IdentityRequest,
+        opts: pulumi.ResourceOptions,
+        credential: Literal["workload-identity", "hmac-key"],
+    ) -> WorkloadServiceAccount:
         unknown = sorted(set(request.buckets) - set(self.buckets))
         if unknown:
             raise ValueError(
@@ -254,13 +334,32 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 bucket_names={role: bucket.name for role, bucket in self.buckets.items()},
                 registry_name=self.registry.repository.name,
                 registry_location=self.registry.location,
+                sql_instance=self._mysql.instance.name if self._mysql else None,
+                credential=credential,
             ),
             # The caller's parent and dependencies, plus this platform's GCP provider (a k8s parent has none).
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"gcp": self.gcp_provider})),
         )
         self._identities[request.name] = account.email
+        return account
+
+    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+        account = self._service_account(request, opts, "workload-identity")
         return WorkloadIdentity(
             request=request, service_account_annotations={GSA_ANNOTATION: account.email}, principal=account.email
+        )
+
+    def grant_s3_credentials(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> S3Credentials:
+        """An HMAC key of a dedicated service account for GCS's S3 XML API (`s3_api`). KFP 2.17.0's API server can
+        only use static keys there: its object store is an AWS SDK S3 client (backend/src/apiserver/client_manager/
+        client_manager.go:1021-1052), which cannot use Workload Identity. No Workload Identity binding is made."""
+        account = self._service_account(request, opts, "hmac-key")
+        assert account.hmac_key is not None  # credential="hmac-key" creates it
+        return S3Credentials(
+            access_key_id=account.hmac_key.access_id,
+            secret_access_key=pulumi.Output.secret(account.hmac_key.secret),
+            service_account_annotations={},
+            principal=account.email,
         )
 
     def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
@@ -275,6 +374,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             "buckets": {role: bucket.name for role, bucket in self.buckets.items()},
             "registryUrl": self.registry_url,
             "databasePrivateIp": self._database_private_ip,
+            **({"pipelinesDatabasePrivateIp": self._mysql.private_ip} if self._mysql else {}),
             "onlineStoreEndpoint": self.online_store.host.apply(lambda host: f"{host}:{self.online_store.port}"),
             # Called after the in-cluster layer has requested its identities: every granted GSA is listed.
             "identities": dict(self._identities),

@@ -3,12 +3,15 @@
 The Job is idempotent (roles created only when missing, passwords re-applied, databases created only when missing)
 and re-runs only when its inputs change: its name carries a hash of the script, the image, the server and the
 passwords, so a change replaces it (delete before replace) and an unchanged input set leaves the finished Job alone.
+`bootstrap_job` builds such a Job for any client image; Kubeflow Pipelines' MySQL login uses it too
+(components/k8s/kubeflow/database.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,6 +21,7 @@ from components.contract import CloudPlatform
 from components.k8s.common import (
     BOOTSTRAP_NS,
     DatabaseLogin,
+    Manifest,
     labels,
     placement_fields,
     resources,
@@ -46,13 +50,11 @@ class ServiceDatabase:
 
 
 def service_databases(spec: PlatformSpec) -> list[ServiceDatabase]:
-    """The logins and databases the enabled services need (KFP: pipelines, cache and ML Metadata)."""
+    """The logins and databases the enabled services need on PostgreSQL (Kubeflow Pipelines has its own MySQL)."""
     found = []
     if spec.services.mlflow:
         mlflow_dbs = ("mlflow", "mlflow_auth") if spec.mlflow.auth == "basic" else ("mlflow",)
         found.append(ServiceDatabase("mlflow", mlflow_dbs))
-    if spec.services.kubeflow:
-        found.append(ServiceDatabase("kfp", ("mlpipeline", "cachedb", "metadb")))
     if spec.services.feast:
         found.append(ServiceDatabase("feast", ("feast_registry",)))
     return found
@@ -131,8 +133,7 @@ class DatabaseBootstrap(pulumi.ComponentResource):
         )
         fingerprint = pulumi.Output.all(
             database.host, database.admin_password, *(self.logins[item.service].password for item in self.services)
-        ).apply(lambda values: _digest(script, POSTGRES_CLIENT_IMAGE, database.sslmode, str(database.port), *values))
-        job_name = pulumi.Output.unsecret(fingerprint).apply(lambda digest: f"db-bootstrap-{digest}")
+        ).apply(lambda values: digest(script, POSTGRES_CLIENT_IMAGE, database.sslmode, str(database.port), *values))
         env = [
             {"name": "PGHOST", "value": database.host},
             {"name": "PGPORT", "value": str(database.port)},
@@ -145,44 +146,75 @@ class DatabaseBootstrap(pulumi.ComponentResource):
             {"name": item.env_var, "valueFrom": {"secretKeyRef": {"name": "db-bootstrap", "key": item.secret_key}}}
             for item in self.services
         ]
-        uid = POSTGRES_CLIENT_UID
-        self.job = k8s.batch.v1.Job(
-            "db-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=BOOTSTRAP_NS, labels=meta_labels),
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 900,
-                "template": {
-                    "metadata": {"labels": meta_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "securityContext": restricted_pod_security(uid),
-                        **placement_fields(cloud.placements.get("system")),
-                        "containers": [
-                            {
-                                "name": "psql",
-                                "image": POSTGRES_CLIENT_IMAGE,
-                                "command": ["psql", "--no-psqlrc", "--file", SCRIPT_PATH],
-                                "env": env,
-                                "securityContext": restricted_container_security(uid),
-                                "resources": resources("50m", "64Mi", memory_limit="128Mi"),
-                                "volumeMounts": [{"name": "script", "mountPath": "/bootstrap", "readOnly": True}],
-                            }
-                        ],
-                        "volumes": [{"name": "script", "configMap": {"name": "db-bootstrap-script"}}],
-                    },
+        self.job = bootstrap_job(
+            BootstrapJobArgs(
+                name="db-bootstrap",
+                spec=spec,
+                cloud=cloud,
+                container={
+                    "name": "psql",
+                    "image": POSTGRES_CLIENT_IMAGE,
+                    "command": ["psql", "--no-psqlrc", "--file", SCRIPT_PATH],
+                    "env": env,
+                },
+                uid=POSTGRES_CLIENT_UID,
+                files={"name": "script", "configMap": {"name": "db-bootstrap-script"}},
+                fingerprint=fingerprint,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[secret, config]),
+        )
+        self.register_outputs({"job": self.job.metadata.name})
+
+
+@dataclass(frozen=True)
+class BootstrapJobArgs:
+    """A one-shot database client run: its container, the files it reads (one volume, mounted at /bootstrap) and a
+    fingerprint of every input, which names the Job."""
+
+    name: str
+    spec: PlatformSpec
+    cloud: CloudPlatform
+    container: Manifest  # name, image, command, env
+    uid: int  # the image's non-root user
+    files: Manifest  # the volume (without mount) holding the script
+    fingerprint: pulumi.Output[str]
+
+
+def bootstrap_job(args: BootstrapJobArgs, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    """A restricted-PSS Job in the bootstrap namespace named `<name>-<fingerprint>`: a changed input replaces it
+    (delete before replace), unchanged inputs leave the finished Job alone."""
+    meta_labels = labels(args.spec, "database-bootstrap")
+    job_name = pulumi.Output.unsecret(args.fingerprint).apply(lambda value: f"{args.name}-{value}")
+    container: dict[str, Any] = {
+        **args.container,
+        "securityContext": restricted_container_security(args.uid),
+        "resources": resources("50m", "64Mi", memory_limit="128Mi"),
+        "volumeMounts": [{"name": args.files["name"], "mountPath": "/bootstrap", "readOnly": True}],
+    }
+    return k8s.batch.v1.Job(
+        args.name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=BOOTSTRAP_NS, labels=meta_labels),
+        spec={
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": 900,
+            "template": {
+                "metadata": {"labels": meta_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": restricted_pod_security(args.uid),
+                    **placement_fields(args.cloud.placements.get("system")),
+                    "containers": [container],
+                    "volumes": [args.files],
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[secret, config],
-                delete_before_replace=True,
-                replace_on_changes=["spec"],
-            ),
-        )
-        self.register_outputs({"job": job_name})
+        },
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(delete_before_replace=True, replace_on_changes=["spec"])
+        ),
+    )
 
 
-def _digest(*parts: str) -> str:
+def digest(*parts: str) -> str:
+    """A short, stable hash of a Job's inputs (secrets included: only the hash is visible)."""
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:10]

@@ -63,7 +63,7 @@ class InClusterPlatform(pulumi.ComponentResource):
         self.kubeflow: KubeflowPipelines | None = None
         if services.kubeflow:
             self.kubeflow = KubeflowPipelines(
-                "kubeflow", KubeflowArgs(spec, cloud, database.logins["kfp"], [ns[KUBEFLOW_NS], *db_ready]), parent
+                "kubeflow", KubeflowArgs(spec, cloud, ns[KUBEFLOW_NS], ns[BOOTSTRAP_NS]), parent
             )
         self.feast: Feast | None = None
         if services.feast:

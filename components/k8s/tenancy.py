@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contract import CloudPlatform
+from components.contract import CloudPlatform, MysqlServer
 from components.k8s.common import (
     BOOTSTRAP_NS,
     FEAST_CONTAINER_PORT,
@@ -25,11 +25,13 @@ from components.k8s.common import (
     Manifest,
     labels,
 )
+from components.k8s.kubeflow.connector import connector_selector
+from components.k8s.kubeflow.database import CLIENT_LABEL
 from components.spec import PlatformSpec, QuotaSpec
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 POD_SECURITY_VERSION = "latest"
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")  # RFC 1918: where the database and Redis live
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")  # RFC 1918: where the databases and Redis live
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 HTTPS_PORT = 443
@@ -44,6 +46,7 @@ class NamespacePlan:
     quota: QuotaSpec | None = None  # workload namespaces only: ResourceQuota + LimitRange
     needs_database: bool = False
     needs_online_store: bool = False
+    needs_pipelines_database: bool = False  # KFP's MySQL, directly (its own clients are handled separately)
     extra_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,7 +55,11 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
     services = spec.services
     plans = [
         NamespacePlan(
-            BOOTSTRAP_NS, "restricted", "only the database bootstrap Job (non-root psql)", needs_database=True
+            BOOTSTRAP_NS,
+            "restricted",
+            "only the database bootstrap Jobs (non-root psql and mysql clients)",
+            needs_database=True,
+            needs_pipelines_database=cloud.pipelines_database is not None,
         ),
         NamespacePlan(
             WORKLOADS_NS,
@@ -132,7 +139,21 @@ def _private_peers() -> list[dict[str, Any]]:
     return [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_RANGES]
 
 
-def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec) -> dict[str, Manifest]:
+def pipelines_database_egress(mysql: MysqlServer) -> Manifest:
+    """Egress to KFP's MySQL from exactly the pods that dial it: the database clients the overlay labels, or the
+    connector (which alone dials the instance; KFP's pods reach it inside the namespace)."""
+    if mysql.connector is not None:
+        selector, port = connector_selector(mysql.connector), mysql.connector.instance_port
+    else:
+        selector, port = CLIENT_LABEL, mysql.port
+    return {
+        "podSelector": {"matchLabels": selector},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": _private_peers(), "ports": _ports(port)}],
+    }
+
+
+def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Manifest]:
     """Policy name -> NetworkPolicy spec for one namespace: default deny, then explicit allows."""
     everything: dict[str, Any] = {}
     policies: dict[str, Manifest] = {
@@ -167,6 +188,11 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec) -> dict[str, M
             "ingress": [{"from": [_ns_selector(MONITORING_NS)]}],
         }
     store_ports = ([POSTGRES_PORT] if plan.needs_database else []) + ([REDIS_PORT] if plan.needs_online_store else [])
+    mysql = cloud.pipelines_database
+    if plan.needs_pipelines_database and mysql is not None:
+        store_ports.append(mysql.port)
+    if plan.name == KUBEFLOW_NS and mysql is not None:
+        policies["allow-pipelines-database-egress"] = pipelines_database_egress(mysql)
     if store_ports:
         # Database and Redis addresses are cloud outputs unknown to the cluster: allow their ports to private ranges.
         policies["allow-data-stores-egress"] = {
@@ -282,7 +308,7 @@ class Tenancy(pulumi.ComponentResource):
             )
             self.namespaces[plan.name] = namespace
             child = pulumi.ResourceOptions(parent=namespace)
-            for policy_name, policy_spec in network_policy_specs(plan, spec).items():
+            for policy_name, policy_spec in network_policy_specs(plan, spec, cloud).items():
                 k8s.networking.v1.NetworkPolicy(
                     f"{plan.name}-{policy_name}",
                     metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -17,12 +17,16 @@ from components.contract import (
     Bucket,
     CloudPlatform,
     Database,
+    DatabaseConnector,
     GpuSupport,
     IdentityRequest,
+    MysqlServer,
     NodePlacement,
     ObjectStoreScheme,
     OnlineStore,
     RbacSubject,
+    S3Api,
+    S3Credentials,
     Toleration,
     WorkloadIdentity,
 )
@@ -34,6 +38,20 @@ if TYPE_CHECKING:
 Flavour = Literal["aws", "gcp"]
 FAKE_DB_ADMIN_PASSWORD = "fake-db-admin-password-7Qx"  # noqa: S105 - the test double's secret, scanned for in tests
 FAKE_REDIS_TOKEN = "fake-redis-auth-token-9Wz"  # noqa: S105
+FAKE_MYSQL_ADMIN_PASSWORD = "fake-mysql-admin-password-3Kd"  # noqa: S105
+FAKE_HMAC_ACCESS_ID = "GOOG1EFAKEHMACACCESSID0000000000000000000000000000000000"
+FAKE_HMAC_SECRET = "fake-hmac-secret-5Tq"  # noqa: S105
+# What the GCP layer hands over: the Cloud SQL Auth Proxy in front of the instance (components/gcp/platform.py).
+FAKE_CONNECTOR = DatabaseConnector(
+    name="cloudsql-proxy",
+    image="gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3",
+    uid=65532,
+    args=("--private-ip", "--address=0.0.0.0", "--port=3306", "mock-project:us-central1:kfp"),
+    port=3306,
+    instance_port=3307,
+    health_port=9090,
+    probe_paths={"startup": "/startup", "liveness": "/liveness", "readiness": "/readiness"},
+)
 FAKE_SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/fakeslacksecret"
 FAKE_PAGERDUTY_KEY = "fakepagerdutyroutingkey0123456789"
 POOL_LABEL = "mlops.io/pool"
@@ -52,6 +70,22 @@ class FakeCloud(CloudPlatform):
             port=5432,
             admin_username="mlops_admin",
             admin_password=pulumi.Output.secret(FAKE_DB_ADMIN_PASSWORD),
+        )
+        self.pipelines_database = (
+            MysqlServer(
+                host=pulumi.Output.from_input(f"{self.base}.mysql.internal.example"),
+                port=3306,
+                admin_username="mlops_admin",
+                admin_password=pulumi.Output.secret(FAKE_MYSQL_ADMIN_PASSWORD),
+                connector=FAKE_CONNECTOR if flavour == "gcp" else None,
+            )
+            if spec.services.kubeflow
+            else None
+        )
+        self.s3_api = (
+            S3Api("s3.us-east-1.amazonaws.com", "us-east-1")
+            if flavour == "aws"
+            else S3Api("storage.googleapis.com", "auto")
         )
         self.online_store = OnlineStore(
             host=pulumi.Output.from_input(f"{self.base}.redis.internal.example"),
@@ -86,15 +120,28 @@ class FakeCloud(CloudPlatform):
     def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
         return {"clusterName": self.cluster_name}
 
-    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+    def _principal(self, request: IdentityRequest) -> pulumi.Output[str]:
         self.granted.append(request)
         principal = (
             f"arn:aws:iam::123456789012:role/{self.base}-{request.name}"
             if self.flavour == "aws"
             else f"{self.base}-{request.name}@mock-project.iam.gserviceaccount.com"
         )
-        output = pulumi.Output.from_input(principal)
+        return pulumi.Output.from_input(principal)
+
+    def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
+        output = self._principal(request)
         return WorkloadIdentity(request, {IDENTITY_ANNOTATION[self.flavour]: output}, output)
+
+    def grant_s3_credentials(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> S3Credentials:
+        """As the clouds do: IRSA and empty keys on AWS, an HMAC key and no annotation on GCP."""
+        principal = self._principal(request)
+        if self.flavour == "aws":
+            empty = pulumi.Output.from_input("")
+            return S3Credentials(empty, pulumi.Output.secret(empty), {IDENTITY_ANNOTATION["aws"]: principal}, principal)
+        return S3Credentials(
+            pulumi.Output.from_input(FAKE_HMAC_ACCESS_ID), pulumi.Output.secret(FAKE_HMAC_SECRET), {}, principal
+        )
 
 
 def flavour_of(stack: str) -> Flavour:

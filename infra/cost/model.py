@@ -841,6 +841,7 @@ FREE_TYPES: Mapping[str, str] = {
     "gcp:servicenetworking/connection:Connection": "private services access peering has no charge",
     "gcp:sql/user:User": "a database login: no charge",
     "gcp:storage/bucketIAMMember:BucketIAMMember": _IAM,
+    "gcp:storage/hmacKey:HmacKey": "a credential of a service account: Cloud Storage charges no fee for HMAC keys",
     "kubernetes:apps/v1:Deployment": _IN_CLUSTER,
     "kubernetes:apps/v1:DeploymentPatch": _PATCH,
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": _IN_CLUSTER,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.versions import KFP_MANIFESTS_URL, KFP_VERSION
+from components.k8s.kubeflow.pipelines import overlay_path
 from infra.cost.catalog import MissingPrice
 
 VOLUMES_FILE = "infra/cost/volumes.py"
@@ -97,23 +97,9 @@ CHART_VOLUMES: Mapping[str, tuple[ChartVolume, ...]] = {
 }
 
 
-def _directory(path: str) -> str:
-    return f"{KFP_MANIFESTS_URL}/{path}?ref={KFP_VERSION}"
-
-
-# kubeflow/pipelines@2.17.0 manifests/kustomize/base/metadata/overlays/postgres/metadata-db-pvc.yaml:4-10 (a 20Gi
-# claim without storageClassName, bound by the ML Metadata PostgreSQL that components/k8s/kubeflow.py scales to zero).
-DIRECTORY_VOLUMES: Mapping[str, tuple[Claim, ...]] = {
-    _directory("third-party/application/cluster-scoped"): (),
-    _directory("third-party/argo/installs/namespace/cluster-scoped"): (),
-    _directory("base/pipeline/cluster-scoped"): (),
-    _directory("base/cache-deployer/cluster-scoped"): (),
-    _directory("base/installs/generic/postgres"): (),
-    _directory("base/metadata/overlays/postgres"): (
-        Claim("KFP metadata-postgres claim (its database is scaled to zero)", 20.0, 1, None),
-    ),
-    _directory("third-party/argo/installs/namespace"): (),
-}
+# The Kubeflow Pipelines overlay (components/k8s/kubeflow/overlay) leaves out upstream's in-cluster MySQL and
+# SeaweedFS, the only claims of kubeflow/pipelines@2.17.0 manifests/kustomize/env/platform-agnostic: it creates none.
+DIRECTORY_VOLUMES: Mapping[str, tuple[Claim, ...]] = {overlay_path(): ()}
 
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
 _GB_PER_UNIT = {

@@ -303,6 +303,38 @@ BAD_CONFIGS = [
     pytest.param("dev", {"costCenter": ""},
                  "mlops:costCenter = '' is invalid: string should have at least 1 character; fix: use at least 1 "
                  "character(s)", id="empty-tag-value"),
+    pytest.param('dev', {'pipelinesDatabase.engineVersion': '8.0'},
+                 "mlops:pipelinesDatabase.engineVersion = '8.0' is not a supported MySQL version; fix: use one of 8.4 "
+                 '(quoted)',
+                 id='kfp-mysql-version-gone'),
+    pytest.param('gcp-dev', {'pipelinesDatabase.instanceClass': 'db.t4g.small'},
+                 "mlops:pipelinesDatabase.instanceClass = 'db.t4g.small' is not a Cloud SQL tier; fix: use a value lik"
+                 "e 'db-custom-1-3840'",
+                 id='kfp-mysql-aws-class-on-gcp'),
+    pytest.param('dev', {'pipelinesDatabase.instanceClass': 't4g.small'},
+                 "mlops:pipelinesDatabase.instanceClass = 't4g.small' is not an RDS instance class; fix: use a value l"
+                 "ike 'db.t4g.small'",
+                 id='kfp-mysql-bad-class'),
+    pytest.param('dev', {'pipelinesDatabase.storageGb': 100, 'pipelinesDatabase.maxStorageGb': 50},
+                 'mlops:pipelinesDatabase.maxStorageGb = 50 is below storageGb = 100; fix: set maxStorageGb to at leas'
+                 't storageGb (it is the storage autoscaling ceiling)',
+                 id='kfp-mysql-storage-ceiling'),
+    pytest.param('dev', {'pipelinesDatabase.backupRetentionDays': 0},
+                 'mlops:pipelinesDatabase.backupRetentionDays = 0 is invalid: input should be greater than or equal to'
+                 ' 1; fix: use a value >= 1',
+                 id='kfp-mysql-no-backups'),
+    pytest.param('prod', {'pipelinesDatabase.backupRetentionDays': 3},
+                 'mlops:pipelinesDatabase.backupRetentionDays = 3 is below 7 days in prod: pipeline runs, schedules an'
+                 'd lineage could not be restored; fix: keep at least 7 days of backups (14 recommended)',
+                 id='kfp-mysql-prod-backups'),
+    pytest.param('gcp-prod', {'pipelinesDatabase.highAvailability': False},
+                 'mlops:pipelinesDatabase.highAvailability = False is off in prod: one zone outage would stop every pi'
+                 'peline run and schedule; fix: set pipelinesDatabase.highAvailability: true (Multi-AZ / REGIONAL)',
+                 id='kfp-mysql-prod-single-zone'),
+    pytest.param('dev', {'pipelinesDatabse': {}},
+                 "mlops:pipelinesDatabse = {} is not a known key; fix: did you mean 'pipelinesDatabase'? (remove or re"
+                 'name it)',
+                 id='kfp-mysql-typo'),
 ]  # fmt: skip
 
 

@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
+from components.k8s.kubeflow.pipelines import overlay_path
 from infra.cost import volumes
 from infra.cost.model import RULES, free_reason
 from infra.plan.engine import PROJECT_ROOT, Plan, RecordedResource
 from infra.tools import tool
 from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.test_kubeflow import built_overlay
 
 StackPlan = Callable[[str], Plan]
-KFP_PREFIX = "https://github.com/kubeflow/pipelines/manifests/kustomize/"
 
 
 def chart_cache() -> Path:
@@ -78,12 +79,9 @@ def render_release(release: RecordedResource, cache: Path, kubernetes_version: s
     return documents(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
-def build_directory(directory: RecordedResource, cache: Path) -> list[dict[str, Any]]:
-    url = str(directory.inputs["directory"])
-    path, ref = url.removeprefix(KFP_PREFIX).split("?ref=")
-    local = cache / "kubeflow-pipelines" / ref / "manifests" / "kustomize" / path
-    result = subprocess.run([str(tool("kubectl")), "kustomize", str(local)], check=True, capture_output=True, text=True)
-    return documents(result.stdout)
+def build_directory(directory: RecordedResource) -> list[dict[str, Any]]:
+    assert directory.inputs["directory"] == overlay_path(), "only the Kubeflow Pipelines overlay is deployed"
+    return list(built_overlay())
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -97,13 +95,12 @@ def test_priced_helm_volumes_are_what_the_charts_create(stack_plan: StackPlan, s
 
 
 def test_priced_kustomize_volumes_are_what_the_manifests_create(stack_plan: StackPlan) -> None:
-    cache = chart_cache()
     directories = {d.inputs["directory"]: d for stack in STACKS for d in stack_plan(stack).of_type(
         "kubernetes:kustomize/v2:Directory")}  # fmt: skip
     assert directories
     kinds: set[str] = set()
     for url, directory in directories.items():
-        objects = build_directory(directory, cache)
+        objects = build_directory(directory)
         assert priced_claims(volumes.kustomize_claims(directory.inputs)) == claims_of(objects), url
         kinds |= {pulumi_type(obj) for obj in objects}
     # In a real preview these objects are registered as the directory's children and priced one by one.

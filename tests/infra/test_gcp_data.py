@@ -1,9 +1,11 @@
-"""GCS buckets, Cloud SQL, Memorystore, Artifact Registry and the KMS key that encrypts them all."""
+"""GCS buckets, Cloud SQL (PostgreSQL and KFP's MySQL), Memorystore, Artifact Registry and the KMS key they share."""
 
 from __future__ import annotations
 
 import pytest
 
+from components import versions
+from infra.plan.engine import RecordedResource
 from tests.infra.conftest import GCP_STACKS, stack_spec
 from tests.infra.test_gcp_support import gcp_run
 
@@ -74,7 +76,7 @@ def test_stateful_resources_are_protected_and_retained_only_in_prod(stack: str, 
         *run.plan.of_type("gcp:artifactregistry/repository:Repository"),
         *run.plan.of_type("gcp:container/cluster:Cluster"),
     ]
-    assert len(stateful) == 8
+    assert len(stateful) == 9  # 4 buckets, PostgreSQL, KFP's MySQL, key, registry, cluster
     assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
         (r.name, protected, protected) for r in stateful
     }
@@ -107,49 +109,85 @@ def test_platform_key_rotates_every_90_days(stack: str) -> None:
     assert ring["location"] == stack_spec(stack).region
 
 
+# Both Cloud SQL instances: the shared PostgreSQL (spec.database) and Kubeflow Pipelines' MySQL (pipelinesDatabase).
+SERVERS = {
+    "postgres": ("database", "POSTGRES_{version}", 5432, "pg"),
+    "mysql": ("pipelines_database", "MYSQL_{version}", 3306, "mysql"),
+}
+
+
+def instance(stack: str, server: str) -> RecordedResource:
+    return gcp_run(stack).one(SQL, f"-{server}-instance")
+
+
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("stack", GCP_STACKS)
-def test_cloud_sql_is_private_tls_only_encrypted_and_recoverable(stack: str) -> None:
+def test_cloud_sql_is_private_tls_only_encrypted_and_recoverable(stack: str, server: str) -> None:
     run, spec = gcp_run(stack), stack_spec(stack)
-    instance = run.plan.of_type(SQL)[0]
-    inputs, settings = instance.inputs, instance.inputs["settings"]
-    assert inputs["databaseVersion"] == f"POSTGRES_{spec.database.engine_version}"
+    field, version, port, infix = SERVERS[server]
+    sizing = getattr(spec, field)
+    sql = instance(stack, server)
+    inputs, settings = sql.inputs, sql.inputs["settings"]
+    assert inputs["databaseVersion"] == version.format(version=sizing.engine_version.replace(".", "_"))
+    assert inputs["name"].startswith(f"{spec.base_name}-{infix}-")
     assert inputs["encryptionKeyName"] == key_id(stack)
     vpc = run.one("gcp:compute/network:Network", "-vpc").id
     assert settings["ipConfiguration"] == {"ipv4Enabled": False, "privateNetwork": vpc, "sslMode": "ENCRYPTED_ONLY"}
     backups = settings["backupConfiguration"]
-    assert (backups["enabled"], backups["pointInTimeRecoveryEnabled"]) == (True, True)
-    assert backups["backupRetentionSettings"]["retainedBackups"] == spec.database.backup_retention_days
-    assert settings["tier"] == spec.database.instance_class
-    assert (settings["diskAutoresize"], settings["diskAutoresizeLimit"]) == (True, spec.database.max_storage_gb)
+    assert backups["enabled"] is True
+    # Point-in-time recovery: PostgreSQL's flag; MySQL recovers from its binary log (the PITR flag is PostgreSQL-only).
+    recovery = "binaryLogEnabled" if server == "mysql" else "pointInTimeRecoveryEnabled"
+    assert backups[recovery] is True
+    assert backups["backupRetentionSettings"]["retainedBackups"] == max(sizing.backup_retention_days, 1)
+    assert settings["tier"] == sizing.instance_class
+    assert (settings["diskAutoresize"], settings["diskAutoresizeLimit"]) == (True, sizing.max_storage_gb)
     connection = run.one("gcp:servicenetworking/connection:Connection", "-private-services")
-    assert {connection.urn, run.one(KEY_GRANT, "-sql-agent").urn} <= set(instance.dependencies)
-    assert run.platform.database.port == 5432
+    assert {connection.urn, run.one(KEY_GRANT, "-sql-agent").urn} <= set(sql.dependencies)
+    contract = run.platform.database if server == "postgres" else run.platform.pipelines_database
+    assert contract is not None and contract.port == port
     assert settings["userLabels"]["environment"] == spec.environment
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize(
     ("stack", "availability", "protected"), [("gcp-dev", "ZONAL", False), ("gcp-prod", "REGIONAL", True)]
 )
 def test_cloud_sql_is_highly_available_and_undeletable_in_prod_only(
-    stack: str, availability: str, protected: bool
+    stack: str, availability: str, protected: bool, server: str
 ) -> None:
-    instance = gcp_run(stack).plan.of_type(SQL)[0]
-    assert instance.inputs["settings"]["availabilityType"] == availability
-    assert instance.inputs["deletionProtection"] is protected
-    assert instance.inputs["settings"]["deletionProtectionEnabled"] is protected
+    sql = instance(stack, server)
+    assert sql.inputs["settings"]["availabilityType"] == availability
+    assert sql.inputs["deletionProtection"] is protected
+    assert sql.inputs["settings"]["deletionProtectionEnabled"] is protected
+    assert (sql.protect, sql.retain_on_delete) == (protected, protected)
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("stack", GCP_STACKS)
-def test_admin_password_is_generated_and_only_ever_a_secret(stack: str) -> None:
+def test_admin_password_is_generated_and_only_ever_a_secret(stack: str, server: str) -> None:
     run = gcp_run(stack)
-    user = run.plan.of_type("gcp:sql/user:User")[0]
+    user = run.one("gcp:sql/user:User", f"-{server}-admin")
     assert user.secret_inputs == ["password"]
-    assert user.inputs["name"] == run.platform.database.admin_username
-    password = run.plan.of_type("random:index/randomPassword:RandomPassword")[0]
+    assert user.inputs["instance"] == instance(stack, server).outputs["name"]
+    contract = run.platform.database if server == "postgres" else run.platform.pipelines_database
+    assert contract is not None and user.inputs["name"] == contract.admin_username
+    password = run.one("random:index/randomPassword:RandomPassword", f"-{server}-admin-password")
     assert password.inputs["length"] >= 32
     assert password.urn in user.dependencies
     assert "databasePrivateIp" in run.plan.outputs
     assert not any("password" in key.lower() for key in run.plan.outputs)
+
+
+@pytest.mark.parametrize("stack", GCP_STACKS)
+def test_kfp_reaches_its_instance_through_the_pinned_cloud_sql_proxy(stack: str) -> None:
+    """The connector handed to the in-cluster layer (its instance and its identity's grants: test_kubeflow.py)."""
+    mysql = gcp_run(stack).platform.pipelines_database
+    assert mysql is not None and mysql.connector is not None
+    connector = mysql.connector
+    assert connector.image == versions.CLOUD_SQL_PROXY_IMAGE
+    assert {"--private-ip", f"--port={connector.port}", "--address=0.0.0.0", "--health-check"} <= set(connector.args)
+    assert f"--http-port={connector.health_port}" in connector.args
+    assert connector.instance_port == 3307
 
 
 @pytest.mark.parametrize(("stack", "tier", "replicas"), [("gcp-dev", "BASIC", None), ("gcp-prod", "STANDARD_HA", 1)])

@@ -188,7 +188,8 @@ def test_budget_alerts_at_50_80_90_100_percent_in_prod_only() -> None:
     budget = gcp_run("gcp-prod").plan.of_type("gcp:billing/budget:Budget")[0].inputs
     assert budget["billingAccount"] == spec.gcp.billing_account
     assert budget["budgetFilter"]["projects"] == ["projects/123456789012"]
-    assert budget["amount"]["specifiedAmount"] == {"currencyCode": "USD", "units": "8000"}
+    units = str(int(spec.budget.monthly_limit_usd))
+    assert budget["amount"]["specifiedAmount"] == {"currencyCode": "USD", "units": units}
     # The plan records non-integral numbers as strings.
     current = [float(r["thresholdPercent"]) for r in budget["thresholdRules"] if r["spendBasis"] == "CURRENT_SPEND"]
     assert current == [0.5, 0.8, 0.9, 1.0]

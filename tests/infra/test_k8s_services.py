@@ -1,5 +1,6 @@
-"""In-cluster services: pinned charts with the values that matter, identities, database bootstrap, KFP patches,
-workloads, GPU plumbing, no secret in plain values, and every plain object valid against the official schemas."""
+"""In-cluster services: pinned charts with the values that matter, identities, database bootstrap, workloads, GPU
+plumbing, no secret in plain values, and every plain object valid against the official schemas (Kubeflow Pipelines
+in depth: test_kubeflow.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 
 from components import versions
 from components.k8s.database import bootstrap_sql, service_databases
-from components.k8s.kubeflow import CLUSTER_SCOPED_DIRS, NAMESPACED_DIRS
 from components.k8s.testing import (
     FAKE_DB_ADMIN_PASSWORD,
+    FAKE_HMAC_SECRET,
+    FAKE_MYSQL_ADMIN_PASSWORD,
     FAKE_PAGERDUTY_KEY,
     FAKE_REDIS_TOKEN,
     FAKE_SLACK_WEBHOOK,
@@ -67,13 +69,12 @@ def check_charts_pinned(plan: Plan, gpu_plumbing: bool) -> None:
 
 def check_no_secret_in_plain_values(plan: Plan) -> None:
     """No generated password, admin password, Redis token or alerting secret in Helm values or non-Secret objects."""
-    secrets = {FAKE_DB_ADMIN_PASSWORD, FAKE_REDIS_TOKEN, FAKE_SLACK_WEBHOOK, FAKE_PAGERDUTY_KEY}
+    secrets = {FAKE_DB_ADMIN_PASSWORD, FAKE_MYSQL_ADMIN_PASSWORD, FAKE_REDIS_TOKEN, FAKE_SLACK_WEBHOOK}
+    secrets |= {FAKE_PAGERDUTY_KEY, FAKE_HMAC_SECRET}
     secrets |= {r.outputs["result"] for r in plan.of_type(RANDOM_PASSWORD)}
-    assert len(secrets) >= 7
+    assert len(secrets) >= 9
     for resource in plan.resources:
         if resource.type == "kubernetes:core/v1:Secret" or resource.type.startswith("random:"):
-            continue
-        if resource.type == "kubernetes:core/v1:SecretPatch":
             continue
         text = json.dumps(resource.inputs)
         leaked = [s for s in secrets if s in text]
@@ -99,9 +100,10 @@ def check_identities(plan: Plan, granted: tuple[Any, ...], flavour: str) -> None
         assert annotation in accounts[key]["metadata"]["annotations"], key
         assert accounts[key]["automountServiceAccountToken"] is False
     assert accounts[("ml-workloads", "inference")]["metadata"]["annotations"] == {}
-    patched = {p["metadata"]["name"]: p for p in kube_objects(plan, "ServiceAccountPatch")}
-    for sa in ("ml-pipeline", "pipeline-runner", "ml-pipeline-ui"):
-        assert annotation in patched[sa]["metadata"]["annotations"], sa
+    for sa in ("pipeline-runner", "ml-pipeline-ui"):
+        assert annotation in accounts[("kubeflow", sa)]["metadata"]["annotations"], sa
+    # The API server's S3 client: the pod's IRSA role on AWS, an HMAC key (no Workload Identity) on GCP.
+    assert (annotation in accounts[("kubeflow", "ml-pipeline")]["metadata"]["annotations"]) is (flavour == "aws")
 
 
 def check_mlflow(plan: Plan, spec: PlatformSpec, scheme: str, models_bucket: str | None = None) -> None:
@@ -138,14 +140,15 @@ def check_mlflow(plan: Plan, spec: PlatformSpec, scheme: str, models_bucket: str
 
 
 def check_database_bootstrap(plan: Plan, spec: PlatformSpec) -> None:
-    (job,) = kube_objects(plan, "Job", "platform-bootstrap")
+    (job,) = [j for j in kube_objects(plan, "Job", "platform-bootstrap") if j["metadata"]["name"].startswith("db-")]
     assert job["metadata"]["name"].startswith("db-bootstrap-") and len(job["metadata"]["name"]) == 23
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == versions.POSTGRES_CLIENT_IMAGE
     env = {e["name"]: e for e in container["env"]}
     assert env["PGSSLMODE"]["value"] == "require"
-    for name in ("PGPASSWORD", "MLFLOW_PASSWORD", "KFP_PASSWORD", "FEAST_PASSWORD"):
+    assert "KFP_PASSWORD" not in env  # Kubeflow Pipelines has its own MySQL (test_kubeflow.py)
+    for name in ("PGPASSWORD", "MLFLOW_PASSWORD", "FEAST_PASSWORD"):
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "db-bootstrap", name
         assert "value" not in env[name]
     assert container["securityContext"]["runAsNonRoot"] is True
@@ -164,29 +167,10 @@ def check_database_bootstrap(plan: Plan, spec: PlatformSpec) -> None:
     assert holders == ["db-bootstrap"]
     script = _one(kube_objects(plan, "ConfigMap", "platform-bootstrap"), "db-bootstrap-script")["data"]["bootstrap.sql"]
     assert script == bootstrap_sql(service_databases(spec))
-    for database in ("mlflow", "mlpipeline", "cachedb", "metadb", "feast_registry"):
+    for database in ("mlflow", "feast_registry"):
         assert f"datname = '{database}'" in script
     assert "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'feast')" in script
-    assert "ALTER ROLE \"kfp\" WITH LOGIN PASSWORD :'kfp_password';" in script
-
-
-def check_kubeflow(plan: Plan, spec: PlatformSpec, scheme: str) -> None:
-    directories = [r.inputs for r in plan.of_type("kubernetes:kustomize/v2:Directory")]
-    assert len(directories) == len(CLUSTER_SCOPED_DIRS) + len(NAMESPACED_DIRS)
-    for directory in directories:
-        assert directory["directory"].startswith("https://github.com/kubeflow/pipelines/manifests/kustomize/")
-        assert directory["directory"].endswith(f"?ref={versions.KFP_VERSION}")
-        assert "seaweedfs" not in directory["directory"] and "third-party/postgresql" not in directory["directory"]
-    config = _one(kube_objects(plan, "ConfigMapPatch"), "pipeline-install-config")
-    assert config["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
-    assert config["data"]["postgresHost"] == f"{spec.base_name}.db.internal.example"
-    assert config["data"]["bucketName"] == f"{spec.base_name}-pipelines"
-    assert config["data"]["defaultPipelineRoot"] == f"{scheme}://{spec.base_name}-pipelines/v2/artifacts"
-    db_secret = _one(kube_objects(plan, "SecretPatch"), "postgres-secret-extended")
-    assert db_secret["stringData"]["username"] == "kfp"
-    argo = _one(kube_objects(plan, "ConfigMapPatch"), "workflow-controller-configmap")["data"]["artifactRepository"]
-    assert ("useSDKCreds: true" in argo) if scheme == "s3" else ("gcs:" in argo)
-    assert "accessKeySecret" not in argo
+    assert "kfp" not in script and "mlpipeline" not in script
 
 
 def check_feast(plan: Plan, spec: PlatformSpec) -> None:
@@ -282,7 +266,6 @@ def test_services(stack: str) -> None:
     check_identities(plan, granted, flavour)
     check_mlflow(plan, spec, scheme, models_bucket=f"{spec.base_name}-models")
     check_database_bootstrap(plan, spec)
-    check_kubeflow(plan, spec, scheme)
     check_feast(plan, spec)
     check_workloads(plan, spec, registry)
     check_gpu(plan, flavour)
@@ -301,9 +284,12 @@ def test_bootstrap_job_name_changes_only_with_its_inputs() -> None:
     dev, _ = fake_cloud_plan("dev")
     again, _ = fake_cloud_plan("dev", alerting=False)  # a different plan, same database inputs
     gcp, _ = fake_cloud_plan("gcp-dev")
-    name = [j["metadata"]["name"] for j in kube_objects(dev, "Job", "platform-bootstrap")]
-    assert name == [j["metadata"]["name"] for j in kube_objects(again, "Job", "platform-bootstrap")]
-    assert name != [j["metadata"]["name"] for j in kube_objects(gcp, "Job", "platform-bootstrap")]
+    names = [
+        sorted(j["metadata"]["name"] for j in kube_objects(p, "Job", "platform-bootstrap")) for p in (dev, again, gcp)
+    ]
+    assert len(names[0]) == 2  # PostgreSQL logins and the Kubeflow Pipelines MySQL login
+    assert names[0] == names[1]
+    assert set(names[0]).isdisjoint(names[2])
 
 
 def test_disabled_services_are_not_deployed_and_basic_auth_uses_a_generated_secret() -> None:

@@ -109,7 +109,8 @@ def check_network_policies(plan: Plan, spec: PlatformSpec) -> None:
     assert {p["port"] for p in stores["ports"]} == {5432, 6379}
     assert {peer["ipBlock"]["cidr"] for peer in stores["to"]} == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
     (bootstrap,) = policies[("platform-bootstrap", "allow-data-stores-egress")]["egress"]
-    assert {p["port"] for p in bootstrap["ports"]} == {5432}
+    # PostgreSQL, and Kubeflow Pipelines' MySQL for its login Job (KFP's own pods: test_kubeflow.py).
+    assert {p["port"] for p in bootstrap["ports"]} == {5432} | ({3306} if spec.services.kubeflow else set())
 
 
 def _rules(plan: Plan, role: str) -> list[dict[str, Any]]:

@@ -19,11 +19,23 @@ IN_CLUSTER = "mlops:k8s:Platform"
 # What differs between the clouds by design: GKE manages the NVIDIA device plugin and DCGM metrics itself, so the
 # in-cluster GPU plumbing (its component, and its namespace with that namespace's policies) exists on AWS only.
 GPU_PLUMBING = "mlops:k8s:Gpu"
+# And Kubeflow Pipelines' database connection: GCP reaches its Cloud SQL through the Cloud SQL Auth Proxy, the way
+# upstream's env/gcp connects (a component with its Deployment, Service, ServiceAccount and, when highly available,
+# PodDisruptionBudget); AWS reaches RDS directly over TLS. Nothing else of the in-cluster layer may differ.
+DATABASE_CONNECTOR = "mlops:k8s:DatabaseConnector"
+
+
+def subtree(resources: list[RecordedResource], type_: str) -> list[RecordedResource]:
+    """A component of `type_` and everything registered below it."""
+    component = [r for r in resources if r.type == type_]
+    return component + [
+        r for r in resources if component and r.urn.startswith(component[0].urn.rsplit("::", 1)[0] + "$")
+    ]
 
 
 def gpu_plumbing(resources: list[RecordedResource]) -> list[RecordedResource]:
     component = [r for r in resources if r.type == GPU_PLUMBING]
-    inside = [r for r in resources if component and r.urn.startswith(component[0].urn.rsplit("::", 1)[0] + "$")]
+    inside = subtree(resources, GPU_PLUMBING)[len(component) :]
     namespaces = {r.inputs.get("namespace") for r in inside if r.type == "kubernetes:helm.sh/v3:Release"}
     in_namespace = [
         r for r in resources if r.name in namespaces or any(r.name.startswith(f"{ns}-") for ns in namespaces)
@@ -82,12 +94,20 @@ def _shape(resource: RecordedResource) -> tuple[str, str]:
 def test_in_cluster_layer_gets_equivalent_inputs_from_both_clouds(
     stack_plan: StackPlan, aws_stack: str, gcp_stack: str
 ) -> None:
-    """Same services, namespaces, service accounts and workloads on AWS and GCP; only GPU plumbing differs."""
+    """Same services, namespaces, service accounts and workloads on AWS and GCP; only GPU plumbing (AWS) and KFP's
+    Cloud SQL Auth Proxy (GCP) differ."""
     aws_side, gcp_side = in_cluster(stack_plan(aws_stack)), in_cluster(stack_plan(gcp_stack))
     aws_gpu = {r.urn for r in gpu_plumbing(aws_side)}
-    assert {_shape(r) for r in aws_side if r.urn not in aws_gpu} == {_shape(r) for r in gcp_side}
+    gcp_proxy = {r.urn for r in subtree(gcp_side, DATABASE_CONNECTOR)}
+    assert {_shape(r) for r in aws_side if r.urn not in aws_gpu} == {
+        _shape(r) for r in gcp_side if r.urn not in gcp_proxy
+    }
     assert any(r.type == "kubernetes:helm.sh/v3:Release" for r in gpu_plumbing(aws_side))  # device plugin on AWS
     assert gpu_plumbing(gcp_side) == []  # GKE manages drivers, the device plugin and GPU metrics
+    proxy_kinds = {r.type.rsplit(":", 1)[1] for r in subtree(gcp_side, DATABASE_CONNECTOR) if r.custom}
+    assert {"Deployment", "Service", "ServiceAccount"} <= proxy_kinds <= {"Deployment", "Service", "ServiceAccount",
+                                                                          "PodDisruptionBudget"}  # fmt: skip
+    assert subtree(aws_side, DATABASE_CONNECTOR) == []
 
     def service_accounts(resources: list[RecordedResource]) -> dict[tuple[str, str], set[str]]:
         accounts = {}
@@ -97,12 +117,17 @@ def test_in_cluster_layer_gets_equivalent_inputs_from_both_clouds(
                 accounts[(metadata.get("namespace"), metadata["name"])] = set(metadata.get("annotations") or {})
         return accounts
 
-    aws_accounts, gcp_accounts = service_accounts(aws_side), service_accounts(gcp_side)
+    aws_accounts = service_accounts(aws_side)
+    gcp_accounts = service_accounts([r for r in gcp_side if r.urn not in gcp_proxy])
     assert aws_accounts.keys() == gcp_accounts.keys()
     annotated = {key for key, annotations in aws_accounts.items() if annotations}
     assert annotated
     assert all(aws_accounts[k] == {"eks.amazonaws.com/role-arn"} for k in annotated)
-    assert all(gcp_accounts[k] == {"iam.gke.io/gcp-service-account"} for k in annotated)
+    # KFP's API server speaks only S3: IRSA on AWS, an HMAC key on GCP (so its account has no Workload Identity).
+    s3_only = {("kubeflow", "ml-pipeline")}
+    assert s3_only <= annotated
+    assert all(gcp_accounts[k] == {"iam.gke.io/gcp-service-account"} for k in annotated - s3_only)
+    assert all(gcp_accounts[k] == set() for k in s3_only)
 
 
 def _strings(value: Any) -> list[str]:

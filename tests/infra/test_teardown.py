@@ -86,8 +86,10 @@ def test_data_is_protected_retained_and_deletion_protected_exactly_in_prod(stack
             path, value = guard
             assert _get(resource.inputs, path) == value, (resource.urn, path)
     if stack_spec(stack).cloud == "gcp":
-        (sql,) = plan.of_type("gcp:sql/databaseInstance:DatabaseInstance")
-        assert sql.inputs["deletionProtection"] is protect  # the provider-side guard as well as the API-side one
+        instances = plan.of_type("gcp:sql/databaseInstance:DatabaseInstance")
+        assert len(instances) == 2  # the shared PostgreSQL and Kubeflow Pipelines' MySQL
+        for sql in instances:  # the provider-side guard as well as the API-side one
+            assert sql.inputs["deletionProtection"] is protect, sql.urn
 
 
 def _name_source(plan: Plan, resource: RecordedResource, field: str) -> list[str]:

@@ -118,6 +118,12 @@ def redis_instance(name: str, inputs: Mapping[str, Any], ctx: MockContext) -> di
     }
 
 
+def hmac_key(name: str, inputs: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    """An HMAC key for GCS's S3-compatible API: a GOOG1-prefixed access id and a 40-character secret."""
+    access_id = f"GOOG1E{short_hash(ctx.stack, name, 'id', length=54).upper()}"[:61]
+    return {"accessId": access_id, "secret": short_hash(ctx.stack, name, "secret", length=40), "state": "ACTIVE"}
+
+
 def repository(name: str, inputs: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
     project, location, repo = _project(inputs, ctx), _region(inputs, ctx), inputs["repositoryId"]
     return {"id": f"projects/{project}/locations/{location}/repositories/{repo}", "name": repo}
@@ -147,6 +153,7 @@ RESOURCE_OUTPUTS: dict[str, Any] = {
     "gcp:kms/keyRing:KeyRing": key_ring,
     "gcp:kms/cryptoKey:CryptoKey": crypto_key,
     "gcp:storage/bucket:Bucket": bucket,
+    "gcp:storage/hmacKey:HmacKey": hmac_key,
     "gcp:sql/databaseInstance:DatabaseInstance": sql_instance,
     "gcp:redis/instance:Instance": redis_instance,
     "gcp:artifactregistry/repository:Repository": repository,
