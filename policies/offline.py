@@ -1,6 +1,7 @@
 """Evaluate the policy pack over an offline plan, as the Pulumi analyzer would over a preview.
 
-`python -m policies.offline --stack dev` prints every violation and exits 1 if there is one.
+`python -m policies.offline --stack dev` reads the recorded plan (build/plan/dev.json, planned first when missing or
+stale), prints every violation and exits 1 if there is one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.plan.engine import Plan, RecordedResource, plan_stack
+from infra.plan.engine import Plan, RecordedResource
+from infra.plan.recorded import recorded_plan
 from policies.rules import RESOURCE_POLICIES, STACK_POLICIES
 
 
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.offline", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
-    plan = plan_stack(args.stack)
+    plan = recorded_plan(args.stack)
     violations = evaluate(plan)
     policies = len(RESOURCE_POLICIES) + len(STACK_POLICIES)
     for violation in violations:

@@ -1,4 +1,5 @@
-"""Plans are expensive (the whole program under mocks): each stack is planned once per test session."""
+"""Plans are expensive (the whole program under mocks): each stack's recorded plan (build/plan/<stack>.json) is
+read once per test session, and planned first only when it is missing or older than the program's sources."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from components.spec import PlatformSpec
 from infra.config import parse_spec
-from infra.plan.engine import PROJECT_ROOT, Plan, load_stack_config, plan_stack, run_program
+from infra.plan.engine import PROJECT_ROOT, Plan, load_stack_config, run_program
+from infra.plan.recorded import recorded_plan
 
 STACKS = ("dev", "prod", "gcp-dev", "gcp-prod")
 AWS_STACKS = ("dev", "prod")
@@ -19,7 +21,7 @@ GCP_STACKS = ("gcp-dev", "gcp-prod")
 
 @functools.cache
 def _stack_plan(stack: str) -> Plan:
-    return plan_stack(stack)
+    return recorded_plan(stack)
 
 
 def stack_spec(stack: str) -> PlatformSpec:
