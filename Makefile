@@ -14,7 +14,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench docs clean charts \
-	render
+	render verify
 
 uv:
 ifeq ($(UV),)
@@ -65,12 +65,15 @@ plan-all: setup
 policy: setup  ## STACK=<name>: the CrossGuard pack over the recorded plan (planned first if missing or stale)
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
 
-# Render reads the recorded plan build/plan/<name>.json (planned first if missing or older than its sources).
+# Render and verify read the recorded plan build/plan/<name>.json (planned first if missing or older than its sources).
 charts: setup  ## the pinned charts and Kubeflow Pipelines manifests into $$MLOPS_CHART_CACHE (default .cache/charts)
 	$(INFRA_PY) -m infra.render.charts
 
 render: setup  ## STACK=<name>: every Helm release and kustomize Directory of the plan, into build/plan/<name>/rendered
 	$(INFRA_PY) -m infra.render --stack $(STACK)
+
+verify: setup  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
+	$(INFRA_PY) -m infra.verify --stack $(STACK)
 
 bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
