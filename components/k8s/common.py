@@ -132,9 +132,9 @@ def service_account(
     )
 
 
-# Charts deploy as `helm.v3.Release`, not `helm.v4.Chart` (README, "Helm charts: Release, not Chart"). Evidence,
-# pulumi/pulumi-kubernetes at 94977969d (2026-07-01, after v4.32.0: the newest snapshot available; the locked 4.34.2
-# is not in the mirror):
+# Charts deploy as `helm.v3.Release`, not `helm.v4.Chart` (README: "Helm charts: helm.v3.Release, not
+# helm.v4.Chart"). Evidence, pulumi/pulumi-kubernetes at 94977969d (2026-07-01, after v4.32.0: the newest snapshot
+# available; the locked 4.34.2 is not in the mirror):
 # - v4.Chart never runs Helm hooks (provider/pkg/provider/helm/v4/chart.go line 230, `cmd.DisableHooks = true`).
 #   mlflow 1.11.5 creates the Flask secret its Deployment mounts in a pre-install hook (templates/flask_secret.yaml
 #   line 13, deployment.yaml line 265), kube-prometheus-stack 88.5.3 creates the operator's webhook TLS secret

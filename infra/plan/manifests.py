@@ -64,15 +64,20 @@ def schema_dir(kubernetes_version: str) -> str:
 
 
 @functools.cache
+def _definitions(directory: str) -> Registry:
+    """The shared definitions every kind's schema refers to (2 MB of JSON: read once per version)."""
+    definitions = json.loads((_SCHEMA_ROOT / directory / "_definitions.json").read_text())
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@functools.cache
 def validator(directory: str, filename: str) -> jsonschema.protocols.Validator | None:
     """The cached strict validator of one kind, or None when that Kubernetes version has no such kind."""
     path = _SCHEMA_ROOT / directory / filename
     if not path.is_file():
         return None
     schema = json.loads(path.read_text())
-    definitions = json.loads((_SCHEMA_ROOT / directory / "_definitions.json").read_text())
-    registry: Registry = Resource.from_contents(schema) @ Registry()
-    registry = Resource.from_contents(definitions) @ registry
+    registry: Registry = Resource.from_contents(schema) @ _definitions(directory)
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 

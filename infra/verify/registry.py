@@ -1,5 +1,5 @@
 """The checks `make verify` runs, in order. Adding a check: a module in infra/verify/checks/ exposing `CHECK`, one
-line here, admit and deny tests in tests/infra/verify/, one line in the README's check table."""
+line here, admit and deny tests in tests/infra/test_verify_<check>.py, one row in the README's check table."""
 
 from __future__ import annotations
 
