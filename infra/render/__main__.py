@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from infra.config import StackConfigError
 from infra.plan.engine import PlanError
-from infra.plan.recorded import BUILD_DIR, recorded_plan, stack_spec
-from infra.render.renderer import RenderError, render_plan, summary_lines, write_rendering
-
-
-def rendered_dir(stack: str, build_dir: Path = BUILD_DIR) -> Path:
-    """Next to the plan's manifests: build/plan/<stack>/rendered."""
-    return build_dir / stack / "rendered"
+from infra.plan.recorded import recorded_plan, stack_spec
+from infra.render.renderer import RenderError, render_plan, rendered_dir, summary_lines, write_rendering
 
 
 def main(argv: list[str] | None = None) -> int:

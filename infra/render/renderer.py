@@ -29,6 +29,7 @@ import yaml
 
 from components.versions import TOOLS_WHEEL
 from infra.plan.engine import PROJECT_ROOT, Plan, RecordedResource
+from infra.plan.recorded import BUILD_DIR
 from infra.render.charts import ChartCacheError, cache_dir, chart_archive, helm_environment, kfp_tree, load_chart
 from infra.render.helm import HELM_RELEASE, HelmRelease, ReleaseError, template_args
 from infra.render.kustomize import DIRECTORY, DirectoryError, KustomizeDirectory, build_directory, kustomize_args
@@ -343,6 +344,11 @@ def _chart_crds(runner: _Runner, archive: Path) -> list[Mapping[str, Any]]:
 
 def _file_name(source: RenderedSource) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{source.kind}-{source.name}") + ".yaml"
+
+
+def rendered_dir(stack: str, build_dir: Path = BUILD_DIR) -> Path:
+    """Next to the plan's manifests: build/plan/<stack>/rendered."""
+    return build_dir / stack / "rendered"
 
 
 def write_rendering(rendering: Rendering, directory: Path) -> None:

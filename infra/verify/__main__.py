@@ -1,8 +1,8 @@
 """`python -m infra.verify --stack prod`: judge everything the stack's deploy creates, offline.
 
-Reads the recorded plan (planning first if it is missing or stale), renders its charts and manifests, runs every
-registered check, prints a table per check and writes build/verify/<stack>.json. Exit status: 0 no violation,
-1 violations, 2 the stack cannot be planned or rendered.
+Reads the recorded plan (planning first if it is missing or stale), renders its charts and manifests (written to
+build/plan/<stack>/rendered, as `make render` does), runs every registered check, prints a table per check and writes
+build/verify/<stack>.json. Exit status: 0 no violation, 1 violations, 2 the stack cannot be planned or rendered.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 from infra.config import StackConfigError
 from infra.plan.engine import PlanError
-from infra.render.renderer import RenderError
+from infra.render.renderer import RenderError, rendered_dir, write_rendering
 from infra.verify.registry import CHECKS, check
 from infra.verify.runner import VERIFY_DIR, report, stack_objects, table, verify, write_report
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StackConfigError, PlanError, RenderError) as error:
         print(f"verify failed for stack {args.stack}: {error}", file=sys.stderr)
         return 2
+    write_rendering(rendering, rendered_dir(args.stack))
     checks = [check(name) for name in args.check] if args.check else list(CHECKS)
     results = verify(objects, checks)
     print(

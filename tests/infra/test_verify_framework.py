@@ -63,7 +63,9 @@ def test_verify_exits_non_zero_on_a_violation_and_writes_the_report(
 ) -> None:
     monkeypatch.setattr(verify_cli, "stack_objects", lambda stack: fake_set(image))
     monkeypatch.setattr(verify_cli, "VERIFY_DIR", tmp_path)
+    monkeypatch.setattr(verify_cli, "rendered_dir", lambda stack: tmp_path / stack / "rendered")
     assert verify_cli.main(["--stack", "dev"]) == status
+    assert (tmp_path / "dev" / "rendered" / "index.yaml").is_file()  # what it judged, as `make render` writes it
     report = json.loads((tmp_path / "dev.json").read_text())
     assert report["passed"] is (status == 0)
     assert [c["name"] for c in report["checks"]] == [c.name for c in CHECKS]
