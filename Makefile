@@ -76,6 +76,7 @@ verify: setup  ## STACK=<name>: every check over everything the deploy creates; 
 	$(INFRA_PY) -m infra.verify --stack $(STACK)
 
 bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
+	$(INFRA_PY) benchmarks/offline_bench.py
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
 

@@ -380,19 +380,21 @@ def pull_kfp_manifests(cache: Path, ref: str = KFP_VERSION, github: str = GITHUB
     return kfp_tree(cache, ref)
 
 
-def pull_all(cache: Path, github: str = GITHUB) -> list[Path]:
-    return [*(pull_chart(chart, cache) for chart in pinned_charts()), pull_kfp_manifests(cache, github=github)]
-
-
 def main() -> int:
+    """Pull every pin; report each one that fails (not only the first) and exit 1 if any did."""
     cache = cache_dir()
-    try:
-        for path in pull_all(cache):
-            print(path)
-    except (ChartCacheError, OSError) as error:
-        print(f"make charts: {error}", file=sys.stderr)
-        return 1
-    return 0
+    pulls: list[tuple[str, Callable[[], Path]]] = [
+        (f"{chart.name} {chart.version}", functools.partial(pull_chart, chart, cache)) for chart in pinned_charts()
+    ]
+    pulls.append((f"Kubeflow Pipelines manifests {KFP_VERSION}", functools.partial(pull_kfp_manifests, cache)))
+    failed = 0
+    for what, pull in pulls:
+        try:
+            print(pull())
+        except (ChartCacheError, OSError) as error:
+            print(f"make charts: {what}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

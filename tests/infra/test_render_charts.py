@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.versions import KFP_VERSION, HelmChart
+from infra.render import charts
 from infra.render.charts import (
     ChartCacheError,
     RemoteTarget,
@@ -157,3 +158,20 @@ def test_remote_kustomize_urls_parse_in_every_form_kustomize_accepts() -> None:
         assert RemoteTarget.parse(url) == expected, url
     assert RemoteTarget.parse("../base") is None
     assert RemoteTarget.parse("deployment.yaml") is None
+
+
+def test_make_charts_reports_every_pin_it_cannot_pull(
+    loopback: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, site = loopback
+    url = helm_repository(base, site, "demo", ["0.3.0"], tmp_path / "helm")
+    cache = tmp_path / "cache"
+    (cache / "kubeflow-pipelines" / KFP_VERSION / "manifests" / "kustomize").mkdir(parents=True)
+    pins = [HelmChart("demo", url, "0.3.0"), HelmChart("ghost", url, "1.0.0"), HelmChart("demo", url, "0.2.0")]
+    monkeypatch.setattr(charts, "pinned_charts", lambda: pins)
+    monkeypatch.setenv("MLOPS_CHART_CACHE", str(cache))
+    assert charts.main() == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [str(cache / "demo-0.3.0.tgz"), str(cache / "kubeflow-pipelines" / KFP_VERSION)]
+    failures = [line.split(":")[1].strip() for line in err.splitlines() if line.startswith("make charts:")]
+    assert failures == ["ghost 1.0.0", "demo 0.2.0"]
