@@ -8,8 +8,13 @@ INFRA_PY := .venv/bin/python
 WORKLOADS_PY := workloads/.venv/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 
+# Bytecode goes to .cache/pycache, also where the environment sets PYTHONDONTWRITEBYTECODE: the provider SDKs are
+# ~1,000 modules, and compiling them from source took ~4 s of every plan.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: setup setup-infra setup-workloads uv demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	cost check-eks-addons deploy-permissions bench docs clean
+	cost check-eks-addons deploy-permissions bench docs clean charts render verify
 
 uv:
 ifeq ($(UV),)
@@ -63,8 +68,18 @@ plan-all: setup-infra
 	@for stack in $(STACKS); do $(INFRA_PY) -m infra.plan --stack $$stack --quiet --json build/plan/$$stack.json \
 		--manifests build/plan/$$stack/manifests || exit 1; done
 
-policy: setup-infra  ## STACK=<name>: the CrossGuard pack over the offline plan
+policy: setup-infra  ## STACK=<name>: the CrossGuard pack over the recorded plan (planned first if missing or stale)
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
+
+# Render and verify read the recorded plan build/plan/<name>.json (planned first if missing or older than its sources).
+charts: setup-infra  ## the pinned charts and Kubeflow Pipelines manifests into $$MLOPS_CHART_CACHE (default .cache/charts)
+	$(INFRA_PY) -m infra.render.charts
+
+render: setup-infra  ## STACK=<name>: every Helm release and kustomize Directory of the plan, into build/plan/<name>/rendered
+	$(INFRA_PY) -m infra.render --stack $(STACK)
+
+verify: setup-infra  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
+	$(INFRA_PY) -m infra.verify --stack $(STACK)
 
 # Monthly cost (idle/typical/peak) from build/plan/$(STACK).json, planned first if missing; build/cost/$(STACK).json.
 cost: setup-infra  ## STACK=<name> [BASE=<base plan.json>: the change from it] [COST_ARGS=--json|--markdown]
@@ -82,7 +97,8 @@ check-eks-addons: setup-infra  ## STACK=<name>
 		else echo "::error::$$addon $$version is not offered for Kubernetes $$minor; offered: $$offered"; exit 1; fi; \
 	done
 
-bench: setup-workloads  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
+bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
+	$(INFRA_PY) benchmarks/offline_bench.py
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
 
@@ -94,4 +110,4 @@ docs: setup-infra  ## regenerate the README's configuration reference (component
 	$(INFRA_PY) -m infra.cost --write-readme
 
 clean:
-	rm -rf build .demo .tools
+	rm -rf build .demo .tools .cache/render .cache/pycache

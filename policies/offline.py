@@ -1,7 +1,8 @@
 """Evaluate the policy pack over an offline plan, as the Pulumi analyzer would over a preview.
 
-`python -m policies.offline --stack dev` prints every violation and exits 1 if a mandatory one is among them
-(advisory violations, like a typical cost estimate above the budget, are printed as warnings).
+`python -m policies.offline --stack dev` reads the recorded plan (build/plan/dev.json, planned first when missing or
+stale), prints every violation and exits 1 if a mandatory one is among them (advisory violations, like a
+typical cost estimate above the budget, are printed as warnings).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.plan.engine import Plan, PlanError, ProgramFailed, RecordedResource, plan_stack
+from infra.plan.engine import Plan, PlanError, ProgramFailed, RecordedResource
+from infra.plan.recorded import recorded_plan
 from policies.rules import RESOURCE_POLICIES, STACK_POLICIES
 
 
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
     try:
-        plan = plan_stack(args.stack)
+        plan = recorded_plan(args.stack)
     except PlanError as error:  # a bad stack file or config: its own one-line messages, no traceback
         print(error.error if isinstance(error, ProgramFailed) else error, file=sys.stderr)
         return 1

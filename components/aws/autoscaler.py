@@ -14,10 +14,10 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from components.aws.common import AccountContext, PolicyStatement, child, policy_json
 from components.aws.identity import OidcIssuer, irsa_role
+from components.k8s.common import helm_release
 from components.versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE, CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 NAMESPACE = "kube-system"
@@ -130,20 +130,16 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             policy=autoscaler_policy(args.account, args.cluster_name),
             opts=child(self),
         )
-        chart = CLUSTER_AUTOSCALER_CHART
-        k8s.helm.v3.Release(
+        helm_release(
             name,
-            name="cluster-autoscaler",
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-            namespace=NAMESPACE,
-            values=self.role.arn.apply(
+            CLUSTER_AUTOSCALER_CHART,
+            NAMESPACE,
+            self.role.arn.apply(
                 lambda arn: chart_values(
                     args.cluster_name, args.account.region, args.kubernetes_version, arn, args.node_selector
                 )
             ),
-            atomic=True,
-            opts=child(self, pulumi.ResourceOptions(depends_on=[policy])),
+            child(self, pulumi.ResourceOptions(depends_on=[policy])),
+            release_name="cluster-autoscaler",
         )
         self.register_outputs({"roleArn": self.role.arn})

@@ -132,17 +132,34 @@ def service_account(
     )
 
 
+# Charts deploy as `helm.v3.Release`, not `helm.v4.Chart` (README: "Helm charts: helm.v3.Release, not
+# helm.v4.Chart"). Evidence, pulumi/pulumi-kubernetes at 94977969d (2026-07-01, after v4.32.0: the newest snapshot
+# available; the locked 4.34.2 is not in the mirror):
+# - v4.Chart never runs Helm hooks (provider/pkg/provider/helm/v4/chart.go line 230, `cmd.DisableHooks = true`).
+#   mlflow 1.11.5 creates the Flask secret its Deployment mounts in a pre-install hook (templates/flask_secret.yaml
+#   line 13, deployment.yaml line 265), kube-prometheus-stack 88.5.3 creates the operator's webhook TLS secret
+#   (templates/prometheus-operator/admission-webhooks/job-patch/, mounted at deployment.yaml line 219) and upgrades
+#   its CRDs (charts/crds/templates/upgrade/) in hooks: under v4.Chart both pods would never start.
+# - v4.Chart renders against the cluster only when it is reachable (chart.go lines 202 and 372-399) and registers no
+#   object while an input is unknown (line 174): on the first preview (no cluster yet; role ARNs, database hosts
+#   unknown) it shows nothing, so "preview sees every object" holds only on later previews.
+# - v3.Release is `helm install/upgrade` (provider/pkg/provider/helm_release.go lines 606-619): hooks run, `crds/`
+#   are installed, `atomic` rolls a failed upgrade back, the release waits for readiness, capabilities come from the
+#   live cluster; its Check renders the chart client-side to cache its CRDs for custom resources at preview
+#   (lines 391 and 513-519).
+# The objects a Release creates are not hidden offline: `make verify` renders every release exactly as this helper
+# records it (infra/render/helm.py) and judges the objects with the rest of the set.
 def helm_release(
     resource_name: str,
     chart: HelmChart,
     namespace: str,
-    values: Mapping[str, Any],
+    values: pulumi.Input[Mapping[str, Any]],
     opts: pulumi.ResourceOptions,
     release_name: str | None = None,
     allow_null_values: bool = False,
     timeout_seconds: int = 600,
 ) -> k8s.helm.v3.Release:
-    """A pinned Helm release; values are built in typed Python by the caller, never read from files."""
+    """A pinned Helm release, the one way the platform installs a chart; values are typed Python from the caller."""
     return k8s.helm.v3.Release(
         resource_name,
         k8s.helm.v3.ReleaseArgs(
@@ -152,7 +169,7 @@ def helm_release(
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
             namespace=namespace,
             create_namespace=False,  # namespaces carry Pod Security labels: created by the tenancy component
-            values=dict(values),
+            values=values,
             atomic=True,
             cleanup_on_fail=True,
             allow_null_values=allow_null_values,

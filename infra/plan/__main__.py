@@ -27,6 +27,7 @@ from infra.plan.engine import (
     plan_stack,
 )
 from infra.plan.manifests import ManifestReport, validate_plan, write_manifests
+from infra.plan.recorded import write_plan
 
 OVER_BUDGET = 3  # the typical monthly estimate exceeds budget.monthlyLimitUsd and budget.enforceEstimate is true
 
@@ -88,8 +89,7 @@ def run(stack: str, json_path: Path | None, manifests_dir: Path | None, quiet: b
         print(render_tree(plan))
     print(render_summary(plan, report))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(plan.to_json())
+        write_plan(plan, json_path)
         print(f"\nGraph written to {json_path}")
     if manifests_dir is not None:
         write_manifests(report, manifests_dir)

@@ -55,7 +55,7 @@ def bundled_schema_versions() -> list[str]:
     return [f"{major}.{minor}" for major, minor in minors]
 
 
-def _schema_dir(kubernetes_version: str) -> str:
+def schema_dir(kubernetes_version: str) -> str:
     """The schemas of exactly the cluster's minor: an older schema would accept fields the cluster drops or rejects."""
     if kubernetes_version not in bundled_schema_versions():
         raise ValueError(
@@ -66,14 +66,20 @@ def _schema_dir(kubernetes_version: str) -> str:
 
 
 @functools.cache
-def _validator(schema_dir: str, filename: str) -> jsonschema.protocols.Validator | None:
-    path = _SCHEMA_ROOT / schema_dir / filename
+def _definitions(directory: str) -> Registry:
+    """The shared definitions every kind's schema refers to (2 MB of JSON: read once per version)."""
+    definitions = json.loads((_SCHEMA_ROOT / directory / "_definitions.json").read_text())
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@functools.cache
+def validator(directory: str, filename: str) -> jsonschema.protocols.Validator | None:
+    """The cached strict validator of one kind, or None when that Kubernetes version has no such kind."""
+    path = _SCHEMA_ROOT / directory / filename
     if not path.is_file():
         return None
     schema = json.loads(path.read_text())
-    definitions = json.loads((_SCHEMA_ROOT / schema_dir / "_definitions.json").read_text())
-    registry: Registry = Resource.from_contents(schema) @ Registry()
-    registry = Resource.from_contents(definitions) @ registry
+    registry: Registry = Resource.from_contents(schema) @ _definitions(directory)
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
@@ -83,27 +89,33 @@ def schema_filename(api_version: str, kind: str) -> str:
     return f"{kind.lower()}-{group_version}.json"
 
 
-def _manifest(resource: RecordedResource) -> dict[str, Any]:
+def is_kubernetes_object(resource: RecordedResource) -> bool:
+    """A resource the provider sends to the API server as one object (not a release, component or provider)."""
+    return resource.type.startswith("kubernetes:") and resource.custom and not NOT_OBJECTS.match(resource.type)
+
+
+def object_manifest(resource: RecordedResource) -> dict[str, Any]:
     """The object the provider would send: program inputs, with the name the provider would have assigned."""
     manifest = {k: v for k, v in resource.inputs.items() if not k.startswith("__")}
     metadata = dict(manifest.get("metadata") or {})
     assigned = (resource.outputs.get("metadata") or {}).get("name")
     metadata.setdefault("name", assigned or resource.name)
     manifest["metadata"] = metadata
-    cleaned: dict[str, Any] = _drop_nulls(manifest)
+    cleaned: dict[str, Any] = drop_nulls(manifest)
     return cleaned
 
 
-def _drop_nulls(value: Any) -> Any:
+def drop_nulls(value: Any) -> Any:
+    """The value without null mapping entries (what the API server decodes)."""
     if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
+        return [drop_nulls(v) for v in value]
     return value
 
 
 def validate_plan(plan: Plan, kubernetes_version: str) -> ManifestReport:
-    schema_dir = _schema_dir(kubernetes_version)
+    directory = schema_dir(kubernetes_version)
     objects, errors, releases, custom = [], [], [], []
     for resource in plan.resources:
         if resource.type == HELM_RELEASE:
@@ -119,12 +131,12 @@ def validate_plan(plan: Plan, kubernetes_version: str) -> ManifestReport:
                 }
             )
             continue
-        if not resource.type.startswith("kubernetes:") or NOT_OBJECTS.match(resource.type) or not resource.custom:
+        if not is_kubernetes_object(resource):
             continue
-        manifest = _manifest(resource)
+        manifest = object_manifest(resource)
         api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
-        validator = _validator(schema_dir, schema_filename(api_version, kind))
-        if validator is None:
+        kind_validator = validator(directory, schema_filename(api_version, kind))
+        if kind_validator is None:
             custom.append(
                 {
                     "apiVersion": api_version,
@@ -138,7 +150,7 @@ def validate_plan(plan: Plan, kubernetes_version: str) -> ManifestReport:
         objects.append(manifest)
         # A *Patch resource (server-side apply of a few fields) is a partial object: only `required` may be missing.
         partial = resource.type.endswith("Patch")
-        for error in validator.iter_errors(manifest):
+        for error in kind_validator.iter_errors(manifest):
             if partial and error.validator == "required":
                 continue
             errors.append(

@@ -1,6 +1,6 @@
 """The volume tables of infra/cost/volumes.py against what the pinned charts and manifests really create.
 
-Every Helm release of the shipped plans is rendered with its recorded values, and every Kubernetes Pipelines directory
+Every Helm release of the shipped plans is rendered with its recorded values, and every Kubeflow Pipelines directory
 is built, offline from the pinned copies (MLOPS_CHART_CACHE, as CI sets it); the claims they create (PVCs, StatefulSet
 claim templates, Prometheus and Alertmanager storage, per replica) must be exactly the claims the cost model prices.
 The objects the manifests create are what a real preview registers as the directory's children: their types must be
@@ -9,34 +9,20 @@ classified too.
 
 from __future__ import annotations
 
-import os
-import subprocess
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from components.k8s.kubeflow.pipelines import overlay_path
 from infra.cost import volumes
 from infra.cost.model import RULES, free_reason
-from infra.plan.engine import PROJECT_ROOT, Plan, RecordedResource
-from infra.tools import tool
+from infra.plan.engine import Plan, RecordedResource
+from infra.render.renderer import RenderedSource, render_plan
 from tests.infra.conftest import STACKS, stack_spec
-from tests.infra.test_kubeflow import built_overlay
 
 StackPlan = Callable[[str], Plan]
-
-
-def chart_cache() -> Path:
-    candidates = [os.environ.get("MLOPS_CHART_CACHE", ""), PROJECT_ROOT.parent / "shared" / "charts",
-                  PROJECT_ROOT.parents[1] / "shared" / "charts"]  # fmt: skip
-    for candidate in candidates:
-        if candidate and Path(candidate, "INDEX.md").is_file():
-            return Path(candidate)
-    pytest.skip("no offline chart copy: set MLOPS_CHART_CACHE (CI does, see .ci/run)")
 
 
 def claims_of(objects: Iterable[Mapping[str, Any]]) -> Counter[tuple[float, str | None]]:
@@ -65,44 +51,36 @@ def priced_claims(claims: Iterable[volumes.Claim]) -> Counter[tuple[float, str |
     return Counter((c.gb * c.copies, c.storage_class) for c in claims)
 
 
-def documents(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+def rendered_sources(plan: Plan, stack: str) -> dict[str, RenderedSource]:
+    """What every Helm release and kustomize Directory of the plan creates, by URN (the project's offline renderer)."""
+    rendering = render_plan(plan, stack_spec(stack).cluster.kubernetes_version)
+    return {source.urn: source for source in rendering.sources}
 
 
-def render_release(release: RecordedResource, cache: Path, kubernetes_version: str, tmp: Path) -> list[dict[str, Any]]:
-    inputs = release.inputs
-    values = tmp / f"{release.name}.yaml"
-    values.write_text(yaml.safe_dump(inputs.get("values") or {}))
-    command = [str(tool("helm")), "template", str(inputs.get("name") or release.name),
-               str(cache / f"{inputs['chart']}-{inputs['version']}.tgz"), "--namespace", str(inputs["namespace"]),
-               "-f", str(values), "--kube-version", kubernetes_version]  # fmt: skip
-    return documents(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-
-
-def build_directory(directory: RecordedResource) -> list[dict[str, Any]]:
-    assert directory.inputs["directory"] == overlay_path(), "only the Kubeflow Pipelines overlay is deployed"
-    return list(built_overlay())
+def manifests(source: RenderedSource) -> list[Mapping[str, Any]]:
+    return [obj.manifest for obj in source.objects]
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_priced_helm_volumes_are_what_the_charts_create(stack_plan: StackPlan, stack: str, tmp_path: Path) -> None:
-    cache, version = chart_cache(), stack_spec(stack).cluster.kubernetes_version
-    releases = stack_plan(stack).of_type("kubernetes:helm.sh/v3:Release")
+def test_priced_helm_volumes_are_what_the_charts_create(stack_plan: StackPlan, stack: str) -> None:
+    plan = stack_plan(stack)
+    sources, releases = rendered_sources(plan, stack), plan.of_type("kubernetes:helm.sh/v3:Release")
     assert releases
     for release in releases:
-        rendered = claims_of(render_release(release, cache, f"{version}.0", tmp_path))
+        rendered = claims_of(manifests(sources[release.urn]))
         assert priced_claims(volumes.helm_claims(release.inputs)) == rendered, release.name
 
 
 def test_priced_kustomize_volumes_are_what_the_manifests_create(stack_plan: StackPlan) -> None:
-    directories = {d.inputs["directory"]: d for stack in STACKS for d in stack_plan(stack).of_type(
-        "kubernetes:kustomize/v2:Directory")}  # fmt: skip
-    assert directories
     kinds: set[str] = set()
-    for url, directory in directories.items():
-        objects = build_directory(directory)
-        assert priced_claims(volumes.kustomize_claims(directory.inputs)) == claims_of(objects), url
-        kinds |= {pulumi_type(obj) for obj in objects}
+    for stack in STACKS:
+        plan = stack_plan(stack)
+        directories, sources = plan.of_type("kubernetes:kustomize/v2:Directory"), rendered_sources(plan, stack)
+        for directory in directories:
+            objects = manifests(sources[directory.urn])
+            assert priced_claims(volumes.kustomize_claims(directory.inputs)) == claims_of(objects), directory.urn
+            kinds |= {pulumi_type(obj) for obj in objects}
+    assert kinds
     # In a real preview these objects are registered as the directory's children and priced one by one.
     assert sorted(t for t in kinds if t not in RULES and free_reason(t) is None) == []
 
@@ -112,17 +90,18 @@ def pulumi_type(obj: Mapping[str, Any]) -> str:
     return f"kubernetes:{group or 'core'}/{version}:{obj['kind']}"
 
 
-def test_a_chart_value_that_adds_a_volume_changes_both_sides(stack_plan: StackPlan, tmp_path: Path) -> None:
+def test_a_chart_value_that_adds_a_volume_changes_both_sides(stack_plan: StackPlan) -> None:
     """The check above can fail: enabling Alertmanager storage adds a claim per replica in the chart and the model."""
-    cache = chart_cache()
-    (release,) = [r for r in stack_plan("prod").of_type("kubernetes:helm.sh/v3:Release")
+    plan = stack_plan("prod")
+    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release")
                   if r.inputs["chart"] == "kube-prometheus-stack"]  # fmt: skip
     values = dict(release.inputs["values"])
     values["alertmanager"] = {**values["alertmanager"], "alertmanagerSpec": {
         **values["alertmanager"]["alertmanagerSpec"],
         "storage": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "3Gi"}}}}}}}  # fmt: skip
     changed = RecordedResource(**{**release.__dict__, "inputs": {**release.inputs, "values": values}})
-    rendered = claims_of(render_release(changed, cache, "1.33.0", tmp_path))
+    changed_plan = dataclasses.replace(plan, resources=[changed if r is release else r for r in plan.resources])
+    rendered = claims_of(manifests(rendered_sources(changed_plan, "prod")[release.urn]))
     priced = priced_claims(volumes.helm_claims(changed.inputs))
     replicas = int(values["alertmanager"]["alertmanagerSpec"]["replicas"])
     assert rendered[(3.0 * replicas, None)] == 1

@@ -36,3 +36,13 @@ def test_a_missing_or_altered_binary_is_reported_with_the_install_command(tmp_pa
         tool("kubectl", tmp_path)
     with pytest.raises(ToolError, match="unknown tool"):
         tool("terraform", tmp_path)
+
+
+def test_a_binary_replaced_after_it_was_verified_is_refused(tmp_path: Path) -> None:
+    """The digest is remembered per file version, so a later swap of the binary is hashed again and caught."""
+    installed = tool("kubectl")
+    (tmp_path / "kubectl").write_bytes(installed.read_bytes())
+    assert tool("kubectl", tmp_path) == tmp_path / "kubectl"  # verified once, remembered in .verified.json
+    (tmp_path / "kubectl").write_bytes(b"#!/bin/sh\necho not kubectl\n")
+    with pytest.raises(ToolError, match="not the pinned build"):
+        tool("kubectl", tmp_path)

@@ -18,8 +18,7 @@ from components.versions import (
 )
 from infra import eks_addons
 from infra.plan.engine import Plan
-from infra.plan.manifests import _schema_dir as schema_dir
-from infra.plan.manifests import bundled_schema_versions, validate_plan
+from infra.plan.manifests import bundled_schema_versions, schema_dir, validate_plan
 from tests.infra.conftest import STACKS, stack_spec
 
 ALL_MINORS = sorted({v for minors in SUPPORTED_KUBERNETES_VERSIONS.values() for v in minors})

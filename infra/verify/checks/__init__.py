@@ -1,0 +1,1 @@
+"""One module per check; each exposes `CHECK` (see infra/verify/registry.py)."""
