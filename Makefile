@@ -1,28 +1,27 @@
 # Entry points for users and CI. Each target is a thin wrapper over a real command and sets up what it needs.
 # Two locked environments (see README): .venv (infra: Pulumi SDKs, policy pack) and workloads/.venv (kfp, mlflow...).
 
-UV_VERSION := 0.13.9
 STACK ?= dev
 STACKS := dev prod gcp-dev gcp-prod
 INFRA_PY := .venv/bin/python
 WORKLOADS_PY := workloads/.venv/bin/python
-UV := $(shell command -v uv 2>/dev/null)
+# uv from PATH, else the pinned uv that infra/bootstrap_uv.py installs into .tools/bin: it needs only python3's standard
+# library, so it works where the system Python refuses installs (PEP 668: Debian 12, Ubuntu 24.04, Homebrew).
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 
-.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench docs clean
+.PHONY: setup demo test lint locks typecheck test-infra test-workloads plan plan-all policy bench docs clean
 
-uv:
-ifeq ($(UV),)
-	python3 -m pip install --quiet "uv==$(UV_VERSION)"
-endif
+setup: $(UV) .venv/.synced workloads/.venv/.synced .tools/bin/.installed
 
-setup: uv .venv/.synced workloads/.venv/.synced .tools/bin/.installed
+$(CURDIR)/.tools/bin/uv:
+	python3 infra/bootstrap_uv.py --dest .tools/bin
 
 .venv/.synced: pyproject.toml uv.lock
-	uv sync --frozen --quiet
+	$(UV) sync --frozen --quiet
 	@touch $@
 
 workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
-	cd workloads && uv sync --frozen --quiet
+	cd workloads && $(UV) sync --frozen --quiet
 	@touch $@
 
 # Pinned Helm and kubectl (checksums in components/versions.py) for offline chart rendering and kustomize builds.
@@ -33,12 +32,16 @@ workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 demo: setup  ## the main job: the ML lifecycle on this machine, then the offline plans; DEMO_ARGS=--fast for CI size
 	$(WORKLOADS_PY) -m mlops_workloads.demo $(DEMO_ARGS)
 
-test: setup lint typecheck test-infra test-workloads  ## everything CI runs
+test: setup lint locks typecheck test-infra test-workloads  ## everything CI runs
 
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+locks: $(UV)  ## each lock still matches its pyproject.toml (a stale lock fails CI, in both environments)
+	$(UV) lock --check
+	cd workloads && $(UV) lock --check
 
 typecheck: setup
 	.venv/bin/mypy

@@ -213,6 +213,7 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_data_services,
         _check_production,
         _check_workloads,
+        _check_images,
         _check_access,
     ):
         yield from check(spec)
@@ -508,13 +509,6 @@ def _check_production(spec: PlatformSpec) -> Iterable[Problem]:
 
 def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
     wl = spec.workloads
-    if wl.image_tag == "latest":
-        yield Problem(
-            "workloads.imageTag",
-            wl.image_tag,
-            "is mutable: deploys would not be reproducible",
-            "use an immutable version tag such as '0.1.0' (ECR/Artifact Registry tags are immutable)",
-        )
     seen: set[str] = set()
     for i, team in enumerate(wl.teams):
         if team.name in RESERVED_NAMESPACES:
@@ -548,6 +542,29 @@ def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
         if not _CRON.match(value):
             camel = "monitoringSchedule" if key == "monitoring_schedule" else "batchSchedule"
             yield Problem(f"workloads.{camel}", value, "is not a 5-field cron expression", "use e.g. '0 * * * *'")
+
+
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _check_images(spec: PlatformSpec) -> Iterable[Problem]:
+    """Digests pin what CI pushed, so they only mean something with `source: prebuilt`, and must be real digests."""
+    images = spec.workloads.images
+    if images.digests and images.source != "prebuilt":
+        yield Problem(
+            "workloads.images.digests",
+            dict(images.digests),
+            "is set although images.source = build (pulumi up builds and pins its own digests)",
+            "remove the digests, or set workloads.images.source: prebuilt to run the images CI pushed",
+        )
+    for name, digest in images.digests.items():
+        if not _IMAGE_DIGEST.match(digest):
+            yield Problem(
+                f"workloads.images.digests.{name}",
+                digest,
+                "is not an image digest",
+                "use the `sha256:<64 lowercase hex>` digest CI printed for the push (not a tag)",
+            )
 
 
 def _check_access(spec: PlatformSpec) -> Iterable[Problem]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contract import CloudPlatform, NodePlacement
+from components.contract import NodePlacement
 from components.spec import PlatformSpec
 from components.versions import HelmChart
 
@@ -23,8 +23,6 @@ WORKLOADS_NS = "ml-workloads"
 BOOTSTRAP_NS = "platform-bootstrap"
 GPU_NS = "nvidia-gpu"
 
-# The images built from workloads/docker/ (serving from inference.Dockerfile); mlops_workloads.images names them alike.
-WorkloadImage = Literal["training", "serving", "monitoring"]
 # A plain Kubernetes manifest fragment. The SDK's TypedDicts are not checked under mocks anyway; the tests validate
 # every object against the strict official OpenAPI schemas, which is the stronger check.
 Manifest = Any
@@ -65,12 +63,6 @@ def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     """Mark a value secret (typed: mypy cannot infer Output.secret's parameter inside a Mapping literal)."""
     secret: pulumi.Output[str] = pulumi.Output.secret(value)
     return secret
-
-
-def workload_image(cloud: CloudPlatform, spec: PlatformSpec, image: WorkloadImage) -> pulumi.Output[str]:
-    """`<registry>/mlops-<image>:<tag>`, the repository naming of the cloud registries and the images workflow."""
-    tag = spec.workloads.image_tag
-    return cloud.registry_url.apply(lambda registry: f"{registry.rstrip('/')}/mlops-{image}:{tag}")
 
 
 def restricted_container_security(uid: int = 10001) -> dict[str, Any]:

@@ -125,8 +125,19 @@ BAD_CONFIGS = [
                  "mlops:nodePools.cpu.capacityType = 'spot' is not an allowed value; fix: use one of 'ON_DEMAND'",
                  id="bad-enum"),
     pytest.param("dev", {"cloud": "azure"}, "mlops:cloud = 'azure' is not an allowed value", id="unknown-cloud"),
-    pytest.param("dev", {"workloads.imageTag": "latest"}, "mlops:workloads.imageTag = 'latest' is mutable",
-                 id="latest-image-tag"),
+    pytest.param("dev", {"workloads.imageTag": "0.2.0"},
+                 "mlops:workloads.imageTag = '0.2.0' is not a known key; fix: did you mean 'images'?",
+                 id="retired-image-tag"),
+    pytest.param("dev", {"workloads.images.source": "ci"},
+                 "mlops:workloads.images.source = 'ci' is not an allowed value; fix: use one of 'build' or 'prebuilt'",
+                 id="unknown-image-source"),
+    pytest.param("dev", {"workloads.images.digests": {"serving": "sha256:" + "a" * 64}},
+                 "mlops:workloads.images.digests = {\"serving\": \"sha256:aaaa", id="digests-while-building"),
+    pytest.param("dev", {"workloads.images": {"source": "prebuilt", "digests": {"serving": "0.1.0"}}},
+                 "mlops:workloads.images.digests.serving = '0.1.0' is not an image digest; fix: use the `sha256:",
+                 id="tag-as-digest"),
+    pytest.param("dev", {"workloads.images": {"source": "prebuilt", "digests": {"inference": "sha256:" + "b" * 64}}},
+                 "mlops:workloads.images.digests.inference", id="unknown-image-name"),
     pytest.param("dev", {"storage.archiveAfterDays": 100},
                  "mlops:storage.archiveAfterDays = 100 is less than 30 days after infrequentAccessAfterDays = 90",
                  id="lifecycle-order"),
@@ -159,14 +170,15 @@ def test_every_problem_is_reported_at_once() -> None:
             "nodePools.system.capacityType": "SPOT",
             "deletionProtection": False,
             "nodePools.gpu.accelerator": DELETE,
-            "workloads.imageTag": "latest",
+            "workloads.images.source": "prebuilt",
+            "workloads.images.digests": {"mlflow": "sha256:deadbeef"},
         },
     )
     with pytest.raises(StackConfigError) as error:
         parse_spec(config, source="Pulumi.prod.yaml")
     paths = sorted(p.path for p in error.value.problems)
     assert paths == ["deletionProtection", "nodePools.gpu.accelerator", "nodePools.system.capacityType",
-                     "workloads.imageTag"]  # fmt: skip
+                     "workloads.images.digests.mlflow"]  # fmt: skip
     assert str(error.value).startswith("4 problem(s) in the stack configuration:")
 
 
