@@ -1,4 +1,4 @@
-"""Shared building blocks of the in-cluster layer: names, labels, images, security contexts, Helm releases."""
+"""Shared building blocks of the in-cluster layer: names, labels, security contexts, volumes, Helm releases."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ GPU_NS = "nvidia-gpu"
 # A plain Kubernetes manifest fragment. The SDK's TypedDicts are not checked under mocks anyway; the tests validate
 # every object against the strict official OpenAPI schemas, which is the stronger check.
 Manifest = Any
+
+# A per-pod emptyDir at /tmp: the workload images keep HOME and their scratch files there, so the root stays read-only.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - a per-pod emptyDir
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-platform"}
 

@@ -21,6 +21,8 @@ from components.k8s.common import (
     FEAST_NS,
     FEAST_PORT,
     FEAST_SERVICE,
+    TMP_MOUNT,
+    TMP_VOLUME,
     DatabaseLogin,
     as_secret,
     helm_release,
@@ -102,12 +104,13 @@ def feast_values(spec: PlatformSpec, cloud: CloudPlatform, image: pulumi.Output[
             str(FEAST_CONTAINER_PORT),
         ],
         "serviceAccount": {"name": SERVICE_ACCOUNT},
+        # The image's user (workloads/docker/training.Dockerfile) with a read-only root: HOME is /tmp, an emptyDir.
         "podSecurityContext": restricted_pod_security(),
-        "securityContext": {**restricted_container_security(), "readOnlyRootFilesystem": False},
+        "securityContext": restricted_container_security(),
         "service": {"type": "ClusterIP", "port": FEAST_PORT},
         "resources": resources("250m", "512Mi", memory_limit="1Gi"),
-        "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}],
-        "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}],
+        "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}, TMP_VOLUME],
+        "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}, TMP_MOUNT],
         "extraEnvs": [{"name": "FEAST_USAGE", "value": "False"}],
         **placement_fields(cloud.placements.get("system")),
     }
@@ -239,16 +242,10 @@ class Feast(pulumi.ComponentResource):
                     ],
                     "securityContext": restricted_container_security(),
                     "resources": resources("500m", "1Gi", memory_limit="4Gi"),
-                    "volumeMounts": [
-                        {"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True},
-                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
-                    ],
+                    "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}, TMP_MOUNT],
                 }
             ],
-            "volumes": [
-                {"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}},
-                {"name": "tmp", "emptyDir": {}},
-            ],
+            "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}, TMP_VOLUME],
         }
 
 

@@ -18,6 +18,8 @@ from components.contract import CloudPlatform, IdentityRequest
 from components.images import ImageRefs
 from components.k8s.alerts import INFERENCE_DEPLOYMENT
 from components.k8s.common import (
+    TMP_MOUNT,
+    TMP_VOLUME,
     WORKLOADS_NS,
     labels,
     placement_fields,
@@ -34,8 +36,6 @@ SERVING_PORT = 8080
 # digest (build argument TRAINING_IMAGE, components/images.py).
 TRAINING_PIPELINE_PACKAGE = "/app/pipelines/training.yaml"
 PREDICTIONS_PREFIX = "predictions"
-TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
-TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - a per-pod emptyDir
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,10 @@ def check_kubeflow(plan: Plan, spec: PlatformSpec, scheme: str) -> None:
 def check_feast(plan: Plan, spec: PlatformSpec) -> None:
     values = releases(plan)["feast-feature-server"]["values"]
     assert values["feature_store_yaml_base64"] == ""
-    assert values["volumes"] == [{"name": "feature-store", "secret": {"secretName": "feast-feature-store"}}]
+    assert values["volumes"] == [
+        {"name": "feature-store", "secret": {"secretName": "feast-feature-store"}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
     assert values["serviceAccount"] == {"name": "feast"}
     config = _one(kube_objects(plan, "Secret", "feast"), "feast-feature-store")["stringData"]["feature_store.yaml"]
     assert (
