@@ -208,7 +208,9 @@ def test_the_pushgateway_persists_metrics_to_its_volume(stack: str) -> None:
     (deployment,) = rendered(stack, "pushgateway", "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    (persistence,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith("--persistence.file=")]
+    files = [a.split("=", 1)[1] for a in container.get("args") or [] if a.startswith("--persistence.file=")]
+    assert len(files) == 1, f"without --persistence.file the Pushgateway keeps metrics in memory only: {container}"
+    (persistence,) = files
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     directory = persistence.rsplit("/", 1)[0]
     volume = {v["name"]: v for v in pod["volumes"]}[mounts[directory]]
