@@ -180,7 +180,8 @@ class WorkloadImages(pulumi.ComponentResource):
     def _build(self, cloud: CloudPlatform) -> ImageRefs:
         registry = cloud.container_registry()
         image_platforms = {name: platforms(name, cloud.architectures) for name in IMAGE_NAMES}
-        # Paths relative to the project directory, where `pulumi up` runs the program: state stays machine-neutral.
+        # Paths relative to the program's working directory (Pulumi starts it in the `main` directory, infra/:
+        # pulumi/pulumi pkg/engine/project.go getPwdMain), so the state holds no machine-specific path.
         context = os.path.relpath(REPO_ROOT, Path.cwd())
         refs: dict[ImageName, pulumi.Output[str]] = {}
         for name in sorted(IMAGE_NAMES, key=lambda n: len(RECIPES[n].image_args)):  # embedded images first

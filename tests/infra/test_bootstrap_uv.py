@@ -96,8 +96,8 @@ def test_make_setup_bootstraps_uv_when_none_is_on_path(tmp_path: Path) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    bootstrap = next(i for i, line in enumerate(lines) if "infra/bootstrap_uv.py --dest .tools/bin" in line)
-    assert lines[bootstrap].startswith("python3 ")
+    bootstrap = [line for line in lines if "infra/bootstrap_uv.py --dest .tools/bin" in line]
+    assert bootstrap and bootstrap[0].startswith("python3 "), f"make setup does not bootstrap uv:\n{result.stdout}"
     syncs = [line for line in lines if " sync --frozen" in line]
     assert len(syncs) == 2 and all(f"{PROJECT_ROOT}/.tools/bin/uv sync" in line for line in syncs)
     assert "pip install" not in result.stdout

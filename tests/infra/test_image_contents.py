@@ -211,6 +211,20 @@ def cluster_invocations(image_layouts: dict[str, Layout]) -> dict[str, list[Invo
     return unique
 
 
+def missing_paths(layout: Layout, run: Invocation) -> list[str]:
+    """Absolute paths a command names (`/app/pipelines/training.yaml`, `--chdir /app/feature_repo`) that neither the
+    image nor a volume of the pod provides."""
+    mounts = [path.rstrip("/") for path, _ in run.mounts]
+    words = [w.split("=", 1)[1] if w.startswith("--") and "=" in w else w for w in run.argv(layout)]
+    return [
+        word
+        for word in words
+        if word.startswith("/")
+        and not any(word == m or word.startswith(f"{m}/") for m in mounts)
+        and not layout.path(word).exists()
+    ]
+
+
 @pytest.mark.parametrize("image", IMAGE_NAMES)
 def test_every_command_that_runs_the_image_starts_in_it(
     image: str, image_layouts: dict[str, Layout], cluster_invocations: dict[str, list[Invocation]]
@@ -220,6 +234,7 @@ def test_every_command_that_runs_the_image_starts_in_it(
     assert len(runs) > 1, f"nothing in any plan runs the {image} image"
     problems = []
     for run in runs:
+        problems += [f"{run.origin}: {path} is neither in the image nor mounted" for path in missing_paths(layout, run)]
         for mount_path, files in run.mounts:
             layout.mount(mount_path, dict(files))
         problems += [f"{run.origin}: {p}" for p in start_problems(layout, run.argv(layout), dict(run.env), FIRST_PARTY)]
