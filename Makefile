@@ -1,40 +1,39 @@
 # Entry points for users and CI. Each target is a thin wrapper over a real command and sets up what it needs.
 # Two locked environments (see README): .venv (infra: Pulumi SDKs, policy pack) and workloads/.venv (kfp, mlflow...).
 
-UV_VERSION := 0.13.9
 STACK ?= dev
 STACKS := dev prod gcp-dev gcp-prod
 INFRA_PY := .venv/bin/python
 WORKLOADS_PY := workloads/.venv/bin/python
-UV := $(shell command -v uv 2>/dev/null)
+# uv from PATH, else the pinned uv that infra/bootstrap_uv.py installs into .tools/bin: it needs only python3's standard
+# library, so it works where the system Python refuses installs (PEP 668: Debian 12, Ubuntu 24.04, Homebrew).
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 
 # Bytecode goes to .cache/pycache, also where the environment sets PYTHONDONTWRITEBYTECODE: the provider SDKs are
 # ~1,000 modules, and compiling them from source took ~4 s of every plan.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup setup-infra setup-workloads uv demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	cost check-eks-addons deploy-permissions bench docs clean charts render verify
-
-uv:
-ifeq ($(UV),)
-	python3 -m pip install --quiet "uv==$(UV_VERSION)"
-endif
+.PHONY: setup setup-infra setup-workloads demo test lint typecheck test-infra test-workloads plan plan-all policy \
+	locks cost check-eks-addons deploy-permissions bench docs clean charts render verify
 
 setup: setup-infra setup-workloads  ## both environments
 
 # The infra path (plan, policy, docs, the deploy and preview workflows) needs only the infra environment: a broken
 # workloads lock must never block an infrastructure deploy.
-setup-infra: uv .venv/.synced .tools/bin/.installed
+setup-infra: $(UV) .venv/.synced .tools/bin/.installed
 
-setup-workloads: uv workloads/.venv/.synced
+setup-workloads: $(UV) workloads/.venv/.synced
+
+$(CURDIR)/.tools/bin/uv:
+	python3 infra/bootstrap_uv.py --dest .tools/bin
 
 .venv/.synced: pyproject.toml uv.lock
-	uv sync --frozen --quiet
+	$(UV) sync --frozen --quiet
 	@touch $@
 
 workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
-	cd workloads && uv sync --frozen --quiet
+	cd workloads && $(UV) sync --frozen --quiet
 	@touch $@
 
 # Pinned Helm and kubectl (checksums in components/versions.py) for offline chart rendering and kustomize builds.
@@ -45,12 +44,16 @@ workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 demo: setup  ## the main job: the ML lifecycle on this machine, then the offline plans; DEMO_ARGS=--fast for CI size
 	$(WORKLOADS_PY) -m mlops_workloads.demo $(DEMO_ARGS)
 
-test: setup lint typecheck test-infra test-workloads  ## everything CI runs
+test: setup lint locks typecheck test-infra test-workloads  ## everything CI runs
 
 lint: setup-infra
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+locks: $(UV)  ## each lock still matches its pyproject.toml (a stale lock fails CI, in both environments)
+	$(UV) lock --check
+	cd workloads && $(UV) lock --check
 
 typecheck: setup-infra
 	.venv/bin/mypy

@@ -1,10 +1,11 @@
 """The contract between a cloud layer and the cloud-neutral in-cluster layer.
 
 A cloud layer (`components/aws`, `components/gcp`) builds the cluster and its backing services, then hands the
-in-cluster layer (`components/k8s`) a `CloudPlatform`: plain data and Pulumi outputs, no AWS or GCP type. The only
-behaviour a cloud must provide is `grant_workload_identity`: make one Kubernetes service account able to use
-exactly the buckets (and database) it names, returning the annotations that service account needs; and
-`grant_s3_credentials`, the same for a client that speaks only the S3 API.
+in-cluster layer (`components/k8s`) and the image builds (`components/images.py`) a `CloudPlatform`: plain data and
+Pulumi outputs, no AWS or GCP type. The behaviour a cloud must provide: `grant_workload_identity` (make one Kubernetes
+service account able to use exactly the buckets it names, returning the annotations that service account needs),
+`grant_s3_credentials` (the same for a client that speaks only the S3 API), `container_registry` (where and with which
+short-lived credentials images are pushed) and `image_digest` (what a tag CI pushed points to).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.spec import BucketRole, PlatformRole, PoolName, TaintEffect
+from components.spec import BucketRole, ImageName, PlatformRole, PoolName, TaintEffect
 
 BucketAccess = Literal["read", "readwrite"]
 ObjectStoreScheme = Literal["s3", "gs"]
+CpuArchitecture = Literal["x86_64", "arm64"]
+# The one mutable tag of the platform's registries: BuildKit's registry cache of each image, rewritten every build.
+BUILD_CACHE_TAG = "buildcache"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,22 @@ class OnlineStore:
 
 
 @dataclass(frozen=True)
+class ContainerRegistry:
+    """The stack's registry as image builds need it: image `<name>` lives at `<url>/mlops-<name>`.
+
+    The credentials are a short-lived token of the identity running `pulumi up` (never a stored key), read when the
+    builds run; `ready` are the repositories, which must exist before anything is pushed.
+    """
+
+    url: pulumi.Output[str]
+    cache_url: pulumi.Output[str]  # build caches (tag BUILD_CACHE_TAG) live under <cache_url>/mlops-<name>
+    address: pulumi.Output[str]  # registry host the credentials are for
+    username: pulumi.Output[str]
+    password: pulumi.Output[str]  # always a Pulumi secret
+    ready: tuple[pulumi.Resource, ...]
+
+
+@dataclass(frozen=True)
 class Toleration:
     key: str
     value: str
@@ -171,6 +191,7 @@ class CloudPlatform(ABC):
     s3_api: S3Api
     registry_url: pulumi.Output[str]
     placements: Mapping[PoolName, NodePlacement]
+    architectures: Mapping[PoolName, CpuArchitecture]  # CPU architecture of each node pool (one per pool)
     gpu: GpuSupport
     storage_class: str
     role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]]  # from the cluster access config
@@ -190,6 +211,14 @@ class CloudPlatform(ABC):
     @abstractmethod
     def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
         """Stack outputs of the cloud layer: cluster name and endpoint, kubeconfig (secret), buckets, registry, ..."""
+
+    @abstractmethod
+    def container_registry(self) -> ContainerRegistry:
+        """Where `pulumi up` pushes the images it builds, with push credentials of the deploying identity."""
+
+    @abstractmethod
+    def image_digest(self, image: ImageName, tag: str) -> pulumi.Output[str]:
+        """`sha256:...` that `<registry_url>/mlops-<image>:<tag>` points to now (images CI pushed)."""
 
     @abstractmethod
     def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:

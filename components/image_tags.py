@@ -10,11 +10,15 @@ Artifact Registry refuse to overwrite them once pushed (immutable tags).
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 from typing import Final
 
 OCI_TAG: Final = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 VERSION_TAG: Final = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?")
 EXAMPLE: Final[str] = "0.1.0"
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+WORKLOADS_PROJECT: Final = Path("workloads/pyproject.toml")
 
 
 def tag_problem(tag: str) -> str | None:
@@ -27,3 +31,10 @@ def tag_problem(tag: str) -> str | None:
     if not VERSION_TAG.fullmatch(tag):
         return "is not a version (MAJOR.MINOR.PATCH[-prerelease]): a moving tag makes deploys unreproducible"
     return None
+
+
+def workloads_version(root: Path = REPO_ROOT) -> str:
+    """The one declaration of the image version: the workloads package's version (config validation applies
+    `tag_problem` to it before anything is registered; built images are tagged `<version>-<fingerprint>`)."""
+    with (root / WORKLOADS_PROJECT).open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])

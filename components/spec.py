@@ -22,9 +22,13 @@ TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 PoolName = Literal["system", "cpu", "gpu"]
 BucketRole = Literal["data", "models", "pipelines", "monitoring"]
 PlatformRole = Literal["platform-admins", "ml-engineers", "data-scientists", "viewers"]
+# The container images built from workloads/docker/<name>.Dockerfile (`feast` jobs and server run `training`).
+ImageName = Literal["training", "serving", "monitoring", "mlflow"]
+ImageSource = Literal["build", "prebuilt"]
 
 BUCKET_ROLES: tuple[BucketRole, ...] = ("data", "models", "pipelines", "monitoring")
 PLATFORM_ROLES: tuple[PlatformRole, ...] = ("platform-admins", "ml-engineers", "data-scientists", "viewers")
+IMAGE_NAMES: tuple[ImageName, ...] = ("training", "serving", "monitoring", "mlflow")
 
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
 # Counts and sizes end up in cloud APIs as 32-bit integers: a larger value would plan but fail to deploy.
@@ -276,9 +280,16 @@ class InferenceSpec(SpecModel):
     """Share of traffic (0-1) routed to the challenger model."""
 
 
+class ImagesSpec(SpecModel):
+    source: ImageSource = "build"
+    """`build`: `pulumi up` builds the images from workloads/docker/ and pushes them; `prebuilt`: run what CI pushed."""
+    digests: dict[ImageName, str] = {}
+    """prebuilt only: `sha256:<64 hex>` per image; an image not listed runs the digest its version tag has at deploy."""
+
+
 class WorkloadsSpec(SpecModel):
-    image_tag: Annotated[str, Field(min_length=1, max_length=128)] = "0.1.0"
-    """Immutable tag of the training, inference and monitoring images."""
+    images: ImagesSpec = ImagesSpec()
+    """Container images; their version is the one in workloads/pyproject.toml."""
     teams: list[TeamSpec] = [TeamSpec(name="ml-team")]
     """Team namespaces with their quotas."""
     inference: InferenceSpec = InferenceSpec()

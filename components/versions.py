@@ -1,7 +1,8 @@
 """Every external version the infrastructure deploys, pinned in this one module.
 
-Charts, images, manifests and managed add-ons are referenced only through these names. Workload base images are
-pinned next to their Dockerfiles in `workloads/mlops_workloads/images.py`; Python packages in the two uv lock files.
+Charts, images, manifests and managed add-ons are referenced only through these names. The workload images (and the
+MLflow and Feast servers) are built from workloads/docker/*.Dockerfile, whose `FROM` lines pin the base image by
+version and digest; their Python packages come from workloads/uv.lock, their version from workloads/pyproject.toml.
 """
 
 from __future__ import annotations
@@ -94,9 +95,8 @@ MLFLOW_CHART: Final = HelmChart("mlflow", "https://community-charts.github.io/he
 FEAST_FEATURE_SERVER_CHART: Final = HelmChart(
     "feast-feature-server", "https://feast-helm-charts.storage.googleapis.com", "0.66.0"
 )
-# The feature server image must read the registry `feast apply` (workloads env, feast 0.67) writes; the chart's
-# default image is the chart's app version.
-FEAST_FEATURE_SERVER_IMAGE: Final[str] = "quay.io/feastdev/feature-server:0.66.0"
+# The chart's default server image (its app version, 0.66) is replaced by the platform's own training image, built
+# from workloads/uv.lock: the server runs the Feast version (0.67) of the SDK that writes its registry.
 KUBE_PROMETHEUS_STACK_CHART: Final = HelmChart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"
 )

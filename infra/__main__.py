@@ -1,4 +1,5 @@
-"""The stack program: load the typed spec, build the cloud layer, build the in-cluster layer on it, export outputs.
+"""The stack program: load the typed spec, build the cloud layer, the workload images into its registry, the in-cluster
+layer on both, export outputs.
 
 `pulumi up` runs this file; `python -m infra.plan --stack <name>` runs it offline under mocks.
 """
@@ -9,6 +10,7 @@ import pulumi
 
 from components.contract import CloudPlatform
 from components.cost import CostAssumptions
+from components.images import WorkloadImages, WorkloadImagesArgs
 from components.k8s import AlertingSecrets, InClusterPlatform, InClusterPlatformArgs
 from components.spec import PlatformSpec
 from infra.config import NAMESPACE, load_from_pulumi
@@ -34,10 +36,14 @@ def main() -> None:
         slack_webhook_url=config.get_secret("slackWebhookUrl"),
         pagerduty_routing_key=config.get_secret("pagerdutyRoutingKey"),
     )
+    images = WorkloadImages(spec.base_name, WorkloadImagesArgs(spec=spec, cloud=cloud))
     platform = InClusterPlatform(
-        spec.base_name, InClusterPlatformArgs(spec=spec, cloud=cloud, alerting=secrets), opts=cloud.child_options()
+        spec.base_name,
+        InClusterPlatformArgs(spec=spec, cloud=cloud, alerting=secrets, images=images.refs),
+        opts=cloud.child_options(),
     )
-    for key, value in {**cloud.stack_outputs(), **platform.stack_outputs()}.items():
+    outputs = {**cloud.stack_outputs(), **platform.stack_outputs(), "images": dict(images.refs)}
+    for key, value in outputs.items():
         pulumi.export(key, value)
 
 

@@ -26,7 +26,7 @@ from components.aws import catalog as aws_catalog
 from components.aws.network import subnet_zone as aws_subnet_zone
 from components.gcp import catalog as gcp_catalog
 from components.image_tags import EXAMPLE as TAG_EXAMPLE
-from components.image_tags import tag_problem
+from components.image_tags import WORKLOADS_PROJECT, tag_problem, workloads_version
 from components.machines import InstanceType
 from components.spec import DatabaseSpec, NodePoolSpec, PlatformSpec, PoolName
 from components.versions import MYSQL_ENGINES, POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
@@ -363,7 +363,7 @@ def _path(loc: tuple[Any, ...]) -> str:
             out += f"[{part}]"
         elif not out:
             out = str(part)
-        elif str(part) in ("function-after", "function-before"):
+        elif str(part) in ("function-after", "function-before", "[key]"):  # pydantic's markers, not stack-file keys
             continue
         else:
             out += f".{part}"
@@ -408,6 +408,7 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_pipelines_database,
         _check_production,
         _check_workloads,
+        _check_images,
         _check_access,
         _check_cost,
     ):
@@ -955,14 +956,6 @@ def _check_production(spec: PlatformSpec) -> Iterable[Problem]:
 
 def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
     wl = spec.workloads
-    tag_reason = tag_problem(wl.image_tag)
-    if tag_reason is not None:
-        yield Problem(
-            "workloads.imageTag",
-            wl.image_tag,
-            tag_reason,
-            f"use an immutable version tag such as '{TAG_EXAMPLE}' (ECR/Artifact Registry tags are immutable)",
-        )
     seen: set[str] = set()
     for i, team in enumerate(wl.teams):
         if team.name in RESERVED_NAMESPACES:
@@ -999,6 +992,38 @@ def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
                 value,
                 reason,
                 f"use five cron fields ({CRON_FORMAT}) or a descriptor like @daily, e.g. '0 * * * *'",
+            )
+
+
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _check_images(spec: PlatformSpec) -> Iterable[Problem]:
+    """Digests pin what CI pushed, so they only mean something with `source: prebuilt`, and must be real digests."""
+    images = spec.workloads.images
+    version = workloads_version()
+    reason = tag_problem(version)
+    if reason is not None:  # the version every image tag carries, declared once in the workloads project
+        yield Problem(
+            "workloads.images",
+            version,
+            f"(the image version, project.version of {WORKLOADS_PROJECT}) {reason}",
+            f"set project.version in {WORKLOADS_PROJECT} to a release version such as '{TAG_EXAMPLE}'",
+        )
+    if images.digests and images.source != "prebuilt":
+        yield Problem(
+            "workloads.images.digests",
+            dict(images.digests),
+            "is set although images.source = build (pulumi up builds and pins its own digests)",
+            "remove the digests, or set workloads.images.source: prebuilt to run the images CI pushed",
+        )
+    for name, digest in images.digests.items():
+        if not _IMAGE_DIGEST.match(digest):
+            yield Problem(
+                f"workloads.images.digests.{name}",
+                digest,
+                "is not an image digest",
+                "use the `sha256:<64 lowercase hex>` digest CI printed for the push (not a tag)",
             )
 
 

@@ -22,6 +22,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from components.contract import BUILD_CACHE_TAG
 from infra.cost.model import CostError, PricedResource, estimate, read_assumptions
 
 MANDATORY = EnforcementLevel.MANDATORY
@@ -141,8 +142,16 @@ def _redis_encrypted(props: Mapping[str, Any], report: ReportViolation) -> None:
 
 @_for_types("aws:ecr/repository:Repository")
 def _ecr_immutable_scanned(props: Mapping[str, Any], report: ReportViolation) -> None:
-    if props.get("imageTagMutability") != "IMMUTABLE":
-        report("ECR tags must be immutable so a deployed tag always means the same image", None)
+    # The one allowed exception: BuildKit's registry cache tag, which every image build rewrites.
+    exclusions = [f.get("filter") for f in props.get("imageTagMutabilityExclusionFilters") or []]
+    mutability = props.get("imageTagMutability")
+    cache_only = mutability == "IMMUTABLE_WITH_EXCLUSION" and exclusions == [BUILD_CACHE_TAG]
+    if mutability != "IMMUTABLE" and not cache_only:
+        report(
+            f"ECR tags must be immutable (only the build cache tag {BUILD_CACHE_TAG!r} may be excluded), so a "
+            f"deployed tag always means the same image; got {mutability} excluding {exclusions}",
+            None,
+        )
     if not (props.get("imageScanningConfiguration") or {}).get("scanOnPush"):
         report("ECR must scan images on push", None)
 

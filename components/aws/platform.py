@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws import catalog
 from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
 from components.aws.budget import CostBudget
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
@@ -30,6 +31,7 @@ from components.aws.storage_class import EncryptedGp3StorageClass
 from components.contract import (
     Bucket,
     CloudPlatform,
+    ContainerRegistry,
     Database,
     GpuSupport,
     IdentityRequest,
@@ -40,7 +42,7 @@ from components.contract import (
     S3Credentials,
     WorkloadIdentity,
 )
-from components.spec import PlatformSpec
+from components.spec import ImageName, NodePoolSpec, PlatformSpec, PoolName
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 # Suffixes of the layer's own role names (`<base_name>-<suffix>`): a workload identity must not collide with them.
@@ -96,6 +98,17 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             f"{name}-storage-class", key_arn, spec.deletion_protection, opts=on_cluster
         ).name
         self.placements = self.node_groups.placements
+        pools: dict[PoolName, NodePoolSpec | None] = {
+            "system": spec.node_pools.system,
+            "cpu": spec.node_pools.cpu,
+            "gpu": spec.node_pools.gpu,
+        }
+        # Config validation keeps one architecture per pool, so its first instance type speaks for it.
+        self.architectures = {
+            pool: catalog.INSTANCE_TYPES[pool_spec.instance_types[0]].architecture
+            for pool, pool_spec in pools.items()
+            if pool_spec is not None
+        }
         self.autoscaler = ClusterAutoscaler(
             f"{name}-autoscaler",
             AutoscalerArgs(
@@ -174,6 +187,31 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         return S3Credentials(
             empty, pulumi.Output.secret(empty), identity.service_account_annotations, identity.principal
         )
+
+    def container_registry(self) -> ContainerRegistry:
+        # A 12-hour ECR token of the deploying role, read at every `pulumi up` (no stored key); build caches live in
+        # the image repositories themselves under their one mutable tag.
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=self.account.account_id, opts=pulumi.InvokeOutputOptions(provider=self.aws_provider)
+        )
+        return ContainerRegistry(
+            url=self.registry_url,
+            cache_url=self.registry_url,
+            address=pulumi.Output.from_input(self.registry.host),
+            username=token.user_name,
+            password=pulumi.Output.secret(token.password),
+            ready=tuple(self.registry.repositories.values()),
+        )
+
+    def image_digest(self, image: ImageName, tag: str) -> pulumi.Output[str]:
+        found = aws.ecr.get_image_output(
+            repository_name=self.registry.repositories[image].name,
+            image_tag=tag,
+            registry_id=self.account.account_id,
+            opts=pulumi.InvokeOutputOptions(provider=self.aws_provider),
+        )
+        digest: pulumi.Output[str] = found.image_digest
+        return digest
 
     def grant_workload_identity(self, request: IdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
         if request.name in RESERVED_IDENTITY_NAMES:

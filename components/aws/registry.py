@@ -1,7 +1,8 @@
 """ECR repositories for the workload images: immutable tags, scan on push, KMS encryption, bounded history.
 
 Repositories are namespaced by environment (`<base_name>/mlops-<image>`) so dev and prod can share an account;
-`registry_url` ends with that namespace, so `workload_image(name, registry=registry_url)` resolves to them.
+`url` ends with that namespace (`<url>/mlops-<image>`, the naming of `components/images.py`). Every tag is immutable
+except BuildKit's registry cache tag, which each build rewrites.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.common import AccountContext, child, protected
-from components.spec import PlatformSpec
+from components.contract import BUILD_CACHE_TAG
+from components.spec import IMAGE_NAMES, PlatformSpec
 
-WORKLOAD_IMAGES = ("training", "serving", "monitoring")
 KEEP_TAGGED_IMAGES = 30
 UNTAGGED_EXPIRY_DAYS = 14
 
@@ -61,18 +62,25 @@ class RegistryArgs:
 
 class ImageRegistry(pulumi.ComponentResource):
     repositories: dict[str, aws.ecr.Repository]
+    host: str
     url: str
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:ImageRegistry", name, None, opts)
         spec = args.spec
-        self.url = f"{args.account.account_id}.dkr.ecr.{args.account.region}.amazonaws.com/{spec.base_name}"
+        self.host = f"{args.account.account_id}.dkr.ecr.{args.account.region}.amazonaws.com"
+        self.url = f"{self.host}/{spec.base_name}"
         self.repositories = {}
-        for image in WORKLOAD_IMAGES:
+        for image in IMAGE_NAMES:
             repository = aws.ecr.Repository(
                 f"{name}-{image}",
                 name=f"{spec.base_name}/mlops-{image}",
-                image_tag_mutability="IMMUTABLE",
+                image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+                image_tag_mutability_exclusion_filters=[
+                    aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(
+                        filter=BUILD_CACHE_TAG, filter_type="WILDCARD"
+                    )
+                ],
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
                 encryption_configurations=[
                     aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.key_arn)

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 from components.contract import (
     Bucket,
     CloudPlatform,
+    ContainerRegistry,
     Database,
     DatabaseConnector,
     GpuSupport,
@@ -26,6 +27,7 @@ from components.contract import (
     S3Credentials,
     WorkloadIdentity,
 )
+from components.gcp import catalog
 from components.gcp.apis import BUDGET_APIS, PLATFORM_APIS, ProjectApis
 from components.gcp.budget import ProjectBudget, ProjectBudgetArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs, cluster_location
@@ -46,7 +48,16 @@ from components.gcp.online_store import RedisStore, RedisStoreArgs
 from components.gcp.registry import ImageRegistry, ImageRegistryArgs
 from components.gcp.storage import ObjectStore, ObjectStoreArgs
 from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
-from components.spec import PLATFORM_ROLES, BucketRole, DatabaseSpec, GcpSpec, PlatformRole, PlatformSpec, PoolName
+from components.spec import (
+    PLATFORM_ROLES,
+    BucketRole,
+    DatabaseSpec,
+    GcpSpec,
+    ImageName,
+    PlatformRole,
+    PlatformSpec,
+    PoolName,
+)
 from components.versions import CLOUD_SQL_PROXY_IMAGE, CLOUD_SQL_PROXY_UID
 
 # Service agents (Google-managed identities) that encrypt with the platform key, by their agent domain.
@@ -296,6 +307,10 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         self.online_store: OnlineStore = redis.online_store
         self.registry_url: pulumi.Output[str] = self.registry.url
         self.placements: Mapping[PoolName, NodePlacement] = {pool: placement(pool, s) for pool, s in pools.items()}
+        # Config validation keeps one architecture per pool, so its first machine type speaks for it.
+        self.architectures = {
+            pool: catalog.MACHINE_TYPES[s.instance_types[0]].architecture for pool, s in pools.items()
+        }
         # GKE installs the NVIDIA driver and device plugin and scales pools itself; DCGM metrics come from GKE too.
         self.gpu = GpuSupport(pool_present="gpu" in pools, install_device_plugin=False, dcgm_exporter=False)
         self.storage_class = STORAGE_CLASS_NAME
@@ -312,6 +327,31 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
     @property
     def object_store_scheme(self) -> ObjectStoreScheme:
         return "gs"
+
+    def container_registry(self) -> ContainerRegistry:
+        # The deploying identity's own OAuth access token (about an hour), read at every `pulumi up`; Artifact
+        # Registry accepts it as the password of the user `oauth2accesstoken`.
+        client = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider))
+        return ContainerRegistry(
+            url=self.registry_url,
+            cache_url=self.registry.cache_url,
+            address=pulumi.Output.from_input(self.registry.host),
+            username=pulumi.Output.from_input("oauth2accesstoken"),
+            password=pulumi.Output.secret(client.access_token),
+            ready=(self.registry.repository, self.registry.cache),
+        )
+
+    def image_digest(self, image: ImageName, tag: str) -> pulumi.Output[str]:
+        found = gcp.artifactregistry.get_docker_image_output(
+            project=self.project,
+            location=self.registry.location,
+            repository_id=self.registry.repository.repository_id,
+            image_name=f"mlops-{image}:{tag}",
+            opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider),
+        )
+        # selfLink is `<host>/<project>/<repository>/<image>@sha256:...`.
+        digest: pulumi.Output[str] = found.self_link.apply(lambda link: link.split("@", 1)[1])
+        return digest
 
     def _service_account(
         self,

@@ -1,15 +1,15 @@
-"""Shared building blocks of the in-cluster layer: names, labels, images, security contexts, Helm releases."""
+"""Shared building blocks of the in-cluster layer: names, labels, security contexts, volumes, Helm releases."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contract import CloudPlatform, NodePlacement
+from components.contract import NodePlacement
 from components.spec import PlatformSpec
 from components.versions import HelmChart
 
@@ -23,11 +23,13 @@ WORKLOADS_NS = "ml-workloads"
 BOOTSTRAP_NS = "platform-bootstrap"
 GPU_NS = "nvidia-gpu"
 
-# The images built from workloads/docker/ (serving from inference.Dockerfile); mlops_workloads.images names them alike.
-WorkloadImage = Literal["training", "serving", "monitoring"]
 # A plain Kubernetes manifest fragment. The SDK's TypedDicts are not checked under mocks anyway; the tests validate
 # every object against the strict official OpenAPI schemas, which is the stronger check.
 Manifest = Any
+
+# A per-pod emptyDir at /tmp: the workload images keep HOME and their scratch files there, so the root stays read-only.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - a per-pod emptyDir
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-platform"}
 
@@ -65,12 +67,6 @@ def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     """Mark a value secret (typed: mypy cannot infer Output.secret's parameter inside a Mapping literal)."""
     secret: pulumi.Output[str] = pulumi.Output.secret(value)
     return secret
-
-
-def workload_image(cloud: CloudPlatform, spec: PlatformSpec, image: WorkloadImage) -> pulumi.Output[str]:
-    """`<registry>/mlops-<image>:<tag>`, the repository naming of the cloud registries and the images workflow."""
-    tag = spec.workloads.image_tag
-    return cloud.registry_url.apply(lambda registry: f"{registry.rstrip('/')}/mlops-{image}:{tag}")
 
 
 def restricted_container_security(uid: int = 10001) -> dict[str, Any]:

@@ -15,13 +15,15 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.contract import CloudPlatform, IdentityRequest
+from components.images import ImageRefs, split_ref
 from components.k8s.common import (
     FEAST_CONTAINER_PORT,
     FEAST_NS,
     FEAST_PORT,
     FEAST_SERVICE,
+    TMP_MOUNT,
+    TMP_VOLUME,
     DatabaseLogin,
-    WorkloadImage,
     as_secret,
     helm_release,
     labels,
@@ -30,10 +32,9 @@ from components.k8s.common import (
     restricted_container_security,
     restricted_pod_security,
     service_url,
-    workload_image,
 )
-from components.spec import PlatformSpec
-from components.versions import FEAST_FEATURE_SERVER_CHART, FEAST_FEATURE_SERVER_IMAGE
+from components.spec import ImageName, PlatformSpec
+from components.versions import FEAST_FEATURE_SERVER_CHART
 
 PROJECT = "fraud_detection"
 CONFIG_SECRET = "feast-feature-store"  # noqa: S105 - a Secret name
@@ -41,8 +42,9 @@ CONFIG_DIR = "/etc/feast"
 CONFIG_PATH = f"{CONFIG_DIR}/feature_store.yaml"
 # Where the training image keeps the feature repository (workloads/feature_repo); `feast apply` runs from there.
 FEATURE_REPO_PATH = "/app/feature_repo"
-# The training image: it carries the feature repository and the Feast SDK of workloads/uv.lock.
-JOB_IMAGE: WorkloadImage = "training"
+# The training image carries the feature repository and the Feast of workloads/uv.lock (with its PostgreSQL and Redis
+# clients): `feast apply`, materialization and the feature server all run the Feast version that writes the registry.
+FEAST_IMAGE: ImageName = "training"
 SERVICE_ACCOUNT = "feast"
 MATERIALIZE_SCHEDULE = "*/30 * * * *"
 
@@ -79,13 +81,17 @@ def feature_store_yaml(
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def feast_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
+def feast_values(spec: PlatformSpec, cloud: CloudPlatform, image: pulumi.Output[str]) -> dict[str, Any]:
     """Chart values (keys of feast-feature-server 0.66.0 values.yaml); the config is mounted from the Secret."""
-    repository, tag = FEAST_FEATURE_SERVER_IMAGE.rsplit(":", 1)
     return {
         "fullnameOverride": FEAST_SERVICE,
         "replicaCount": 2 if spec.is_prod else 1,
-        "image": {"repository": repository, "tag": tag},
+        # templates/deployment.yaml:41 renders `<repository>:<tag>`: the tag carries the digest, so the server runs
+        # the same `<repository>:<tag>@<digest>` as the Feast jobs.
+        "image": {
+            "repository": image.apply(lambda ref: split_ref(ref)[0]),
+            "tag": image.apply(lambda ref: "{1}@{2}".format(*split_ref(ref))),
+        },
         "feature_store_yaml_base64": "",
         "commandArgs": [
             "feast",
@@ -98,12 +104,13 @@ def feast_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
             str(FEAST_CONTAINER_PORT),
         ],
         "serviceAccount": {"name": SERVICE_ACCOUNT},
+        # The image's user (workloads/docker/training.Dockerfile) with a read-only root: HOME is /tmp, an emptyDir.
         "podSecurityContext": restricted_pod_security(),
-        "securityContext": {**restricted_container_security(), "readOnlyRootFilesystem": False},
+        "securityContext": restricted_container_security(),
         "service": {"type": "ClusterIP", "port": FEAST_PORT},
         "resources": resources("250m", "512Mi", memory_limit="1Gi"),
-        "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}],
-        "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}],
+        "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}, TMP_VOLUME],
+        "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}, TMP_MOUNT],
         "extraEnvs": [{"name": "FEAST_USAGE", "value": "False"}],
         **placement_fields(cloud.placements.get("system")),
     }
@@ -114,6 +121,7 @@ class FeastArgs:
     spec: PlatformSpec
     cloud: CloudPlatform
     login: DatabaseLogin
+    images: ImageRefs
     depends_on: list[pulumi.Resource]
 
 
@@ -150,11 +158,13 @@ class Feast(pulumi.ComponentResource):
             opts=child,
         )
         ready = [*args.depends_on, sa, secret]
-        image = workload_image(cloud, spec, JOB_IMAGE)
+        image = args.images[FEAST_IMAGE]
         apply_job = k8s.batch.v1.Job(
             "feast-apply",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=image.apply(lambda i: f"feast-apply-{_tag_suffix(i)}"), namespace=FEAST_NS, labels=meta_labels
+                name=image.apply(lambda ref: f"feast-apply-{_digest_suffix(ref)}"),
+                namespace=FEAST_NS,
+                labels=meta_labels,
             ),
             spec={
                 "backoffLimit": 4,
@@ -171,7 +181,7 @@ class Feast(pulumi.ComponentResource):
             "feast-feature-server",
             FEAST_FEATURE_SERVER_CHART,
             FEAST_NS,
-            feast_values(spec, cloud),
+            feast_values(spec, cloud, image),
             pulumi.ResourceOptions(parent=self, depends_on=[*ready, apply_job]),
         )
         # `feast materialize-incremental` needs an end date; the shell supplies "now" in UTC at run time.
@@ -232,20 +242,13 @@ class Feast(pulumi.ComponentResource):
                     ],
                     "securityContext": restricted_container_security(),
                     "resources": resources("500m", "1Gi", memory_limit="4Gi"),
-                    "volumeMounts": [
-                        {"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True},
-                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
-                    ],
+                    "volumeMounts": [{"name": "feature-store", "mountPath": CONFIG_DIR, "readOnly": True}, TMP_MOUNT],
                 }
             ],
-            "volumes": [
-                {"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}},
-                {"name": "tmp", "emptyDir": {}},
-            ],
+            "volumes": [{"name": "feature-store", "secret": {"secretName": CONFIG_SECRET}}, TMP_VOLUME],
         }
 
 
-def _tag_suffix(image: str) -> str:
-    """Job names are immutable: a new image tag (a new feature repository) means a new `feast apply` Job."""
-    tag = image.rsplit(":", 1)[-1]
-    return "".join(c if c.isalnum() else "-" for c in tag.lower()).strip("-")[:40]
+def _digest_suffix(ref: str) -> str:
+    """Job specs are immutable: a new image (a new feature repository) means a new `feast apply` Job."""
+    return split_ref(ref)[2].removeprefix("sha256:")[:16]

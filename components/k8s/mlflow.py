@@ -1,7 +1,8 @@
 """MLflow tracking server and model registry (community-charts `mlflow` chart) on the shared PostgreSQL server.
 
 Artifacts go to `<models bucket>/mlflow` through the server (`--serve-artifacts`): clients need MLflow access only,
-never bucket rights, and the server reaches the bucket through workload identity (no static keys).
+never bucket rights, and the server reaches the bucket through workload identity (no static keys). The server and its
+schema migration run the platform's `mlflow` image, built from workloads/uv.lock: the same MLflow as every client.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.contract import CloudPlatform, IdentityRequest
+from components.images import ImageRefs, split_ref
 from components.k8s.common import (
     MLFLOW_NS,
     MLFLOW_PORT,
@@ -31,13 +33,23 @@ from components.versions import MLFLOW_CHART
 
 DB_SECRET = "mlflow-db"  # noqa: S105 - Secret names
 ADMIN_SECRET = "mlflow-admin"  # noqa: S105
-MLFLOW_UID = 1001  # the chart image's user
+MLFLOW_UID = 10001  # USER of workloads/docker/mlflow.Dockerfile
+# SQLAlchemy driver of the backend store: psycopg 3 from workloads/uv.lock (the Feast registry uses it too); MLflow
+# 3.17.2 binds its parameters explicitly for it (mlflow/store/tracking/sqlalchemy_store.py, "psycopg v3" comments).
+DB_DRIVER = "psycopg"
+# MLflow's own default allowed hosts include these private-address patterns (mlflow 3.17.2,
+# mlflow/server/security_utils.py:54-76 get_private_ip_patterns, used by get_default_allowed_hosts at :172-183), but
+# an explicit list replaces the defaults (:79-83, fastapi_security.py:136-138), and only /health and /version are
+# exempt (security_utils.py:24). Prometheus scrapes `/metrics` by pod IP (Host: <pod IP>:5000), so the list keeps
+# them: an IP-literal Host is no DNS-rebinding vector, which is what the check guards against.
+PRIVATE_ADDRESS_PATTERNS = ("10.*", "192.168.*", *(f"172.{i}.*" for i in range(16, 32)), "fc00:*", "fd00:*")
 ARTIFACT_PREFIX = "mlflow"
 METRICS_DIR = "/tmp/prometheus"  # noqa: S108 - an emptyDir in the pod; --expose-prometheus needs a writable multiprocess directory
 
 
 def allowed_hosts() -> list[str]:
-    """Host headers MLflow 3 accepts (DNS-rebinding protection): every in-cluster form of the service name."""
+    """Host headers MLflow 3 accepts (DNS-rebinding protection): every in-cluster form of the service name, loopback,
+    and pod IPs (fnmatch patterns; `10.*` matches `10.1.2.3:5000`)."""
     names = [
         MLFLOW_SERVICE,
         f"{MLFLOW_SERVICE}.{MLFLOW_NS}",
@@ -46,7 +58,7 @@ def allowed_hosts() -> list[str]:
         "localhost",
         "127.0.0.1",
     ]
-    return names + [f"{name}:{MLFLOW_PORT}" for name in names]
+    return names + [f"{name}:{MLFLOW_PORT}" for name in names] + list(PRIVATE_ADDRESS_PATTERNS)
 
 
 def mlflow_values(
@@ -54,8 +66,10 @@ def mlflow_values(
     cloud: CloudPlatform,
     login: DatabaseLogin,
     sa_annotations: dict[str, pulumi.Output[str]],
+    image: pulumi.Output[str],
 ) -> dict[str, Any]:
     """Chart values (keys of community-charts/mlflow 1.11.5 values.yaml); credentials only as Secret references."""
+    parts = image.apply(split_ref)
     bucket = cloud.buckets["models"].name
     store = {"s3": {"enabled": True, "bucket": bucket, "path": ARTIFACT_PREFIX}}
     if cloud.object_store_scheme == "gs":
@@ -64,17 +78,31 @@ def mlflow_values(
     values: dict[str, Any] = {
         "fullnameOverride": MLFLOW_SERVICE,
         "replicaCount": spec.mlflow.replicas,
+        # templates/_helpers.tpl:124-131 renders `<repository>:<tag>@<digest>` (the chart's default is 3.15.1).
+        "image": {
+            "repository": parts.apply(lambda p: p[0]),
+            "tag": parts.apply(lambda p: p[1]),
+            "digest": parts.apply(lambda p: p[2]),
+        },
+        # The schema migration init container (templates/deployment.yaml:183 renders `<repository>:<tag>`, no digest
+        # field) must migrate with the server's MLflow, not the chart's app version.
+        "initImages": {
+            "mlflowDbMigration": {
+                "repository": parts.apply(lambda p: p[0]),
+                "tag": parts.apply(lambda p: f"{p[1]}@{p[2]}"),
+            }
+        },
         "serviceAccount": {"create": True, "name": "mlflow", "automount": False, "annotations": sa_annotations},
         "podSecurityContext": {
             "fsGroup": MLFLOW_UID,
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        # The image writes caches outside /tmp, so the root filesystem stays writable; everything else is locked.
+        # The image keeps HOME and its working directory on /tmp, an emptyDir the chart mounts in every container.
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": False,
+            "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
             "privileged": False,
             "runAsUser": MLFLOW_UID,
@@ -91,7 +119,7 @@ def mlflow_values(
                 "host": db.host,
                 "port": db.port,
                 "database": login.database,
-                "driver": "psycopg2",
+                "driver": DB_DRIVER,
             },
             "existingDatabaseSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
         },
@@ -119,7 +147,7 @@ def mlflow_values(
                 "host": db.host,
                 "port": db.port,
                 "database": "mlflow_auth",
-                "driver": "psycopg2",
+                "driver": DB_DRIVER,
                 "existingSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
             },
         }
@@ -131,6 +159,7 @@ class MlflowArgs:
     spec: PlatformSpec
     cloud: CloudPlatform
     login: DatabaseLogin
+    images: ImageRefs
     depends_on: list[pulumi.Resource]
     monitoring: list[pulumi.Resource] | None  # the Prometheus stack release: CRDs for the ServiceMonitor
 
@@ -168,7 +197,9 @@ class Mlflow(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-        values = mlflow_values(spec, cloud, args.login, dict(identity.service_account_annotations))
+        values = mlflow_values(
+            spec, cloud, args.login, dict(identity.service_account_annotations), args.images["mlflow"]
+        )
         self.release = helm_release(
             "mlflow",
             MLFLOW_CHART,

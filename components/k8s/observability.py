@@ -47,6 +47,7 @@ from components.versions import (
 ALERTMANAGER_SECRET = "alertmanager-config"  # noqa: S105 - Secret names
 GRAFANA_SECRET = "grafana-admin"  # noqa: S105
 RELEASE = "kube-prometheus-stack"
+PUSHGATEWAY_DATA_DIR = "/data"
 
 
 @dataclass
@@ -154,8 +155,18 @@ def pushgateway_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, An
         "securityContext": restricted_pod_security(65534),
         "containerSecurityContext": restricted_container_security(65534),
         "resources": resources("50m", "64Mi", memory_limit="128Mi"),
-        # Metrics survive a restart: the last drift scores must not vanish before the next hourly run.
-        "persistentVolume": {"enabled": True, "size": "2Gi", "storageClass": cloud.storage_class},
+        # Metrics survive a restart: the last drift scores must not vanish before the next hourly run. The volume
+        # alone keeps nothing: the Pushgateway holds metrics in memory unless started with --persistence.file, which
+        # the chart passes only through extraArgs (prometheus-pushgateway 3.8.0 templates/_helpers.tpl:178-181;
+        # mountPath values.yaml:404; the Deployment uses `strategy: Recreate`, values.yaml:377-378, so the RWO volume
+        # is never wanted by two pods at once).
+        "persistentVolume": {
+            "enabled": True,
+            "size": "2Gi",
+            "storageClass": cloud.storage_class,
+            "mountPath": PUSHGATEWAY_DATA_DIR,
+        },
+        "extraArgs": [f"--persistence.file={PUSHGATEWAY_DATA_DIR}/pushgateway.data"],
         **placement_fields(cloud.placements.get("system")),
     }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.contract import CloudPlatform
+from components.images import ImageRefs
 from components.k8s.common import BOOTSTRAP_NS, FEAST_NS, GPU_NS, KUBEFLOW_NS, MLFLOW_NS, MONITORING_NS, WORKLOADS_NS
 from components.k8s.database import DatabaseBootstrap, DatabaseBootstrapArgs
 from components.k8s.feast import Feast, FeastArgs
@@ -26,6 +27,7 @@ class InClusterPlatformArgs:
     spec: PlatformSpec
     cloud: CloudPlatform
     alerting: AlertingSecrets
+    images: ImageRefs  # one `<repository>:<tag>@<digest>` per workload image (components/images.py)
 
 
 class InClusterPlatform(pulumi.ComponentResource):
@@ -57,7 +59,9 @@ class InClusterPlatform(pulumi.ComponentResource):
         if services.mlflow:
             self.mlflow = Mlflow(
                 "mlflow",
-                MlflowArgs(spec, cloud, database.logins["mlflow"], [ns[MLFLOW_NS], *db_ready], monitoring_ready),
+                MlflowArgs(
+                    spec, cloud, database.logins["mlflow"], args.images, [ns[MLFLOW_NS], *db_ready], monitoring_ready
+                ),
                 parent,
             )
         self.kubeflow: KubeflowPipelines | None = None
@@ -68,7 +72,9 @@ class InClusterPlatform(pulumi.ComponentResource):
         self.feast: Feast | None = None
         if services.feast:
             self.feast = Feast(
-                "feast", FeastArgs(spec, cloud, database.logins["feast"], [ns[FEAST_NS], *db_ready]), parent
+                "feast",
+                FeastArgs(spec, cloud, database.logins["feast"], args.images, [ns[FEAST_NS], *db_ready]),
+                parent,
             )
         if GPU_NS in ns:
             GpuPlumbing("gpu", GpuArgs(spec, cloud, [ns[GPU_NS]], monitoring_ready), parent)
@@ -81,7 +87,14 @@ class InClusterPlatform(pulumi.ComponentResource):
         )
         Workloads(
             "workloads",
-            WorkloadsArgs(spec, cloud, self.endpoints, [ns[WORKLOADS_NS], *(ns[t] for t in teams)], monitoring_ready),
+            WorkloadsArgs(
+                spec,
+                cloud,
+                self.endpoints,
+                args.images,
+                [ns[WORKLOADS_NS], *(ns[t] for t in teams)],
+                monitoring_ready,
+            ),
             parent,
         )
         self.register_outputs(dict(self.stack_outputs()))

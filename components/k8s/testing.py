@@ -7,6 +7,7 @@ Only for offline plans (tests, `python -m infra.plan` experiments): every value 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
@@ -16,6 +17,7 @@ import pulumi_kubernetes as k8s
 from components.contract import (
     Bucket,
     CloudPlatform,
+    ContainerRegistry,
     Database,
     DatabaseConnector,
     GpuSupport,
@@ -30,7 +32,7 @@ from components.contract import (
     Toleration,
     WorkloadIdentity,
 )
-from components.spec import BUCKET_ROLES, PLATFORM_ROLES, PlatformSpec
+from components.spec import BUCKET_ROLES, PLATFORM_ROLES, ImageName, PlatformSpec
 
 if TYPE_CHECKING:
     from infra.plan.engine import Plan
@@ -54,6 +56,7 @@ FAKE_CONNECTOR = DatabaseConnector(
 )
 FAKE_SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/fakeslacksecret"
 FAKE_PAGERDUTY_KEY = "fakepagerdutyroutingkey0123456789"
+FAKE_REGISTRY_TOKEN = "fake-registry-push-token-4Kp"  # noqa: S105
 POOL_LABEL = "mlops.io/pool"
 IDENTITY_ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account"}
 
@@ -98,6 +101,7 @@ class FakeCloud(CloudPlatform):
             else f"us-central1-docker.pkg.dev/mock-project/{self.base}"
         )
         self.registry_url = pulumi.Output.from_input(registry)
+        self.registry_host = registry.split("/", 1)[0]
         gpu_taint = (Toleration("nvidia.com/gpu", "present", "NoSchedule"),)
         self.placements = {
             "system": NodePlacement("system", {POOL_LABEL: "system"}),
@@ -105,6 +109,7 @@ class FakeCloud(CloudPlatform):
         }
         if gpu_pool:
             self.placements["gpu"] = NodePlacement("gpu", {POOL_LABEL: "gpu", "gpu-enabled": "true"}, gpu_taint)
+        self.architectures = {pool: "x86_64" for pool in self.placements}
         self.gpu = GpuSupport(
             pool_present=gpu_pool, install_device_plugin=flavour == "aws", dcgm_exporter=flavour == "aws"
         )
@@ -119,6 +124,19 @@ class FakeCloud(CloudPlatform):
 
     def stack_outputs(self) -> Mapping[str, pulumi.Input[object]]:
         return {"clusterName": self.cluster_name}
+
+    def container_registry(self) -> ContainerRegistry:
+        return ContainerRegistry(
+            url=self.registry_url,
+            cache_url=self.registry_url,
+            address=pulumi.Output.from_input(self.registry_host),
+            username=pulumi.Output.from_input("AWS" if self.flavour == "aws" else "oauth2accesstoken"),
+            password=pulumi.Output.secret(FAKE_REGISTRY_TOKEN),
+            ready=(),
+        )
+
+    def image_digest(self, image: ImageName, tag: str) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(f"sha256:{hashlib.sha256(f'{image}:{tag}'.encode()).hexdigest()}")
 
     def _principal(self, request: IdentityRequest) -> pulumi.Output[str]:
         self.granted.append(request)
@@ -161,6 +179,7 @@ def fake_cloud_plan(
     `overrides` replaces stack config values (`("mlops:services", '{"feast": false}')`). Cached: planning is the
     slow part, and every test reads the same graph.
     """
+    from components.images import WorkloadImages, WorkloadImagesArgs
     from components.k8s import AlertingSecrets, InClusterPlatform, InClusterPlatformArgs
     from infra.config import parse_spec
     from infra.plan.engine import PROJECT_ROOT, load_stack_config, project_name, run_program
@@ -176,8 +195,9 @@ def fake_cloud_plan(
             pulumi.Output.secret(FAKE_SLACK_WEBHOOK) if alerting else None,
             pulumi.Output.secret(FAKE_PAGERDUTY_KEY) if alerting else None,
         )
+        images = WorkloadImages(spec.base_name, WorkloadImagesArgs(spec, cloud))
         platform = InClusterPlatform(
-            spec.base_name, InClusterPlatformArgs(spec, cloud, secrets), opts=cloud.child_options()
+            spec.base_name, InClusterPlatformArgs(spec, cloud, secrets, images.refs), opts=cloud.child_options()
         )
         for key, value in platform.stack_outputs().items():
             pulumi.export(key, value)

@@ -15,8 +15,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contract import CloudPlatform, IdentityRequest
+from components.images import ImageRefs
 from components.k8s.alerts import INFERENCE_DEPLOYMENT
 from components.k8s.common import (
+    TMP_MOUNT,
+    TMP_VOLUME,
     WORKLOADS_NS,
     labels,
     placement_fields,
@@ -24,17 +27,15 @@ from components.k8s.common import (
     restricted_container_security,
     restricted_pod_security,
     service_monitor,
-    workload_image,
 )
 from components.spec import PlatformSpec
 
 MODEL_NAME = "fraud-detection"
 SERVING_PORT = 8080
-# The compiled training pipeline inside the monitoring image (built from pipelines/training.py).
-TRAINING_PIPELINE_PACKAGE = "/app/pipelines/training.yaml"  # compiled into the monitoring image at build time
+# The training pipeline compiled into the monitoring image at build time, its steps pinned to the training image's
+# digest (build argument TRAINING_IMAGE, components/images.py).
+TRAINING_PIPELINE_PACKAGE = "/app/pipelines/training.yaml"
 PREDICTIONS_PREFIX = "predictions"
-TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
-TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - a per-pod emptyDir
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class WorkloadsArgs:
     spec: PlatformSpec
     cloud: CloudPlatform
     endpoints: PlatformEndpoints
+    images: ImageRefs
     depends_on: list[pulumi.Resource]
     monitoring: list[pulumi.Resource] | None
 
@@ -109,7 +111,7 @@ class WorkloadsArgs:
 class Workloads(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Workloads", name, None, opts)
-        spec, cloud, endpoints = args.spec, args.cloud, args.endpoints
+        spec, cloud, endpoints, images = args.spec, args.cloud, args.endpoints, args.images
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         cpu = placement_fields(cloud.placements.get("cpu"))
         mlflow_env = [{"name": "MLFLOW_TRACKING_URI", "value": endpoints.mlflow}] if endpoints.mlflow else []
@@ -164,7 +166,7 @@ class Workloads(pulumi.ComponentResource):
         probe = {"periodSeconds": 10, "timeoutSeconds": 2}
         container = _container(
             "inference",
-            workload_image(cloud, spec, "serving"),
+            images["serving"],
             serving_env,
             ports=[{"name": "http", "containerPort": SERVING_PORT, "protocol": "TCP"}],
             readinessProbe={"httpGet": {"path": "/readyz", "port": "http"}, "failureThreshold": 3, **probe},
@@ -266,7 +268,7 @@ class Workloads(pulumi.ComponentResource):
                 [
                     _container(
                         "batch-inference",
-                        workload_image(cloud, spec, "serving"),
+                        images["serving"],
                         mlflow_env,
                         command=batch_command,
                         resources=resources("1", "4Gi", memory_limit="8Gi"),
@@ -289,7 +291,7 @@ class Workloads(pulumi.ComponentResource):
                 [
                     _container(
                         "model-monitoring",
-                        workload_image(cloud, spec, "monitoring"),
+                        images["monitoring"],
                         mlflow_env,
                         command=["python", "-m", "mlops_workloads.monitoring"],
                         args=monitor_args,
@@ -310,7 +312,7 @@ class Workloads(pulumi.ComponentResource):
             "FEAST_FEATURE_SERVER_URL": endpoints.feast or "",
             "PUSHGATEWAY_URL": endpoints.pushgateway or "",
             "DATA_URI": data_url,
-            "TRAINING_IMAGE": workload_image(cloud, spec, "training"),
+            "TRAINING_IMAGE": images["training"],
             "CPU_PLACEMENT": json.dumps(placement_fields(cloud.placements.get("cpu")), sort_keys=True),
             "GPU_PLACEMENT": json.dumps(placement_fields(gpu), sort_keys=True) if gpu else "{}",
         }

@@ -792,6 +792,8 @@ _IN_CLUSTER = "a Kubernetes object: it runs on the nodes priced under the node p
 _PATCH = "a server-side patch of an upstream object: no new object, nothing to price"
 _FLOW_LOGS = "logging it enables is Cloud Logging ingestion, counted in cost.logGbPerMonth"
 FREE_TYPES: Mapping[str, str] = {
+    "docker-build:index:Image": "built by BuildKit on the machine that runs `pulumi up`; the layers it pushes are "
+    "priced with the registry (cost.registryGb)",
     "aws:autoscaling/tag:Tag": "a tag on the node group's Auto Scaling group",
     "aws:budgets/budget:Budget": "AWS Budgets: the first two budgets of an account have no charge",
     "aws:ec2/internetGateway:InternetGateway": _NETWORK_CONFIG,

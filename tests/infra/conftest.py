@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from components.spec import PlatformSpec
+from components.spec import IMAGE_NAMES, PlatformSpec
 from infra.config import parse_spec
 from infra.plan.engine import PROJECT_ROOT, Plan, load_stack_config, run_program, stack_program
 from infra.plan.recorded import recorded_plan
+from tests.infra.image_harness import Dockerfile, EnvironmentFactory, Layout, recreate
 
 STACKS = ("dev", "prod", "gcp-dev", "gcp-prod")
+DOCKER_DIR = PROJECT_ROOT / "workloads" / "docker"
 AWS_STACKS = ("dev", "prod")
 GCP_STACKS = ("gcp-dev", "gcp-prod")
 # Test-only stacks: (shipped stack file, config overrides).
@@ -74,3 +76,27 @@ def component_plan(stack: str, build: Callable[[PlatformSpec], Any]) -> Plan:
 def stack_plan() -> Callable[[str], Plan]:
     """`stack_plan("dev")`: the recorded graph of the real stack program for Pulumi.dev.yaml (cached)."""
     return _stack_plan
+
+
+# --- workload images recreated without Docker (tests/infra/image_harness.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def image_environments(tmp_path_factory: pytest.TempPathFactory) -> EnvironmentFactory:
+    """One fresh environment per lock and uv sync flags, shared by every image that syncs the same way."""
+    return EnvironmentFactory(tmp_path_factory.mktemp("image-environments"))
+
+
+@pytest.fixture(scope="session")
+def image_layouts(
+    tmp_path_factory: pytest.TempPathFactory, image_environments: EnvironmentFactory
+) -> dict[str, Layout]:
+    """Every workload image recreated from its Dockerfile, with the build arguments the dev stack's build passes."""
+    build_args = {r.name.removeprefix("image-"): r.inputs.get("buildArgs") or {} for r in
+                  _stack_plan("dev").of_type("docker-build:index:Image")}  # fmt: skip
+    root = tmp_path_factory.mktemp("images")
+    return {
+        name: recreate(Dockerfile.parse(DOCKER_DIR / f"{name}.Dockerfile"), PROJECT_ROOT, root, image_environments,
+                       build_args[name])
+        for name in IMAGE_NAMES
+    }  # fmt: skip

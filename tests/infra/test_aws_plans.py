@@ -17,7 +17,7 @@ from conftest import AWS_STACKS as SHIPPED_AWS_STACKS
 
 from components.aws import AwsPlatform
 from components.contract import IdentityRequest, WorkloadIdentity
-from components.spec import PlatformSpec
+from components.spec import IMAGE_NAMES, PlatformSpec
 from infra.plan.engine import Plan, RecordedResource
 from policies.offline import evaluate
 
@@ -237,7 +237,7 @@ def test_stack_outputs_name_every_endpoint_and_hide_the_kubeconfig(stack: str) -
     }
     registry = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{base}"
     assert out["registryUrl"] == registry
-    assert out["ecrRepositories"] == {i: f"{registry}/mlops-{i}" for i in ("training", "serving", "monitoring")}
+    assert out["ecrRepositories"] == {i: f"{registry}/mlops-{i}" for i in IMAGE_NAMES}
     assert out["databaseEndpoint"] == named(plan, "aws:rds/instance:Instance", "-postgres").outputs["endpoint"]
     assert out["onlineStoreEndpoint"].startswith(f"master.{base}-feast.")
     # Identities granted after construction show up: stack_outputs reads them at call time.

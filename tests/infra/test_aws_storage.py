@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import stack_spec
 from test_aws_plans import ACCOUNT, AWS_STACKS, aws_plan, named, statements
 
+from components.spec import IMAGE_NAMES
 from infra.plan.engine import Plan
+from tests.infra.conftest import stack_spec
 
 ROLES = ("data", "models", "pipelines", "monitoring")
 
@@ -92,11 +93,12 @@ def test_bucket_destruction_follows_the_environment(stack: str, protected: bool)
 def test_ecr_repositories_are_immutable_scanned_and_encrypted(stack: str) -> None:
     plan = aws_plan(stack)
     repos = plan.of_type("aws:ecr/repository:Repository")
-    assert sorted(r.inputs["name"] for r in repos) == [
-        f"{stack_spec(stack).base_name}/mlops-{i}" for i in ("monitoring", "serving", "training")
-    ]
+    base = stack_spec(stack).base_name
+    assert sorted(r.inputs["name"] for r in repos) == sorted(f"{base}/mlops-{i}" for i in IMAGE_NAMES)
     for repo in repos:
-        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        # Immutable except BuildKit's registry cache tag, which each `pulumi up` build rewrites.
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+        assert repo.inputs["imageTagMutabilityExclusionFilters"] == [{"filter": "buildcache", "filterType": "WILDCARD"}]
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": _key_arn(plan)}]
         assert repo.protect is stack_spec(stack).deletion_protection

@@ -240,14 +240,22 @@ BAD_CONFIGS = [
                  "mlops:cloud = 'azure' is not an allowed value; fix: use one of 'aws' or 'gcp'", id="unknown-cloud"),
     pytest.param("dev", {"region": DELETE},
                  "mlops:region = (not set) is required; fix: set mlops:region in the stack file", id="missing-region"),
-    pytest.param("dev", {"workloads.imageTag": "latest"}, f"mlops:workloads.imageTag = 'latest' {TAG_NOT_VERSION}; "
-                 f"fix: {TAG_FIX}", id="latest-image-tag"),
-    pytest.param("dev", {"workloads.imageTag": "Latest"}, f"mlops:workloads.imageTag = 'Latest' {TAG_NOT_VERSION}; "
-                 f"fix: {TAG_FIX}", id="capitalised-latest-image-tag"),
-    pytest.param("dev", {"workloads.imageTag": "main"}, f"mlops:workloads.imageTag = 'main' {TAG_NOT_VERSION}; "
-                 f"fix: {TAG_FIX}", id="branch-image-tag"),
-    pytest.param("dev", {"workloads.imageTag": "v0.1.0/rc1"}, f"mlops:workloads.imageTag = 'v0.1.0/rc1' "
-                 f"{TAG_NOT_OCI}; fix: {TAG_FIX}", id="image-tag-not-oci"),
+    pytest.param("dev", {"workloads.imageTag": "0.2.0"},
+                 "mlops:workloads.imageTag = '0.2.0' is not a known key; fix: did you mean 'images'? (remove or "
+                 "rename it)", id="retired-image-tag"),
+    pytest.param("dev", {"workloads.images.source": "ci"},
+                 "mlops:workloads.images.source = 'ci' is not an allowed value; fix: use one of 'build' or "
+                 "'prebuilt'", id="unknown-image-source"),
+    pytest.param("dev", {"workloads.images.digests": {"serving": "sha256:" + "a" * 64}},
+                 'mlops:workloads.images.digests = {"serving": "sha256:' + "a" * 64 + '"} is set although '
+                 "images.source = build (pulumi up builds and pins its own digests); fix: remove the digests, or set "
+                 "workloads.images.source: prebuilt to run the images CI pushed", id="digests-while-building"),
+    pytest.param("dev", {"workloads.images": {"source": "prebuilt", "digests": {"serving": "0.1.0"}}},
+                 "mlops:workloads.images.digests.serving = '0.1.0' is not an image digest; fix: use the `sha256:<64 lo"
+                 'wercase hex>` digest CI printed for the push (not a tag)', id="tag-as-digest"),
+    pytest.param("dev", {"workloads.images": {"source": "prebuilt", "digests": {"inference": "sha256:" + "b" * 64}}},
+                 "mlops:workloads.images.digests.inference = 'inference' is not an allowed value; fix: use one o"
+                 "f 'training', 'serving', 'monitoring' or 'mlflow'", id="unknown-image-name"),
     pytest.param("dev", {"workloads.monitoringSchedule": "99 99 * * *"},
                  "mlops:workloads.monitoringSchedule = '99 99 * * *' is out of range (minute '99': 99 is outside 0-59; "
                  f"hour '99': 99 is outside 0-23); fix: {CRON_FIX}", id="cron-out-of-range"),
@@ -348,7 +356,7 @@ def test_an_existing_vpc_is_looked_up_before_anything_is_created() -> None:
     invoke, which registers nothing), together with the static problems."""
     config = mutate("dev", {"network.existingVpcId": VPC,
                             "network.existingPrivateSubnetIds": [*SUBNETS, "subnet-0ccccccccccccccccc"[:24]],
-                            "workloads.imageTag": "main"})  # fmt: skip
+                            "workloads.batchSchedule": "99 * * * *"})  # fmt: skip
     account = MockContext(
         project="mlops",
         stack="dev",
@@ -357,7 +365,8 @@ def test_an_existing_vpc_is_looked_up_before_anything_is_created() -> None:
     )  # fmt: skip
     lines = refused_lines("dev", config, context=account)
     assert lines == [
-        "Pulumi.dev.yaml: mlops:workloads.imageTag = 'main' " + TAG_NOT_VERSION + f"; fix: {TAG_FIX}",
+        "Pulumi.dev.yaml: mlops:workloads.batchSchedule = '99 * * * *' is out of range (minute '99': 99 is outside "
+        f"0-59); fix: {CRON_FIX}",
         "Pulumi.dev.yaml: mlops:network.existingPrivateSubnetIds[2] = 'subnet-0cccccccccccccccc' is not a subnet of "
         f"{VPC} in us-east-1 (invoke of aws:ec2/getSubnet:getSubnet failed: no matching EC2 Subnet found (id "
         f"subnet-0cccccccccccccccc, vpc-id {VPC}) (id)); fix: use ids from `aws ec2 describe-subnets --filters "
@@ -439,22 +448,23 @@ def test_an_encrypted_secret_is_accepted_and_stays_out_of_the_spec() -> None:
     ("stack", "changes", "paths"),
     [
         pytest.param("prod", {"nodePools.system.capacityType": "SPOT", "deletionProtection": False,
-                              "nodePools.gpu.accelerator": DELETE, "workloads.imageTag": "latest"},
+                              "nodePools.gpu.accelerator": DELETE, "workloads.batchSchedule": "99 * * * *"},
                      ["deletionProtection", "nodePools.gpu.accelerator", "nodePools.system.capacityType",
-                      "workloads.imageTag"], id="semantic-problems"),
+                      "workloads.batchSchedule"], id="semantic-problems"),
         pytest.param("dev", {"nodePools.cpu.minSize": "x", "nodePools.cpu.maxSize": "y", "mlflow.replicas": 0},
                      ["mlflow.replicas", "nodePools.cpu.maxSize", "nodePools.cpu.minSize"], id="type-problems"),
-        pytest.param("dev", {"cloud": "azure", "nodePools.gpu.minSize": 3, "workloads.imageTag": "Latest"},
-                     ["cloud", "nodePools.gpu.maxSize", "workloads.imageTag"], id="invalid-cloud"),
+        pytest.param("dev", {"cloud": "azure", "nodePools.gpu.minSize": 3,
+                             "workloads.monitoringSchedule": "0 99 * * *"},
+                     ["cloud", "nodePools.gpu.maxSize", "workloads.monitoringSchedule"], id="invalid-cloud"),
         pytest.param("dev", {"environment": "production", "region": ["us-east-1"],
                              "workloads.batchSchedule": "99 * * * *"},
                      ["environment", "region", "workloads.batchSchedule"], id="invalid-environment-and-region"),
-        pytest.param("dev", {"nodePols": {}, "nodePools": DELETE, "workloads.imageTag": "main"},
-                     ["nodePols", "nodePools", "workloads.imageTag"], id="misspelt-required-top-level-key"),
+        pytest.param("dev", {"nodePols": {}, "nodePools": DELETE, "workloads.batchSchedule": "99 * * * *"},
+                     ["nodePols", "nodePools", "workloads.batchSchedule"], id="misspelt-required-top-level-key"),
         pytest.param("dev", {"nodePools.system.instanceTypes": [], "cluster.access.0.principal": 5,
-                             "workloads.imageTag": "main", "cluster.access.1.principal": "nobody"},
+                             "workloads.batchSchedule": "99 * * * *", "cluster.access.1.principal": "nobody"},
                      ["cluster.access[0].principal", "cluster.access[1].principal", "nodePools.system.instanceTypes",
-                      "workloads.imageTag"], id="required-values-that-are-invalid"),
+                      "workloads.batchSchedule"], id="required-values-that-are-invalid"),
     ],
 )  # fmt: skip
 def test_every_problem_is_reported_at_once(stack: str, changes: dict[str, Any], paths: list[str]) -> None:

@@ -76,7 +76,7 @@ def test_stateful_resources_are_protected_and_retained_only_in_prod(stack: str, 
         *run.plan.of_type("gcp:artifactregistry/repository:Repository"),
         *run.plan.of_type("gcp:container/cluster:Cluster"),
     ]
-    assert len(stateful) == 9  # 4 buckets, PostgreSQL, KFP's MySQL, key, registry, cluster
+    assert len(stateful) == 10  # 4 buckets, PostgreSQL, KFP's MySQL, key, registry and its build cache, cluster
     assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
         (r.name, protected, protected) for r in stateful
     }
@@ -211,13 +211,18 @@ def test_online_store_is_private_redis_with_tls_auth_and_cmek(stack: str, tier: 
 @pytest.mark.parametrize("stack", GCP_STACKS)
 def test_registry_is_immutable_encrypted_and_cleaned_up(stack: str) -> None:
     run, spec = gcp_run(stack), stack_spec(stack)
-    repo = run.plan.of_type("gcp:artifactregistry/repository:Repository")[0].inputs
-    assert (repo["format"], repo["kmsKeyName"]) == ("DOCKER", key_id(stack))
-    assert repo["dockerConfig"] == {"immutableTags": True}
-    policies = {p["id"]: p for p in repo["cleanupPolicies"]}
-    assert policies["delete-untagged"]["action"] == "DELETE"
-    assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": "1209600s"}
-    assert policies["keep-recent"]["action"] == "KEEP"
-    assert policies["keep-recent"]["mostRecentVersions"]["keepCount"] >= 10
-    assert repo["cleanupPolicyDryRun"] is False
+    repos = {r.inputs["repositoryId"]: r.inputs for r in run.plan.of_type("gcp:artifactregistry/repository:Repository")}
+    # The images (immutable tags) and BuildKit's registry cache beside them (its tag is rewritten by every build).
+    assert {repo_id: repo["dockerConfig"] for repo_id, repo in repos.items()} == {
+        spec.base_name: {"immutableTags": True},
+        f"{spec.base_name}-build-cache": {"immutableTags": False},
+    }
+    for repo in repos.values():
+        assert (repo["format"], repo["kmsKeyName"]) == ("DOCKER", key_id(stack))
+        policies = {p["id"]: p for p in repo["cleanupPolicies"]}
+        assert policies["delete-untagged"]["action"] == "DELETE"
+        assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": "1209600s"}
+        assert policies["keep-recent"]["action"] == "KEEP"
+        assert policies["keep-recent"]["mostRecentVersions"]["keepCount"] >= 10
+        assert repo["cleanupPolicyDryRun"] is False
     assert run.plan.outputs["registryUrl"] == f"{spec.region}-docker.pkg.dev/{spec.gcp.project}/{spec.base_name}"

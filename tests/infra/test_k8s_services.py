@@ -176,7 +176,10 @@ def check_database_bootstrap(plan: Plan, spec: PlatformSpec) -> None:
 def check_feast(plan: Plan, spec: PlatformSpec) -> None:
     values = releases(plan)["feast-feature-server"]["values"]
     assert values["feature_store_yaml_base64"] == ""
-    assert values["volumes"] == [{"name": "feature-store", "secret": {"secretName": "feast-feature-store"}}]
+    assert values["volumes"] == [
+        {"name": "feature-store", "secret": {"secretName": "feast-feature-store"}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
     assert values["serviceAccount"] == {"name": "feast"}
     config = _one(kube_objects(plan, "Secret", "feast"), "feast-feature-store")["stringData"]["feature_store.yaml"]
     assert (
@@ -192,11 +195,16 @@ def check_feast(plan: Plan, spec: PlatformSpec) -> None:
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "feast"
 
 
-def check_workloads(plan: Plan, spec: PlatformSpec, registry: str) -> None:
+def built_ref(plan: Plan, image: str) -> str:
+    """The `<repository>:<tag>@<digest>` the build of `image` reported (test_images_plan.py checks every container)."""
+    return str(plan.one("docker-build:index:Image", f"image-{image}").outputs["ref"])
+
+
+def check_workloads(plan: Plan, spec: PlatformSpec) -> None:
     deployment = _one(kube_objects(plan, "Deployment", "ml-workloads"), "fraud-detection-inference")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == f"{registry}/mlops-serving:{spec.workloads.image_tag}"
+    assert container["image"] == built_ref(plan, "serving")
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
     assert env["SERVING_MODEL_NAME"] == "fraud-detection"
@@ -220,7 +228,7 @@ def check_workloads(plan: Plan, spec: PlatformSpec, registry: str) -> None:
     assert args[args.index("--cooldown-hours") + 1] == str(spec.workloads.retraining_cooldown_hours)
     assert args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc.cluster.local:9091"
     assert mon_pod["serviceAccountName"] == "model-monitoring"
-    assert mon_pod["containers"][0]["image"] == f"{registry}/mlops-monitoring:{spec.workloads.image_tag}"
+    assert mon_pod["containers"][0]["image"] == built_ref(plan, "monitoring")
 
 
 def check_gpu(plan: Plan, flavour: str) -> None:
@@ -256,18 +264,13 @@ def test_services(stack: str) -> None:
     spec = stack_spec(stack)
     flavour = flavour_of(stack)
     scheme = "s3" if flavour == "aws" else "gs"
-    registry = (
-        f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{spec.base_name}"
-        if flavour == "aws"
-        else f"us-central1-docker.pkg.dev/mock-project/{spec.base_name}"
-    )
     check_charts_pinned(plan, gpu_plumbing=flavour == "aws")
     check_no_secret_in_plain_values(plan)
     check_identities(plan, granted, flavour)
     check_mlflow(plan, spec, scheme, models_bucket=f"{spec.base_name}-models")
     check_database_bootstrap(plan, spec)
     check_feast(plan, spec)
-    check_workloads(plan, spec, registry)
+    check_workloads(plan, spec)
     check_gpu(plan, flavour)
     check_manifests_valid(plan, spec.cluster.kubernetes_version)
 

@@ -96,6 +96,10 @@ BAD = [
         opts=_aws_provider()), "aws-online-store-encrypted", id="plain-redis"),
     pytest.param(lambda: aws.ecr.Repository("repo", image_tag_mutability="MUTABLE", opts=_aws_provider()),
         "aws-ecr-immutable-scanned", id="mutable-ecr"),
+    pytest.param(lambda: aws.ecr.Repository("repo", image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+        image_tag_mutability_exclusion_filters=[aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(
+            filter="v*", filter_type="WILDCARD")], opts=_aws_provider()),
+        "aws-ecr-immutable-scanned", id="ecr-release-tags-mutable"),
     pytest.param(lambda: gcp.projects.IAMBinding("b", project="p", role="roles/viewer", members=["user:a@b.c"]),
         "gcp-no-authoritative-project-iam", id="authoritative-iam"),
     pytest.param(lambda: gcp.storage.Bucket("b", location="US"), "gcp-buckets-private-cmek", id="public-gcs"),

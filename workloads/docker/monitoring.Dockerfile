@@ -1,13 +1,14 @@
-# Image of the monitoring and batch jobs (python -m mlops_workloads.monitoring, ...): drift statistics, Evidently
-# reports, Prometheus export and retraining submission, with the compiled training pipeline the KFP retrainer submits.
-# Build from the repository root:
-#   docker build -f workloads/docker/monitoring.Dockerfile -t ghcr.io/mlops-platform/mlops-monitoring:0.1.0 .
-# Base image: mlops_workloads.images.PYTHON_BASE_IMAGE (a test keeps them equal).
+# Image of the monitoring job (python -m mlops_workloads.monitoring): drift statistics, Evidently reports, Prometheus
+# export and retraining submission, with the compiled training pipeline its KFP retrainer submits. Built and pushed by
+# `pulumi up` (components/images.py), which passes the training image's digest reference as TRAINING_IMAGE; by hand,
+# from the repository root:
+#   docker buildx build -f workloads/docker/monitoring.Dockerfile --build-arg TRAINING_IMAGE=<repo>:<tag>@sha256:... .
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
-
-FROM python:3.11.14-slim-bookworm AS build
-COPY --from=uv /uv /usr/local/bin/uv
+# Base image: Python 3.11.14 on Debian bookworm, pinned by version and by the digest of its multi-architecture index.
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
+# The uv that wrote workloads/uv.lock, from its sha256-pinned PyPI wheel (the installer make setup uses).
+COPY infra/bootstrap_uv.py /tmp/bootstrap_uv.py
+RUN python /tmp/bootstrap_uv.py --dest /usr/local/bin
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -20,10 +21,13 @@ COPY workloads/mlops_workloads ./mlops_workloads
 RUN uv sync --frozen --no-dev --no-editable
 COPY pipelines /app/pipelines
 WORKDIR /app
-# The KFP retrainer submits this package; compiled here with the image's own kfp so the two always match.
-RUN /opt/venv/bin/python -c "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
+# The pipeline is compiled here with the image's own kfp, every step pinned to the training image by digest.
+ARG TRAINING_IMAGE
+RUN : "${TRAINING_IMAGE:?build with --build-arg TRAINING_IMAGE=<training image>@sha256:<digest>}" \
+    && MLOPS_TRAINING_IMAGE="${TRAINING_IMAGE}" /opt/venv/bin/python -c \
+    "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
 
-FROM python:3.11.14-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
@@ -32,6 +36,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp \
     MPLCONFIGDIR=/tmp \
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 WORKDIR /app

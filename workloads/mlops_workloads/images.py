@@ -1,32 +1,28 @@
-"""The one place workload container images are pinned.
+"""Which container image the Kubeflow components run.
 
-Every workload Dockerfile starts ``FROM`` :data:`PYTHON_BASE_IMAGE` (tests compare them), and the Kubeflow
-components run in :data:`TRAINING_IMAGE`, built from ``workloads/docker/training.Dockerfile`` with every Python
-dependency from ``workloads/uv.lock`` baked in — nothing is pip-installed when a pipeline step starts.
+The stack builds the workload images from ``workloads/docker/*.Dockerfile`` (``components/images.py``) and compiles
+the training pipeline inside the monitoring image with the training image's digest reference as
+``MLOPS_TRAINING_IMAGE``: every step then runs exactly the image the stack deployed. Without it (local runs, where
+kfp ignores the image) the reference is ``<registry>/mlops-training:<version>``, the version being this package's,
+the one declaration of the workload version (``workloads/pyproject.toml``).
 """
 
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 from typing import Final
 
-# Exact patch release of the slim Debian bookworm image: never a floating tag.
-PYTHON_BASE_IMAGE: Final[str] = "python:3.11.14-slim-bookworm"
-# The uv binary copied into the build stages (same version that wrote workloads/uv.lock).
-UV_IMAGE: Final[str] = "ghcr.io/astral-sh/uv:0.13.9"
-
-# Workload images are tagged with the workloads package version; the registry can be redirected (e.g. to a
-# private ECR/Artifact Registry mirror) with MLOPS_IMAGE_REGISTRY when the pipeline is compiled.
-WORKLOADS_VERSION: Final[str] = "0.1.0"
+WORKLOADS_VERSION: Final[str] = version("mlops-workloads")
 DEFAULT_IMAGE_REGISTRY: Final[str] = "ghcr.io/mlops-platform"
 
 
 def workload_image(name: str, *, registry: str | None = None) -> str:
-    """``<registry>/<name>:<version>`` for one of the workload images (training, serving, monitoring)."""
+    """``<registry>/mlops-<name>:<version>`` for one of the workload images (training, serving, monitoring, mlflow)."""
     if not name or "/" in name or ":" in name:
         raise ValueError(f"image name must be a bare repository name like 'training', got {name!r}")
     base = (registry or os.environ.get("MLOPS_IMAGE_REGISTRY") or DEFAULT_IMAGE_REGISTRY).rstrip("/")
     return f"{base}/mlops-{name}:{WORKLOADS_VERSION}"
 
 
-TRAINING_IMAGE: Final[str] = workload_image("training")
+TRAINING_IMAGE: Final[str] = os.environ.get("MLOPS_TRAINING_IMAGE") or workload_image("training")

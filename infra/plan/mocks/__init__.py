@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infra.plan.mocks import aws, gcp, kubernetes, random
+from infra.plan.mocks import aws, docker_build, gcp, kubernetes, random
 from infra.plan.mocks.common import InvokeFailure, MockContext
 
 OutputFactory = Callable[[str, Mapping[str, Any], MockContext], dict[str, Any]]
@@ -17,11 +17,18 @@ InvokeFactory = Callable[[Mapping[str, Any], MockContext], dict[str, Any]]
 
 RESOURCE_OUTPUTS: dict[str, OutputFactory] = {
     **aws.RESOURCE_OUTPUTS,
+    **docker_build.RESOURCE_OUTPUTS,
     **gcp.RESOURCE_OUTPUTS,
     **kubernetes.RESOURCE_OUTPUTS,
     **random.RESOURCE_OUTPUTS,
 }
-INVOKES: dict[str, InvokeFactory] = {**aws.INVOKES, **gcp.INVOKES, **kubernetes.INVOKES, **random.INVOKES}
+INVOKES: dict[str, InvokeFactory] = {
+    **aws.INVOKES,
+    **docker_build.INVOKES,
+    **gcp.INVOKES,
+    **kubernetes.INVOKES,
+    **random.INVOKES,
+}
 DEFAULT_OUTPUTS: dict[str, OutputFactory] = {"aws": aws.default_outputs, "gcp": gcp.default_outputs}
 
 __all__ = ["DEFAULT_OUTPUTS", "INVOKES", "RESOURCE_OUTPUTS", "InvokeFailure", "MockContext"]

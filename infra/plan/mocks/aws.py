@@ -6,6 +6,7 @@ resource's inputs and name so plans are reproducible.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -192,8 +193,39 @@ def _subnet(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
             "arn": f"arn:aws:ec2:{region}:{ctx.aws_account_id}:subnet/{subnet_id}"}  # fmt: skip
 
 
+def _ecr_authorization_token(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    registry = str(args.get("registryId") or ctx.aws_account_id)
+    password = f"mock-ecr-token-{short_hash(ctx.stack, registry, length=32)}"
+    return {
+        "authorizationToken": base64.b64encode(f"AWS:{password}".encode()).decode(),
+        "userName": "AWS",
+        "password": password,
+        "proxyEndpoint": f"https://{registry}.dkr.ecr.{ctx.aws_region}.amazonaws.com",
+        "expiresAt": "2026-12-01T12:00:00Z",
+        "registryId": registry,
+        "id": ctx.aws_region,
+    }
+
+
+def _ecr_image(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    repository, tag = str(args["repositoryName"]), str(args.get("imageTag") or "")
+    digest = "sha256:" + short_hash(ctx.stack, repository, tag, length=64)
+    registry = str(args.get("registryId") or ctx.aws_account_id)
+    return {
+        "imageDigest": digest,
+        "imageTag": tag,
+        "imageTags": [tag],
+        "imageUri": f"{registry}.dkr.ecr.{ctx.aws_region}.amazonaws.com/{repository}@{digest}",
+        "repositoryName": repository,
+        "registryId": registry,
+        "id": digest,
+    }
+
+
 INVOKES: dict[str, Any] = {
     "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_authorization_token,
+    "aws:ecr/getImage:getImage": _ecr_image,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda args, ctx: {
         "accountId": ctx.aws_account_id,
         "arn": f"arn:aws:iam::{ctx.aws_account_id}:user/mock",

@@ -173,7 +173,31 @@ def get_storage_service_account(args: Mapping[str, Any], ctx: MockContext) -> di
             "project": args.get("project") or ctx.gcp_project}  # fmt: skip
 
 
+def get_client_config(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    token = f"ya29.mock-{short_hash(ctx.stack, 'access-token', length=40)}"
+    return {"accessToken": token, "project": ctx.gcp_project, "region": ctx.gcp_region, "id": ctx.gcp_project}
+
+
+def get_docker_image(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    project, location, repo = str(args.get("project") or ctx.gcp_project), args["location"], args["repositoryId"]
+    image_name = str(args["imageName"])
+    digest = "sha256:" + short_hash(ctx.stack, repo, image_name, length=64)
+    image = image_name.split(":", 1)[0].split("@", 1)[0]
+    return {
+        "name": f"projects/{project}/locations/{location}/repositories/{repo}/dockerImages/{image}@{digest}",
+        "selfLink": f"{location}-docker.pkg.dev/{project}/{repo}/{image}@{digest}",
+        "imageName": image_name,
+        "location": location,
+        "repositoryId": repo,
+        "project": project,
+        "tags": [image_name.split(":", 1)[1]] if ":" in image_name else [],
+        "id": f"projects/{project}/locations/{location}/repositories/{repo}/dockerImages/{image}@{digest}",
+    }
+
+
 INVOKES: dict[str, Any] = {
+    "gcp:organizations/getClientConfig:getClientConfig": get_client_config,
+    "gcp:artifactregistry/getDockerImage:getDockerImage": get_docker_image,
     "gcp:organizations/getProject:getProject": get_project,
     "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": get_storage_service_account,
 }

@@ -1,13 +1,13 @@
-# Image of the online inference service (python -m mlops_workloads.serving): FastAPI + ONNX Runtime, one uvicorn
-# worker per container (scale with replicas), models pulled from the MLflow registry by alias at run time.
-# Build from the repository root:
-#   docker build -f workloads/docker/inference.Dockerfile -t ghcr.io/mlops-platform/mlops-serving:0.1.0 .
-# Base image: mlops_workloads.images.PYTHON_BASE_IMAGE (a test keeps them equal).
+# Image of the online inference service (python -m mlops_workloads.serving: FastAPI + ONNX Runtime, one uvicorn worker
+# per container, scale with replicas; models pulled from the MLflow registry by alias at run time) and of batch
+# scoring (python -m mlops_workloads.batch). Built and pushed by `pulumi up` (components/images.py); by hand, from the
+# repository root: docker buildx build -f workloads/docker/serving.Dockerfile .
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
-
-FROM python:3.11.14-slim-bookworm AS build
-COPY --from=uv /uv /usr/local/bin/uv
+# Base image: Python 3.11.14 on Debian bookworm, pinned by version and by the digest of its multi-architecture index.
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
+# The uv that wrote workloads/uv.lock, from its sha256-pinned PyPI wheel (the installer make setup uses).
+COPY infra/bootstrap_uv.py /tmp/bootstrap_uv.py
+RUN python /tmp/bootstrap_uv.py --dest /usr/local/bin
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -19,7 +19,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY workloads/mlops_workloads ./mlops_workloads
 RUN uv sync --frozen --no-dev --no-editable
 
-FROM python:3.11.14-slim-bookworm AS runtime
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
