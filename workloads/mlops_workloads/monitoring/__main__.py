@@ -29,11 +29,11 @@ EXIT_FAILED = 1
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlops_workloads.monitoring", description=__doc__.split("\n")[0])
-    p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or s3:// prefix")
+    p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or bucket prefix")
     p.add_argument("--model-name", default=MODEL_NAME)
     p.add_argument("--alias", default="champion", help="registry alias of the monitored version")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
-    p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir or s3://)")
+    p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir, s3:// or gs://)")
     p.add_argument("--metrics-file", help="textfile-collector .prom path (default: <report-dir>/model_monitoring.prom)")
     p.add_argument("--pushgateway", default=os.environ.get("PUSHGATEWAY_URL"), help="e.g. http://pushgateway:9091")
     p.add_argument("--retrain", choices=["local", "kfp", "none"], default="none")

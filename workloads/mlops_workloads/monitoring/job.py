@@ -31,6 +31,7 @@ from mlops_workloads.monitoring.retrain import (
     decide,
 )
 from mlops_workloads.reference import ARTIFACT_PATH, PREDICTION_COLUMN, ReferenceProfile
+from mlops_workloads.storage import is_local
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
@@ -51,9 +52,9 @@ class MonitoringConfig:
     alias: str = "champion"
     tracking_uri: str | None = None
     report_dir: str = "monitoring"
-    metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (or the temp dir for s3://)
+    metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (the temp dir for a bucket)
     pushgateway: str | None = None
-    cooldown_state: str | None = None  # default: <report_dir>/retraining_state.json (local or s3://)
+    cooldown_state: str | None = None  # default: <report_dir>/retraining_state.json (local, s3:// or gs://)
     cooldown_hours: float = DEFAULT_COOLDOWN_HOURS
     policy: DriftPolicy = field(default_factory=DriftPolicy)
     chunk_rows: int = storage.DEFAULT_CHUNK_ROWS
@@ -65,7 +66,7 @@ class MonitoringConfig:
     def metrics_path(self) -> str:
         if self.metrics_file:
             return self.metrics_file
-        base = Path(tempfile.gettempdir()) if storage.is_s3(self.report_dir) else Path(self.report_dir)
+        base = Path(self.report_dir) if is_local(self.report_dir) else Path(tempfile.gettempdir())
         return str(base / METRICS_FILE)
 
     @property

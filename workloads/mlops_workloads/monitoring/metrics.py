@@ -178,6 +178,7 @@ def export(
     model_name: str,
     pushgateway: str | None = None,
     replace: bool = True,
+    job: str = PUSHGATEWAY_JOB,
 ) -> CollectorRegistry:
     """Write ``families`` to the textfile (atomically) and push them when a Pushgateway is configured.
 
@@ -191,7 +192,7 @@ def export(
     if pushgateway:
         push = push_to_gateway if replace else pushadd_to_gateway
         try:
-            push(pushgateway, job=PUSHGATEWAY_JOB, registry=registry, grouping_key={"model_name": model_name})
+            push(pushgateway, job=job, registry=registry, grouping_key={"model_name": model_name})
         except OSError as exc:  # an unreachable gateway must not lose the run: the textfile already holds it
             logger.warning(json.dumps({"event": "pushgateway_failed", "pushgateway": pushgateway, "error": str(exc)}))
     return registry

@@ -63,6 +63,6 @@ def evidently_verdicts(snapshot: Any, policy: DriftPolicy) -> dict[str, tuple[fl
 
 
 def save_report(snapshot: Any, report_dir: str, run_stamp: str) -> str:
-    """Save the HTML report as ``<report_dir>/<run_stamp>/drift_report.html`` (local or S3); returns its URI."""
+    """Save the HTML report as ``<report_dir>/<run_stamp>/drift_report.html`` (local or bucket); returns its URI."""
     html = snapshot.get_html_str(as_iframe=False)
     return storage.write_bytes(storage.join(report_dir, run_stamp, REPORT_FILE), html.encode(), "text/html")

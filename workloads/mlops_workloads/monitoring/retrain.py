@@ -3,7 +3,8 @@
 Every decision — triggered, or skipped because there is no drift, because the last trigger is within the cooldown,
 because the window is too small or because retraining is disabled — is returned as a :class:`RetrainingDecision`
 and logged as one JSON line with its reasons. The cooldown state (last trigger time and a running count per model)
-lives in a small JSON file, local or ``s3://``, so a series of drifted windows does not start a retraining storm.
+lives in a small JSON file, local, ``s3://`` or ``gs://``, so a series of drifted windows does not start a retraining
+storm.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class CooldownState:
-    """Per-model last trigger time and trigger count, persisted as JSON at a local path or S3 URI."""
+    """Per-model last trigger time and trigger count, persisted as JSON at a local path or bucket URI."""
 
     def __init__(self, uri: str, hours: float = DEFAULT_COOLDOWN_HOURS) -> None:
         if hours < 0:
