@@ -88,7 +88,7 @@ def success_families(
     )
     detected = _gauge(
         FEATURE_DRIFT_DETECTED,
-        "1 when the feature's PSI crossed the drift threshold",
+        "1 when the feature drifted: its distribution, or its share of missing or invalid values",
         ["model_name", "model_version", "feature"],
     )
     for f in result.features:
@@ -97,6 +97,8 @@ def success_families(
             ("ks_statistic", f.ks_statistic),
             ("ks_pvalue", f.ks_pvalue),
             ("wasserstein_norm", f.wasserstein_norm),
+            ("missing_share", f.null_fraction + f.invalid_fraction),  # a drift signal of its own (policy.missing_share)
+            ("invalid_share", f.invalid_fraction),  # values breaking the feature contract
         ):
             if value is not None and math.isfinite(value):
                 score.add_metric([*mv, f.feature, statistic], value)
