@@ -32,7 +32,8 @@ class ServingRegistry:
     """A session-wide MLflow registry with small fraud models registered by ``training.register_model``.
 
     ``model_name`` versions: ``good`` (champion) and ``other`` (a second, different model: challenger), ``broken``
-    (artifacts overwritten with garbage) and ``mismatched`` (MLmodel claims another scikit-learn). Tests that move
+    (artifacts overwritten with garbage), ``mismatched`` (MLmodel claims another scikit-learn) and ``renamed`` (same
+    width, but its signature names another input than the contract's). Tests that move
     aliases call :meth:`fresh_name` to get their own registered model holding copies of these versions.
     """
 
@@ -92,7 +93,7 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
     versions: dict[str, str] = {}
     # The registry resolves a new version's logged model through the process-wide URI: point it here meanwhile.
     mlflow.set_tracking_uri(uri)
-    for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4)):
+    for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4), ("renamed", 5)):
         params = {"n_estimators": 20, "max_depth": 6 + seed, "random_state": seed}
         model = train_model(X, y, params)
         metrics = evaluate_model(model, X, y)
@@ -104,7 +105,7 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
         versions[role] = str(registered.version)
     mlflow.set_tracking_uri(None)  # other tests must not inherit this store
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for role in ("broken", "mismatched"):
+    for role in ("broken", "mismatched", "renamed"):
         version = client.get_model_version(MODEL_NAME, versions[role])
         model_dir = _local_path(client.get_model_version_download_uri(MODEL_NAME, versions[role]))
         if role == "broken":
@@ -112,10 +113,15 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
                 artifact.write_bytes(b"not a model")
             onnx = _local_path(client.get_run(version.run_id).info.artifact_uri) / "onnx" / "model.onnx"
             onnx.write_bytes(b"not an onnx graph")
-        else:
+        elif role == "mismatched":
             mlmodel = model_dir / "MLmodel"
             trained = f"sklearn_version: {sklearn.__version__}"
             mlmodel.write_text(mlmodel.read_text().replace(trained, "sklearn_version: 0.24.2"))
+        else:  # a model of the same width whose first input means something else
+            mlmodel = model_dir / "MLmodel"
+            text = mlmodel.read_text()
+            assert '"name": "amount",' in text, text
+            mlmodel.write_text(text.replace('"name": "amount",', '"name": "amount_eur",', 1))
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, versions["good"])
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, versions["other"])
     return ServingRegistry(uri, MODEL_NAME, versions, frame)
