@@ -271,3 +271,40 @@ def test_window_columns_unused_by_the_job_are_not_read(tmp_path: Path) -> None:
     chunks = list(iter_window(str(tmp_path / "w.parquet"), chunk_rows=30, columns=[*FEATURE_NAMES, LABEL]))
     assert [len(c) for c in chunks] == [30, 30, 30, 10]
     assert list(chunks[0].columns) == [*FEATURE_NAMES, LABEL]
+
+
+@pytest.mark.parametrize("with_predictions", [False, True], ids=["scored-by-the-job", "predictions-present"])
+def test_wrong_dtypes_are_named_with_column_file_and_count_never_a_crash_or_drift_from_nanoseconds(
+    shared_champion: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, with_predictions: bool
+) -> None:
+    window = generate_transactions(1_000, seed=12, n_cards=1_000)
+    window["days_since_last_transaction"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(window.index, unit="min")
+    if with_predictions:
+        window["prediction"] = 0.05
+    good = generate_transactions(1_000, seed=13, n_cards=1_000).assign(amount=lambda f: f["amount"].astype(str))
+    if with_predictions:
+        good["prediction"] = 0.05
+    (tmp_path / "w").mkdir()
+    window.to_parquet(tmp_path / "w" / "part-0.parquet")
+    good.to_parquet(tmp_path / "w" / "part-1.parquet")
+
+    code = main(["--current", str(tmp_path / "w"), "--report-dir", str(tmp_path / "out"), "--tracking-uri",
+                 shared_champion])  # fmt: skip
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    violations = "\n".join(out["contract_violations"])
+    assert (
+        f"days_since_last_transaction in {tmp_path / 'w' / 'part-0.parquet'}: 1000 value(s) of the wrong type"
+        in violations
+    )
+    assert f"amount in {tmp_path / 'w' / 'part-1.parquet'}: 1000 value(s) of the wrong type" in violations
+    assert {"days_since_last_transaction", "amount"} <= set(out["drifted_features"])  # as missing/invalid share
+    summary = json.loads(next((tmp_path / "out").rglob("drift_summary.json")).read_text())
+    features = {f["feature"]: f for f in summary["drift"]["features"]}
+    assert features["days_since_last_transaction"]["invalid_fraction"] == 0.5
+    assert (
+        features["days_since_last_transaction"]["wasserstein_norm"] is None
+        or features["days_since_last_transaction"]["wasserstein_norm"] < 1.0
+    )  # never a distance computed from nanoseconds
