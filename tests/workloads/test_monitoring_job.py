@@ -303,6 +303,8 @@ def test_wrong_dtypes_are_named_with_column_file_and_count_never_a_crash_or_drif
     assert {"days_since_last_transaction", "amount"} <= set(out["drifted_features"])  # as missing/invalid share
     summary = json.loads(next((tmp_path / "out").rglob("drift_summary.json")).read_text())
     features = {f["feature"]: f for f in summary["drift"]["features"]}
+    html = Path(summary["report"]).read_text()
+    assert "MissingValueCount" in html or "Missing" in html  # the report shows the missing-value share too
     assert features["days_since_last_transaction"]["invalid_fraction"] == 0.5
     assert (
         features["days_since_last_transaction"]["wasserstein_norm"] is None
