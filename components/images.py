@@ -9,7 +9,7 @@ pushed with the workloads version as tag, pinned by the digests in the stack fil
 Either way the in-cluster layer receives one reference per image, `<repository>:<tag>@sha256:<digest>` (`ImageRefs`),
 and every container runs exactly that digest. The image version is declared once, in workloads/pyproject.toml. A
 built image's tag is that version plus a fingerprint of everything the build reads (the files the context sends,
-the Dockerfile, the platforms, the images it embeds): registry tags are immutable, so a tag may only ever be pushed
+the Dockerfile, the platforms): registry tags are immutable, so a tag may only ever be pushed
 for one content, and a changed input must mean a new tag.
 """
 
@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -43,11 +43,9 @@ ImageRefs = Mapping[ImageName, pulumi.Output[str]]
 
 @dataclass(frozen=True)
 class ImageRecipe:
-    """How one image is built: the pools its pods run on (their architectures are the build platforms) and the build
-    arguments that carry another image's reference."""
+    """How one image is built: the pools its pods run on (their architectures are the build platforms)."""
 
     pools: tuple[PoolName, ...]
-    image_args: Mapping[str, ImageName] = field(default_factory=dict)
 
 
 RECIPES: Mapping[ImageName, ImageRecipe] = {
@@ -55,8 +53,9 @@ RECIPES: Mapping[ImageName, ImageRecipe] = {
     # (system pool) run this image too.
     "training": ImageRecipe(pools=("system", "cpu", "gpu")),
     "serving": ImageRecipe(pools=("cpu",)),  # inference Deployment and batch-scoring CronJob
-    # The training pipeline its retrainer submits is compiled at build time with the training image's digest.
-    "monitoring": ImageRecipe(pools=("cpu",), image_args={"TRAINING_IMAGE": "training"}),
+    # Its retrainer submits the training pipeline with every step on the training image the CronJob names
+    # (components/k8s/workloads.py: --training-image, the training build's digest reference).
+    "monitoring": ImageRecipe(pools=("cpu",)),
     "mlflow": ImageRecipe(pools=("system",)),
 }
 
@@ -132,13 +131,11 @@ def context_digest(root: Path = REPO_ROOT) -> str:
 
 
 def fingerprint(name: ImageName, image_platforms: Mapping[ImageName, list[str]], root: Path = REPO_ROOT) -> str:
-    """Changes with every build input of `name`, including the images it embeds (their digests change with them)."""
+    """Changes with every build input of `name`: the context it sends, its Dockerfile and its platforms."""
     digest = hashlib.sha256()
     digest.update(context_digest(root).encode())
     digest.update((root / dockerfile(name)).read_bytes())
     digest.update(",".join(image_platforms[name]).encode())
-    for arg, other in sorted(RECIPES[name].image_args.items()):
-        digest.update(f"{arg}={fingerprint(other, image_platforms, root)}".encode())
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
@@ -176,13 +173,9 @@ class WorkloadImages(pulumi.ComponentResource):
         # Paths relative to the program's working directory (Pulumi starts it in the `main` directory, infra/:
         # pulumi/pulumi pkg/engine/project.go getPwdMain), so the state holds no machine-specific path.
         context = os.path.relpath(REPO_ROOT, Path.cwd())
-        refs: dict[ImageName, pulumi.Output[str]] = {}
-        for name in sorted(IMAGE_NAMES, key=lambda n: len(RECIPES[n].image_args)):  # embedded images first
-            build_args = {arg: refs[other] for arg, other in RECIPES[name].image_args.items()}
-            image = self._image(name, registry, context, image_platforms, build_args)
-            self.builds[name] = image
-            refs[name] = image.ref
-        return refs
+        for name in IMAGE_NAMES:
+            self.builds[name] = self._image(name, registry, context, image_platforms)
+        return {name: image.ref for name, image in self.builds.items()}
 
     def _image(
         self,
@@ -190,7 +183,6 @@ class WorkloadImages(pulumi.ComponentResource):
         registry: ContainerRegistry,
         context: str,
         image_platforms: Mapping[ImageName, list[str]],
-        build_args: Mapping[str, pulumi.Output[str]],
     ) -> docker_build.Image:
         tag = build_tag(name, image_platforms)
         version = workloads_version()
@@ -200,7 +192,6 @@ class WorkloadImages(pulumi.ComponentResource):
             context=docker_build.BuildContextArgs(location=context),
             dockerfile=docker_build.DockerfileArgs(location=(Path(context) / dockerfile(name)).as_posix()),
             platforms=[docker_build.Platform(p) for p in image_platforms[name]],
-            build_args=dict(build_args),
             labels={"org.opencontainers.image.title": f"mlops-{name}", "org.opencontainers.image.version": version},
             push=True,
             tags=[registry.url.apply(lambda url: f"{url}/mlops-{name}:{tag}")],

@@ -1,6 +1,7 @@
 """The fraud-detection training pipeline (Kubeflow Pipelines v2).
 
-``ingest → validate → engineer features → train → evaluate (quality gates) → register (MLflow, alias challenger)``
+``ingest → validate → engineer features → train → evaluate (quality gates) → register (MLflow, alias challenger)
+→ promote (``promotion=auto``: champion; ``manual``: stays challenger, awaiting approval)``
 
 Components are thin: each one calls a plain function from ``mlops_workloads`` (so the logic is unit-tested without
 kfp) and runs in the pinned training image, which has every dependency baked in. ``use_gpu`` runs the training step
@@ -11,6 +12,7 @@ on a GPU node (toleration ``nvidia.com/gpu`` + node selector ``gpu-enabled=true`
 # No `from __future__ import annotations`: kfp reads the component annotations as real types.
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 from mlops_workloads.features import MODEL_NAME
 from mlops_workloads.gates import DEFAULT_THRESHOLDS, DEFAULT_TOLERANCE
 from mlops_workloads.images import TRAINING_IMAGE
+from mlops_workloads.release import DEFAULT_PROMOTION
 from mlops_workloads.training import DEFAULT_EXPERIMENT, DEFAULT_PARAMS
 from mlops_workloads.validation import MAX_NULL_FRACTION, MIN_ROWS
 
@@ -27,6 +30,7 @@ PIPELINE_NAME = "fraud-training-pipeline"
 GPU_TOLERATION_KEY = "nvidia.com/gpu"
 GPU_NODE_LABEL = ("gpu-enabled", "true")
 REPORT_FILE_NAMES = ("validation_report", "evaluation")
+PROMOTION_REPORT = "promotion_report"
 
 component = dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 
@@ -196,6 +200,41 @@ def register(
     return str(version.version)
 
 
+@component
+def promote(
+    registered_version: str,
+    tracking_uri: str,
+    model_name: str,
+    promotion: str,
+    champion_tolerance: float,
+    metrics: Output[Metrics],
+    promotion_report: Output[Artifact],
+) -> str:
+    """Apply the release policy to the version just registered: ``auto`` makes it champion when it is not worse than
+    the champion beyond the tolerance; ``manual`` records the decision and leaves it challenger, awaiting approval."""
+    import json
+    from dataclasses import asdict
+
+    import mlflow
+    from mlops_workloads.registry import CHALLENGER, alias_version, promote_challenger
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    challenger = alias_version(client, model_name, CHALLENGER)
+    current = None if challenger is None else str(challenger.version)
+    if current != registered_version:  # another run registered (or promoted) a challenger meanwhile
+        raise RuntimeError(
+            f"{model_name}@{CHALLENGER} is version {current}, not the version {registered_version} this run "
+            "registered; decide about it with registry.promote_challenger"
+        )
+    decision = promote_challenger(client, model_name, policy=promotion, tolerance=champion_tolerance)  # type: ignore[arg-type]
+    status = "promoted" if decision.promoted else "awaiting_approval" if decision.awaiting_approval else "refused"
+    metrics.log_metric("promoted", int(decision.promoted))
+    metrics.log_metric("awaiting_approval", int(decision.awaiting_approval))
+    with open(promotion_report.path, "w") as handle:
+        json.dump({**asdict(decision), "status": status, "awaiting_approval": decision.awaiting_approval}, handle)
+    return status
+
+
 def _train_evaluate_register(
     engineered: dsl.PipelineTask, params: dict[str, Any], *, gpu: bool
 ) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:
@@ -233,6 +272,13 @@ def _train_evaluate_register(
         model_name=params["model_name"],
         experiment=params["experiment"],
     ).set_display_name("register")
+    promote(
+        registered_version=register_task.output,
+        tracking_uri=params["tracking_uri"],
+        model_name=params["model_name"],
+        promotion=params["promotion"],
+        champion_tolerance=params["champion_tolerance"],
+    ).set_display_name("promote")
     return train_task, register_task
 
 
@@ -253,6 +299,7 @@ def fraud_training_pipeline(
     min_recall: float = DEFAULT_THRESHOLDS["recall"],
     min_roc_auc: float = DEFAULT_THRESHOLDS["roc_auc"],
     champion_tolerance: float = DEFAULT_TOLERANCE,
+    promotion: str = DEFAULT_PROMOTION,
     min_rows: int = MIN_ROWS,
     max_null_fraction: float = MAX_NULL_FRACTION,
     test_fraction: float = 0.25,
@@ -303,6 +350,7 @@ class LocalRunResult:
     aliases: tuple[str, ...]
     metrics: dict[str, float]
     pipeline_root: Path
+    promotion: dict[str, Any]  # the promote step's decision: status promoted / awaiting_approval / refused
 
 
 def _failure_reasons(pipeline_root: Path) -> tuple[str, ...]:
@@ -320,12 +368,11 @@ def _failure_reasons(pipeline_root: Path) -> tuple[str, ...]:
 def run_locally(*, pipeline_root: str | Path | None = None, **params: Any) -> LocalRunResult:
     """Run the pipeline with the kfp local subprocess runner (no cluster, no Docker); parameters as the pipeline's.
 
-    Returns the version registered as ``challenger``; raises :class:`PipelineRunError` with every validation
-    problem or failed gate when the run stops.
+    Returns the registered version with the promote step's decision (``promotion=auto`` makes it champion);
+    raises :class:`PipelineRunError` with every validation problem or failed gate when the run stops.
     """
     import mlflow
     from kfp import local
-    from mlops_workloads.registry import CHALLENGER
 
     for required in ("source_uri", "tracking_uri"):
         if not params.get(required):
@@ -333,14 +380,16 @@ def run_locally(*, pipeline_root: str | Path | None = None, **params: Any) -> Lo
     root = Path(pipeline_root) if pipeline_root else Path(tempfile.mkdtemp(prefix="kfp-local-"))
     root.mkdir(parents=True, exist_ok=True)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    started = time.time() - 1.0  # file times have a coarse resolution on some filesystems
     try:
         fraud_training_pipeline(**params)
     except RuntimeError as error:
         raise PipelineRunError(f"training pipeline failed: {error}", _failure_reasons(root)) from error
 
     model_name = params.get("model_name", MODEL_NAME)
+    promotion = _promotion_report(root, started)
     client = mlflow.MlflowClient(tracking_uri=params["tracking_uri"], registry_uri=params["tracking_uri"])
-    version = client.get_model_version_by_alias(model_name, CHALLENGER)
+    version = client.get_model_version(model_name, str(promotion["challenger_version"]))
     run = client.get_run(version.run_id)
     return LocalRunResult(
         model_name=model_name,
@@ -349,4 +398,13 @@ def run_locally(*, pipeline_root: str | Path | None = None, **params: Any) -> Lo
         aliases=tuple(version.aliases),
         metrics={k: float(v) for k, v in run.data.metrics.items()},
         pipeline_root=root,
+        promotion=promotion,
     )
+
+
+def _promotion_report(pipeline_root: Path, since: float) -> dict[str, Any]:
+    """The promote step's decision of the run that started at ``since`` (a pipeline root may hold earlier runs)."""
+    reports = [p for p in pipeline_root.rglob(PROMOTION_REPORT) if p.is_file() and p.stat().st_mtime >= since]
+    if not reports:
+        raise PipelineRunError("the training pipeline finished without a promotion decision", ())
+    return dict(json.loads(max(reports, key=lambda p: p.stat().st_mtime).read_text()))

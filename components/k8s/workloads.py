@@ -28,7 +28,7 @@ from components.k8s.common import (
     restricted_pod_security,
     service_monitor,
 )
-from components.spec import PlatformSpec
+from components.spec import PlatformSpec, QualityGatesSpec, WorkloadsSpec
 
 MODEL_NAME = "fraud-detection"
 SERVING_PORT = 8080
@@ -75,8 +75,38 @@ def _pod(
     return pod
 
 
-def monitoring_args(spec: PlatformSpec, data_url: str, monitoring_url: str, endpoints: PlatformEndpoints) -> list[str]:
-    """Arguments of `python -m mlops_workloads.monitoring`: retrain through KFP with a cooldown, push metrics."""
+@dataclass(frozen=True)
+class ModelRelease:
+    """A model's release policy (quality gates + promotion mode) as the arguments of the jobs that gate and promote.
+
+    The monitoring job passes them to the retraining pipeline, whose evaluate step gates and whose promote step
+    promotes (`mlops_workloads.release.ReleasePolicy` reads the same flags).
+    """
+
+    gates: QualityGatesSpec
+    promotion: str
+
+    @classmethod
+    def of(cls, workloads: WorkloadsSpec) -> ModelRelease:
+        return cls(workloads.quality_gates, workloads.promotion)
+
+    def args(self) -> list[str]:
+        gates = self.gates
+        return [
+            "--min-f1", str(gates.f1),
+            "--min-precision", str(gates.precision),
+            "--min-recall", str(gates.recall),
+            "--min-roc-auc", str(gates.roc_auc),
+            "--champion-tolerance", str(gates.champion_tolerance),
+            "--promotion", self.promotion,
+        ]  # fmt: skip
+
+
+def monitoring_args(
+    spec: PlatformSpec, data_url: str, monitoring_url: str, endpoints: PlatformEndpoints, training_image: str
+) -> list[str]:
+    """Arguments of `python -m mlops_workloads.monitoring`: retrain through KFP with a cooldown and the stack's
+    release policy, every pipeline step in the training image the stack deployed; push metrics."""
     args = [
         "--current",
         f"{data_url}/{PREDICTIONS_PREFIX}",
@@ -91,6 +121,7 @@ def monitoring_args(spec: PlatformSpec, data_url: str, monitoring_url: str, endp
     ]
     if endpoints.kfp:
         args += ["--retrain", "kfp", "--kfp-host", endpoints.kfp, "--pipeline-package", TRAINING_PIPELINE_PACKAGE]
+        args += ["--training-image", training_image, *ModelRelease.of(spec.workloads).args()]
     else:
         args += ["--retrain", "none"]
     if endpoints.pushgateway:
@@ -246,6 +277,7 @@ class Workloads(pulumi.ComponentResource):
             )
 
         data_url, monitoring_url = cloud.bucket_url("data"), cloud.bucket_url("monitoring")
+        push = ["--pushgateway", endpoints.pushgateway] if endpoints.pushgateway else []
         batch_command = data_url.apply(
             lambda url: [
                 "python",
@@ -257,6 +289,7 @@ class Workloads(pulumi.ComponentResource):
                 f"{url}/{PREDICTIONS_PREFIX}",
                 "--model-name",
                 MODEL_NAME,
+                *push,
             ]
         )
         self._cron(
@@ -279,8 +312,8 @@ class Workloads(pulumi.ComponentResource):
             ),
             child,
         )
-        monitor_args = pulumi.Output.all(data_url, monitoring_url).apply(
-            lambda urls: monitoring_args(spec, urls[0], urls[1], endpoints)
+        monitor_args = pulumi.Output.all(data_url, monitoring_url, images["training"]).apply(
+            lambda values: monitoring_args(spec, values[0], values[1], endpoints, values[2])
         )
         self._cron(
             spec,

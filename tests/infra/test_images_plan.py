@@ -190,13 +190,19 @@ def strings(value: Any) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_pipeline_is_compiled_with_the_training_image_digest(stack: str) -> None:
-    """The monitoring image compiles the retraining pipeline with TRAINING_IMAGE (test_image_contents.py compiles it
-    in the recreated image and finds it in every step); the platform settings name the same image."""
+def test_retraining_runs_the_training_image_this_stack_built(stack: str) -> None:
+    """The monitoring job's retrainer points every pipeline step at `--training-image` before it submits
+    (tests/workloads/test_monitoring_retrain.py): that is the training build's digest reference, and the platform
+    settings name the same image."""
     plan = _stack_plan(stack)
-    training, monitoring = builds(plan)["training"], builds(plan)["monitoring"]
-    assert monitoring.inputs["buildArgs"] == {"TRAINING_IMAGE": training.outputs["ref"]}
-    assert training.urn in monitoring.dependencies
+    training = builds(plan)["training"]
+    (cron,) = [
+        c for c in plan.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == "model-monitoring"
+    ]
+    (container,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--training-image") + 1] == training.outputs["ref"]
+    assert training.urn in cron.dependencies
     settings = [
         r for r in plan.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "mlops-platform"
     ]
@@ -275,10 +281,10 @@ def test_a_tag_changes_with_every_build_input_and_only_then(source_tree: Path) -
     after_dockerfile = tags(source_tree)
     assert {n for n in IMAGE_NAMES if after_dockerfile[n] != after_mode[n]} == {"mlflow"}
 
-    # Another platform for the training image: it and the monitoring image, which embeds its digest.
+    # Another platform for the training image: that image only.
     arm = {name: ["linux/amd64"] for name in IMAGE_NAMES} | {"training": ["linux/amd64", "linux/arm64"]}
     after_platform = tags(source_tree, arm)
-    assert {n for n in IMAGE_NAMES if after_platform[n] != after_dockerfile[n]} == {"training", "monitoring"}
+    assert {n for n in IMAGE_NAMES if after_platform[n] != after_dockerfile[n]} == {"training"}
 
 
 def test_the_image_version_is_declared_once(source_tree: Path) -> None:

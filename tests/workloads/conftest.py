@@ -32,7 +32,8 @@ class ServingRegistry:
     """A session-wide MLflow registry with small fraud models registered by ``training.register_model``.
 
     ``model_name`` versions: ``good`` (champion) and ``other`` (a second, different model: challenger), ``broken``
-    (artifacts overwritten with garbage) and ``mismatched`` (MLmodel claims another scikit-learn). Tests that move
+    (artifacts overwritten with garbage), ``mismatched`` (MLmodel claims another scikit-learn) and ``renamed`` (same
+    width, but its signature names another input than the contract's). Tests that move
     aliases call :meth:`fresh_name` to get their own registered model holding copies of these versions.
     """
 
@@ -92,7 +93,7 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
     versions: dict[str, str] = {}
     # The registry resolves a new version's logged model through the process-wide URI: point it here meanwhile.
     mlflow.set_tracking_uri(uri)
-    for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4)):
+    for role, seed in (("good", 1), ("other", 2), ("broken", 3), ("mismatched", 4), ("renamed", 5)):
         params = {"n_estimators": 20, "max_depth": 6 + seed, "random_state": seed}
         model = train_model(X, y, params)
         metrics = evaluate_model(model, X, y)
@@ -104,7 +105,7 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
         versions[role] = str(registered.version)
     mlflow.set_tracking_uri(None)  # other tests must not inherit this store
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for role in ("broken", "mismatched"):
+    for role in ("broken", "mismatched", "renamed"):
         version = client.get_model_version(MODEL_NAME, versions[role])
         model_dir = _local_path(client.get_model_version_download_uri(MODEL_NAME, versions[role]))
         if role == "broken":
@@ -112,10 +113,15 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
                 artifact.write_bytes(b"not a model")
             onnx = _local_path(client.get_run(version.run_id).info.artifact_uri) / "onnx" / "model.onnx"
             onnx.write_bytes(b"not an onnx graph")
-        else:
+        elif role == "mismatched":
             mlmodel = model_dir / "MLmodel"
             trained = f"sklearn_version: {sklearn.__version__}"
             mlmodel.write_text(mlmodel.read_text().replace(trained, "sklearn_version: 0.24.2"))
+        else:  # a model of the same width whose first input means something else
+            mlmodel = model_dir / "MLmodel"
+            text = mlmodel.read_text()
+            assert '"name": "amount",' in text, text
+            mlmodel.write_text(text.replace('"name": "amount",', '"name": "amount_eur",', 1))
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, versions["good"])
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, versions["other"])
     return ServingRegistry(uri, MODEL_NAME, versions, frame)
@@ -189,3 +195,123 @@ def mlflow_fresh_uri(tmp_path: Path, mlflow_db_template: Path) -> str:
     target = tmp_path / "mlflow.db"
     shutil.copyfile(mlflow_db_template, target)
     return f"sqlite:///{target}"
+
+
+# --- Object stores: an S3 emulator (moto) and a GCS emulator, each in its own process on 127.0.0.1 ---------------
+# Separate processes, not threads: pyarrow's GCS reader blocks inside C++ while holding the GIL, which would stall an
+# emulator served by a thread of the test process.
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(argv: list[str], port: int, what: str) -> Iterator[str]:
+    import subprocess
+    import urllib.request
+
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answering() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the {what} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(endpoint, timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # it answers, even if not with 200
+        except OSError:
+            return False
+        return True
+
+    try:
+        _wait_for(answering, f"the {what} on {endpoint}", timeout=60.0)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_emulator() -> Iterator[str]:
+    import sys
+
+    port = _free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    yield from _serve([str(moto), "-H", "127.0.0.1", "-p", str(port)], port, "moto S3 server")
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    import sys
+
+    port = _free_port()
+    argv = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
+            "--in-memory", "--quiet"]  # fmt: skip
+    yield from _serve(argv, port, "GCS emulator (gcp-storage-emulator)")
+
+
+class ObjectStore:
+    """A fresh bucket on one emulator, reached by the workloads through the environment (as in a pod), and by the
+    cloud's own client library (boto3 or google-cloud-storage) to seed and inspect it independently."""
+
+    def __init__(self, scheme: str, bucket: str, client: object) -> None:
+        self.scheme, self.bucket, self._client = scheme, bucket, client
+
+    def uri(self, *parts: str) -> str:
+        return "/".join([f"{self.scheme}://{self.bucket}", *parts])
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.scheme == "s3":
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data)  # type: ignore[attr-defined]
+        else:
+            self._client.bucket(self.bucket).blob(key).upload_from_string(data)  # type: ignore[attr-defined]
+
+    def get(self, key: str) -> bytes:
+        if self.scheme == "s3":
+            return bytes(self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read())  # type: ignore[attr-defined]
+        return bytes(self._client.bucket(self.bucket).blob(key).download_as_bytes())  # type: ignore[attr-defined]
+
+    def keys(self, prefix: str = "") -> list[str]:
+        if self.scheme == "s3":
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)  # type: ignore[attr-defined]
+            return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        return sorted(b.name for b in self._client.list_blobs(self.bucket, prefix=prefix))  # type: ignore[attr-defined]
+
+
+_BUCKETS = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["s3", "gs"])
+def object_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
+    """A new bucket on the S3 emulator, then (second parametrisation) on the GCS emulator."""
+    import os
+
+    bucket = f"lake-{os.getpid()}-{next(_BUCKETS)}"
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("s3_emulator")
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        import boto3
+
+        client: object = boto3.client("s3")
+        client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    else:
+        endpoint = request.getfixturevalue("gcs_emulator")
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage as gcs
+
+        client = gcs.Client(project="test", credentials=AnonymousCredentials())
+        client.create_bucket(bucket)  # type: ignore[attr-defined]
+    return ObjectStore(request.param, bucket, client)

@@ -184,3 +184,60 @@ def test_a_one_day_window_is_not_dataset_drift_through_its_calendar(
     assert result.drift_share == 0.0
     assert not result.dataset_drift
     assert result.retraining_reasons() == []
+
+
+@pytest.mark.parametrize("share", [0.5, 0.999])
+def test_missing_values_are_a_drift_signal_of_their_own(
+    reference: tuple[pd.DataFrame, ReferenceProfile], share: float
+) -> None:
+    """Issue 14: a feature gone 50% (or 99.9%) null upstream was 'no drift' and retraining was skipped."""
+    _, profile = reference
+    window = _window(seed=5)
+    missing = np.random.default_rng(0).random(len(window)) < share
+    window.loc[missing, "merchant_risk_score"] = np.nan
+
+    result = _run(profile, window)
+
+    feature = next(f for f in result.features if f.feature == "merchant_risk_score")
+    assert feature.missing_drift and feature.drifted
+    assert feature.null_fraction == pytest.approx(share, abs=0.02)
+    assert "merchant_risk_score" in result.drifted_features
+    assert any("merchant_risk_score" in r and "missing or invalid" in r for r in result.retraining_reasons())
+    others = [f for f in result.features if f.feature != "merchant_risk_score"]
+    assert not any(f.missing_drift for f in others)
+
+
+def test_a_few_missing_values_below_the_threshold_are_not_drift(
+    reference: tuple[pd.DataFrame, ReferenceProfile],
+) -> None:
+    _, profile = reference
+    window = _window(seed=5)
+    window.loc[window.index[:60], "amount"] = np.nan  # 1%
+    feature = next(f for f in _run(profile, window).features if f.feature == "amount")
+    assert feature.null_fraction == pytest.approx(0.01) and not feature.missing_drift
+
+
+def test_values_breaking_the_contract_are_counted_per_column_and_file_not_read_as_numbers(
+    reference: tuple[pd.DataFrame, ReferenceProfile],
+) -> None:
+    _, profile = reference
+    window = _window(seed=6).assign(**{PREDICTION_COLUMN: 0.1})
+    window["days_since_last_transaction"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(window.index, unit="s")
+    window["hour_of_day"] = window["hour_of_day"].astype(object)
+    window.loc[window.index[:3], "hour_of_day"] = "noon"
+    window.loc[window.index[3:5], "merchant_risk_score"] = 7.5
+
+    accumulator = DriftAccumulator(profile, POLICY)
+    accumulator.update(window, "s3://lake/predictions/date=2026-01-08/part-0.parquet")
+    result = accumulator.result()
+
+    found = {(v.column, v.problem): v for v in result.violations}
+    assert found[("days_since_last_transaction", "wrong_type")].count == len(window)
+    assert found[("hour_of_day", "wrong_type")].count == 3
+    assert found[("merchant_risk_score", "out_of_range")].count == 2
+    assert found[("hour_of_day", "wrong_type")].source.endswith("date=2026-01-08/part-0.parquet")
+    assert "'noon'" in found[("hour_of_day", "wrong_type")].describe()
+    timestamps = next(f for f in result.features if f.feature == "days_since_last_transaction")
+    assert timestamps.invalid_fraction == 1.0 and timestamps.missing_drift  # a signal, not nanoseconds as "drift"
+    assert timestamps.wasserstein_norm is None  # no statistic computed from timestamps read as numbers
+    assert result.to_dict()["contract_violations"][0]["message"]

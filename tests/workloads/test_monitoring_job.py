@@ -109,28 +109,51 @@ def test_drifted_window_is_detected_reported_exported_and_retrained(shared_champ
     assert len(retrainer.calls) == 1
 
 
-def test_drift_retrain_challenger_promoted(champion: str, tmp_path: Path) -> None:
-    """The demo path: drift -> local retraining registers a challenger -> auto policy promotes it."""
+@pytest.mark.parametrize("promotion", ["auto", "manual"])
+def test_drift_retrain_and_the_release_policy_decides_the_promotion(
+    champion: str, tmp_path: Path, promotion: str
+) -> None:
+    """Drift -> retraining registers a challenger -> the stack's promotion mode decides what becomes champion."""
+    from dataclasses import asdict
+
+    from mlops_workloads.release import ReleasePolicy
+
     window = inject_drift(
         generate_transactions(3_000, seed=8, n_cards=3_000), shift={"amount": 1.0, "merchant_risk_score": 1.5}
     )
     window.to_parquet(tmp_path / "window.parquet")
+    received: list[dict[str, Any]] = []
 
-    def runner(**params: Any) -> dict[str, Any]:
+    def runner(**params: Any) -> dict[str, Any]:  # the pipeline's register and promote steps, in-process
+        received.append(params)
         version = _register(pd.read_parquet(params["source_uri"]), params["tracking_uri"])
-        return {"version": version, "run_id": f"v{version}"}
+        client = mlflow.MlflowClient(tracking_uri=params["tracking_uri"], registry_uri=params["tracking_uri"])
+        decision = promote_challenger(
+            client, params["model_name"], policy=params["promotion"], tolerance=params["champion_tolerance"]
+        )
+        return {"version": version, "promotion": asdict(decision) | {"awaiting_approval": decision.awaiting_approval}}
 
-    retrainer = LocalRetrainer({"source_uri": str(tmp_path / "window.parquet"), "tracking_uri": champion}, runner)
-    config = MonitoringConfig(
-        current=str(tmp_path / "window.parquet"), tracking_uri=champion, report_dir=str(tmp_path / "out"),
-        promote="auto",
-    )  # fmt: skip
-    run = run_monitoring(config, retrainer=retrainer)
+    policy = ReleasePolicy(promotion=promotion)  # type: ignore[arg-type]
+    params = {"source_uri": str(tmp_path / "window.parquet"), "tracking_uri": champion, **policy.pipeline_arguments()}
+    config = MonitoringConfig(current=str(tmp_path / "window.parquet"), tracking_uri=champion,
+                              report_dir=str(tmp_path / "out"))  # fmt: skip
+    run = run_monitoring(config, retrainer=LocalRetrainer(params, runner))
+
     assert run.decision.outcome is Outcome.TRIGGERED
-    assert run.decision.promotion is not None
-    assert run.decision.promotion["promoted"], run.decision.promotion
+    assert received[0]["promotion"] == promotion
+    assert received[0]["min_f1"] == policy.thresholds["f1"]
     client = mlflow.MlflowClient(tracking_uri=champion, registry_uri=champion)
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2"
+    decided = run.decision.promotion
+    assert decided is not None
+    if promotion == "auto":
+        assert decided["promoted"] and not decided["awaiting_approval"], decided
+        assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2"
+    else:
+        assert not decided["promoted"] and decided["awaiting_approval"], decided
+        assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "1"
+        assert str(client.get_model_version_by_alias(MODEL_NAME, "challenger").version) == "2"
+    summary = json.loads(Path(run.summary_uri).read_text())
+    assert summary["decision"]["promotion"]["awaiting_approval"] is (promotion == "manual")
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -185,12 +208,35 @@ def test_cli_names_a_missing_champion(capsys: pytest.CaptureFixture[str], shared
     assert 'model_monitoring_run_failed{model_name="no-such-model"} 1.0' in prom
 
 
-def test_cli_rejects_kfp_without_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_rejects_kfp_without_host_or_training_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     generate_transactions(50).to_parquet(tmp_path / "w.parquet")
-    code, err = _cli(capsys, "--current", str(tmp_path / "w.parquet"), "--report-dir", str(tmp_path),
-                     "--tracking-uri", "sqlite:///x.db", "--retrain", "kfp")  # fmt: skip
+    base = ["--current", str(tmp_path / "w.parquet"), "--report-dir", str(tmp_path), "--tracking-uri", "sqlite:///x.db",
+            "--retrain", "kfp"]  # fmt: skip
+    code, err = _cli(capsys, *base)
     assert code == EXIT_BAD_INPUT
     assert "--retrain kfp needs --kfp-host (or KFP_HOST) and --pipeline-package" in err
+    code, err = _cli(capsys, *base, "--kfp-host", "http://kfp", "--pipeline-package", str(tmp_path / "p.yaml"))
+    assert code == EXIT_BAD_INPUT
+    assert "--retrain kfp needs --training-image (or TRAINING_IMAGE)" in err
+
+
+def test_cli_dry_run_resolves_the_release_policy_into_pipeline_arguments(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image = "us-central1-docker.pkg.dev/acme/ml/mlops-training@sha256:" + "ab" * 32
+    code = main(["--current", "gs://lake/predictions", "--report-dir", "gs://monitoring/reports", "--tracking-uri",
+                 "http://mlflow:5000", "--retrain", "kfp", "--kfp-host", "http://kfp:8888", "--pipeline-package",
+                 str(tmp_path / "p.yaml"), "--training-image", image, "--min-f1", "0.81", "--min-precision", "0.72",
+                 "--min-recall", "0.61", "--min-roc-auc", "0.9", "--champion-tolerance", "0.005", "--promotion",
+                 "manual", "--dry-run"])  # fmt: skip
+    assert code == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["training_image"] == image
+    assert plan["pipeline_arguments"] == {
+        "source_uri": "gs://lake/predictions", "tracking_uri": "http://mlflow:5000", "min_f1": 0.81,
+        "min_precision": 0.72, "min_recall": 0.61, "min_roc_auc": 0.9, "champion_tolerance": 0.005,
+        "promotion": "manual",
+    }  # fmt: skip
 
 
 def test_cli_prints_the_run_summary(shared_champion: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -225,3 +271,42 @@ def test_window_columns_unused_by_the_job_are_not_read(tmp_path: Path) -> None:
     chunks = list(iter_window(str(tmp_path / "w.parquet"), chunk_rows=30, columns=[*FEATURE_NAMES, LABEL]))
     assert [len(c) for c in chunks] == [30, 30, 30, 10]
     assert list(chunks[0].columns) == [*FEATURE_NAMES, LABEL]
+
+
+@pytest.mark.parametrize("with_predictions", [False, True], ids=["scored-by-the-job", "predictions-present"])
+def test_wrong_dtypes_are_named_with_column_file_and_count_never_a_crash_or_drift_from_nanoseconds(
+    shared_champion: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, with_predictions: bool
+) -> None:
+    window = generate_transactions(1_000, seed=12, n_cards=1_000)
+    window["days_since_last_transaction"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(window.index, unit="min")
+    if with_predictions:
+        window["prediction"] = 0.05
+    good = generate_transactions(1_000, seed=13, n_cards=1_000).assign(amount=lambda f: f["amount"].astype(str))
+    if with_predictions:
+        good["prediction"] = 0.05
+    (tmp_path / "w").mkdir()
+    window.to_parquet(tmp_path / "w" / "part-0.parquet")
+    good.to_parquet(tmp_path / "w" / "part-1.parquet")
+
+    code = main(["--current", str(tmp_path / "w"), "--report-dir", str(tmp_path / "out"), "--tracking-uri",
+                 shared_champion])  # fmt: skip
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    violations = "\n".join(out["contract_violations"])
+    assert (
+        f"days_since_last_transaction in {tmp_path / 'w' / 'part-0.parquet'}: 1000 value(s) of the wrong type"
+        in violations
+    )
+    assert f"amount in {tmp_path / 'w' / 'part-1.parquet'}: 1000 value(s) of the wrong type" in violations
+    assert {"days_since_last_transaction", "amount"} <= set(out["drifted_features"])  # as missing/invalid share
+    summary = json.loads(next((tmp_path / "out").rglob("drift_summary.json")).read_text())
+    features = {f["feature"]: f for f in summary["drift"]["features"]}
+    html = Path(summary["report"]).read_text()
+    assert "MissingValueCount" in html or "Missing" in html  # the report shows the missing-value share too
+    assert features["days_since_last_transaction"]["invalid_fraction"] == 0.5
+    assert (
+        features["days_since_last_transaction"]["wasserstein_norm"] is None
+        or features["days_since_last_transaction"]["wasserstein_norm"] < 1.0
+    )  # never a distance computed from nanoseconds

@@ -111,16 +111,21 @@ def test_decision_is_logged_as_json(drifted: DriftResult, tmp_path: Path, caplog
     assert record["reasons"]
 
 
-def test_promotion_runs_after_a_completed_retrain(drifted: DriftResult, tmp_path: Path) -> None:
-    seen: list[RetrainSubmission] = []
+def test_the_retraining_runs_promotion_decision_is_part_of_the_decision(drifted: DriftResult, tmp_path: Path) -> None:
+    class PromotingRetrainer(FakeRetrainer):
+        def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission:
+            super().retrain(model_name=model_name, reasons=reasons)
+            promotion = {"policy": "manual", "promoted": False, "awaiting_approval": True, "challenger_version": "4"}
+            return RetrainSubmission(self.backend, "run-1", completed=True, details={"promotion": promotion})
 
-    def promote(submission: RetrainSubmission) -> dict[str, Any]:
-        seen.append(submission)
-        return {"promoted": True, "champion_version": "4"}
-
-    decision = _decide(drifted, FakeRetrainer(), CooldownState(str(tmp_path / "s.json")), on_completed=promote)
-    assert decision.promotion == {"promoted": True, "champion_version": "4"}
-    assert seen[0].run_id == "run-1"
+    decision = _decide(drifted, PromotingRetrainer(), CooldownState(str(tmp_path / "s.json")))
+    assert decision.promotion == {
+        "policy": "manual",
+        "promoted": False,
+        "awaiting_approval": True,
+        "challenger_version": "4",
+    }
+    assert decision.to_dict()["promotion"]["awaiting_approval"] is True
 
 
 @dataclass
@@ -137,33 +142,77 @@ class FakeKfpClient:
         return _RunResult("kfp-run-42")
 
 
-def test_kfp_retrainer_submits_the_compiled_package(tmp_path: Path) -> None:
-    package = tmp_path / "training.yaml"
-    package.write_text("pipelineInfo: {name: fraud-training}\n")
-    client = FakeKfpClient()
+STACK_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme-ml/mlops-training:2.3.4"
+
+
+@pytest.fixture(scope="module")
+def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.training import compile_pipeline
+
+    return compile_pipeline(tmp_path_factory.mktemp("package") / "training.yaml")
+
+
+def test_kfp_retrainer_submits_the_package_with_the_stacks_image_and_release_policy(
+    tmp_path: Path, compiled_package: Path
+) -> None:
+    import yaml
+    from mlops_workloads.images import TRAINING_IMAGE
+    from mlops_workloads.release import ReleasePolicy
+
+    submitted: dict[str, Any] = {}
+
+    class RecordingKfpClient(FakeKfpClient):
+        def create_run_from_pipeline_package(self, **kwargs: Any) -> _RunResult:
+            submitted["documents"] = list(yaml.safe_load_all(Path(kwargs["pipeline_file"]).read_text()))
+            return super().create_run_from_pipeline_package(**kwargs)
+
+    client = RecordingKfpClient()
     hosts: list[str] = []
 
     def factory(host: str) -> FakeKfpClient:
         hosts.append(host)
         return client
 
+    policy = ReleasePolicy({"f1": 0.8, "precision": 0.75, "recall": 0.65, "roc_auc": 0.9}, 0.03, "manual")
+    arguments = {"source_uri": "gs://data/window", "tracking_uri": "http://mlflow:5000", **policy.pipeline_arguments()}
     retrainer = KfpApiRetrainer(
-        "http://ml-pipeline.kubeflow:8888",
-        package,
-        arguments={"source_uri": "s3://data/window", "tracking_uri": "http://mlflow:5000"},
+        "http://ml-pipeline.kubeflow:8888", compiled_package, image=STACK_IMAGE, arguments=arguments,
         client_factory=factory,
-    )
+    )  # fmt: skip
     submission = retrainer.retrain(model_name="fraud", reasons=["drift"])
+
     assert hosts == ["http://ml-pipeline.kubeflow:8888"]
-    assert client.kwargs["pipeline_file"] == str(package)
-    assert client.kwargs["arguments"] == {"source_uri": "s3://data/window", "tracking_uri": "http://mlflow:5000"}
+    pipeline, platform = submitted["documents"]
+    original, _ = list(yaml.safe_load_all(compiled_package.read_text()))
+    images = [e["container"]["image"] for e in pipeline["deploymentSpec"]["executors"].values()]
+    assert len(images) == len(original["deploymentSpec"]["executors"]) >= 1
+    assert set(images) == {STACK_IMAGE}  # no step keeps the package's default image
+    assert TRAINING_IMAGE not in json.dumps(submitted["documents"])
+    assert {k: v for k, v in pipeline.items() if k != "deploymentSpec"} == {
+        k: v for k, v in original.items() if k != "deploymentSpec"
+    }
+    assert platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]["tolerations"]
+    assert client.kwargs["arguments"] == {**arguments, "model_name": "fraud"}
+    declared = original["root"]["inputDefinitions"]["parameters"]
+    assert set(client.kwargs["arguments"]) <= set(declared)  # every argument is a parameter of the pipeline
+    assert client.kwargs["arguments"]["promotion"] == "manual"
     assert client.kwargs["enable_caching"] is False
     assert client.kwargs["run_name"].startswith("retrain-fraud-")
     assert (submission.backend, submission.run_id, submission.completed) == ("kfp", "kfp-run-42", False)
+    assert submission.details["image"] == STACK_IMAGE
+    assert submission.details["promotion"]["policy"] == "manual"
+
+
+@pytest.mark.parametrize("image", ["mlops-training:0.1.0", "ghcr.io/acme/mlops-training:latest", "ghcr.io/acme/x"])
+def test_kfp_retrainer_refuses_an_unpinned_image(image: str, compiled_package: Path) -> None:
+    with pytest.raises(ValueError, match=r"is not a pinned image reference.*never :latest"):
+        KfpApiRetrainer("http://kfp", compiled_package, image=image, client_factory=lambda _: FakeKfpClient())
 
 
 def test_kfp_retrainer_names_a_missing_package(tmp_path: Path) -> None:
-    retrainer = KfpApiRetrainer("http://kfp", tmp_path / "absent.yaml", client_factory=lambda _: FakeKfpClient())
+    retrainer = KfpApiRetrainer(
+        "http://kfp", tmp_path / "absent.yaml", image=STACK_IMAGE, client_factory=lambda _: FakeKfpClient()
+    )
     with pytest.raises(FileNotFoundError, match=r"absent\.yaml.*compile_pipeline"):
         retrainer.retrain(model_name="fraud", reasons=[])
 

@@ -29,9 +29,10 @@ def test_steps_and_their_order(compiled) -> None:  # type: ignore[no-untyped-def
     assert set(root["engineer-features"]["dependentTasks"]) == {"ingest", "validate"}
     for branch in ("comp-condition-2", "comp-condition-3"):
         tasks = spec["components"][branch]["dag"]["tasks"]
-        train, evaluate, register = (_key(tasks, name) for name in ("train", "evaluate", "register"))
+        train, evaluate, register, promote = (_key(tasks, n) for n in ("train", "evaluate", "register", "promote"))
         assert tasks[evaluate]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == train
         assert evaluate in tasks[register]["dependentTasks"]
+        assert tasks[promote]["dependentTasks"] == [register]  # promotion applies to the version just registered
 
 
 def _key(tasks: dict[str, Any], base: str) -> str:
@@ -63,13 +64,14 @@ def test_parameters_default_to_the_seed_values(compiled) -> None:  # type: ignor
     for metric, threshold in DEFAULT_THRESHOLDS.items():
         assert params[f"min_{metric}"]["defaultValue"] == threshold
     assert params["use_gpu"]["defaultValue"] is False
+    assert params["promotion"]["defaultValue"] == "manual"  # no champion changes unless the stack says auto
     assert {"source_uri", "tracking_uri"} <= {k for k, v in params.items() if "defaultValue" not in v}
 
 
 def test_every_step_runs_the_pinned_image_without_installing_anything(compiled) -> None:  # type: ignore[no-untyped-def]
     spec, _ = compiled
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 9  # ingest, validate, engineer + train/evaluate/register in each GPU branch
+    assert len(executors) == 11  # ingest, validate, engineer + train/evaluate/register/promote in each GPU branch
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == TRAINING_IMAGE

@@ -17,7 +17,7 @@ from mlops_workloads.gates import QualityGateError
 from mlops_workloads.registry import CHALLENGER
 from mlops_workloads.validation import DataValidationError
 
-from pipelines.training import engineer_features, evaluate, ingest, register, train, validate
+from pipelines.training import engineer_features, evaluate, ingest, promote, register, train, validate
 
 GATES = {"min_f1": 0.75, "min_precision": 0.70, "min_recall": 0.60, "min_roc_auc": 0.85, "champion_tolerance": 0.02}
 
@@ -127,3 +127,47 @@ def test_train_evaluate_register_chain(tmp_path: Path, ingested, mlflow_fresh_ur
         )  # fmt: skip
     assert [r.split(":")[0] for r in caught.value.reasons] == ["f1", "roc_auc"]
     assert json.loads(Path(failed.path).read_text())["reasons"] == list(caught.value.reasons)
+
+
+def _promote(tmp_path: Path, uri: str, version: str, promotion: str, name: str) -> tuple[str, dict, dict]:  # type: ignore[type-arg]
+    metrics, report = _artifact(dsl.Metrics, tmp_path, f"m-{name}"), _artifact(dsl.Artifact, tmp_path, f"p-{name}")
+    status = promote.python_func(
+        registered_version=version, tracking_uri=uri, model_name="fraud-components", promotion=promotion,
+        champion_tolerance=0.01, metrics=metrics, promotion_report=report,
+    )  # fmt: skip
+    return status, dict(metrics.metadata), json.loads(Path(report.path).read_text())
+
+
+def test_promote_step_applies_the_release_policy(tmp_path: Path, ingested, mlflow_fresh_uri: str) -> None:  # type: ignore[no-untyped-def]
+    """manual: the registered version stays challenger, awaiting approval; auto: it becomes champion."""
+    from mlops_workloads.data import generate_transactions
+    from mlops_workloads.reference import build_reference_profile
+    from mlops_workloads.registry import CHAMPION
+    from mlops_workloads.training import data_fingerprint, evaluate_model, feature_matrix, register_model, train_model
+
+    frame = generate_transactions(1_500, seed=3)
+    X, y = feature_matrix(frame), frame[LABEL]
+    model = train_model(X, y, {"n_estimators": 10, "max_depth": 5})
+    values = evaluate_model(model, X, y)
+    profile = build_reference_profile(X, model.predict_proba(X)[:, 1], y.to_numpy(), values)
+    registered = register_model(
+        model, X.head(10), values, {}, data_fingerprint=data_fingerprint(frame), profile=profile,
+        tracking_uri=mlflow_fresh_uri, model_name="fraud-components",
+    )  # fmt: skip
+    version = str(registered.version)
+    client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)
+
+    status, metrics, report = _promote(tmp_path, mlflow_fresh_uri, version, "manual", "manual")
+    assert (status, metrics, report["awaiting_approval"]) == (
+        "awaiting_approval",
+        {"promoted": 0, "awaiting_approval": 1},
+        True,
+    )
+    assert str(client.get_model_version_by_alias("fraud-components", CHALLENGER).version) == version
+    assert [m.name for m in client.search_registered_models()] and not client.get_registered_model(
+        "fraud-components"
+    ).aliases.get(CHAMPION)
+
+    status, metrics, report = _promote(tmp_path, mlflow_fresh_uri, version, "auto", "auto")
+    assert (status, metrics, report["promoted"]) == ("promoted", {"promoted": 1, "awaiting_approval": 0}, True)
+    assert str(client.get_model_version_by_alias("fraud-components", CHAMPION).version) == version

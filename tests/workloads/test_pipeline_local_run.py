@@ -24,8 +24,9 @@ def test_local_run_registers_a_challenger_then_a_failing_gate_stops_the_next(
     write_partitions(generate_transactions(3000, seed=42, days=4), tmp_path / "raw")
     common = {"source_uri": str(tmp_path / "raw"), "tracking_uri": mlflow_fresh_uri, "n_estimators": 50}
 
-    result = run_locally(pipeline_root=tmp_path / "run-1", **common)
-    assert (result.version, result.aliases) == ("1", (CHALLENGER,))
+    result = run_locally(pipeline_root=tmp_path / "run-1", promotion="manual", **common)
+    assert (result.version, result.aliases) == ("1", (CHALLENGER,))  # manual: it waits for an approval
+    assert (result.promotion["status"], result.promotion["awaiting_approval"]) == ("awaiting_approval", True)
     for metric, minimum in {"f1": 0.75, "precision": 0.70, "recall": 0.60, "roc_auc": 0.85}.items():
         assert result.metrics[metric] >= minimum
     client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)

@@ -59,12 +59,15 @@ def test_invalid_input_gets_field_level_422_never_500(serving_app: Any, serving_
     assert "less than or equal to 23" in by_field["hour_of_day"]["message"]
     assert by_field["colour"]["type"] == "extra_forbidden"
     assert by_field["international"]["type"] == "missing"
-    for body in ([], "text", {"instances": "x"}, None):
+    for body in ([], "text", {"instances": "x"}):
         assert client.post("/predict", json=body).status_code == 422
+    assert client.post("/predict").status_code == 415  # no body, no Content-Type
     malformed = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
-    assert malformed.status_code == 422
+    assert malformed.status_code == 400
+    assert malformed.json()["detail"].startswith("the body is not valid JSON")
     errors = samples(client)
-    assert errors[("model_request_errors_total", (("endpoint", "/predict"), ("reason", "validation")))] == 6
+    assert errors[("model_request_errors_total", (("endpoint", "/predict"), ("reason", "validation")))] == 4
+    assert errors[("model_request_errors_total", (("endpoint", "/predict"), ("reason", "malformed_json")))] == 1
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
@@ -102,6 +105,8 @@ def test_batch_size_is_bounded(serving_app: Any, serving_registry: Any) -> None:
     too_many = client.post("/predict/batch", json={"instances": rows})
     empty = client.post("/predict/batch", json={"instances": []})
     huge = client.post("/predict/batch", content=b"x" * 50_000, headers={"content-type": "application/json"})
+    single = client.post("/predict", content=b" " * 50_000, headers={"content-type": "application/json"})
+    assert single.status_code == 413  # /predict has its own, one-row limit
 
     assert too_many.status_code == 422
     assert "at most 4 items" in too_many.json()["detail"][0]["message"]
@@ -113,6 +118,102 @@ def test_batch_size_is_bounded(serving_app: Any, serving_registry: Any) -> None:
     assert client.post("/predict/batch", json={"instances": rows[:4]}).status_code == 200
     rejected = (("endpoint", "/predict/batch"), ("reason", "payload_too_large"))
     assert samples(client)[("model_request_errors_total", rejected)] == 1
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": b"card_id=1", "headers": {"content-type": "text/plain"}},
+        {"data": {"card_id": "1"}},
+        {"files": {"file": ("row.json", b"{}")}},
+        {"content": b'{"card_id": 1}', "headers": {}},
+    ],
+    ids=["text-plain", "form-urlencoded", "multipart", "no-content-type"],
+)
+def test_a_body_that_is_not_json_gets_415_never_500(
+    serving_app: Any, serving_registry: Any, path: str, body: dict[str, Any]
+) -> None:
+    client = serving_app(challenger_weight=0.0)
+
+    response = client.post(path, **body)
+
+    assert response.status_code == 415, response.text
+    assert "send the request as JSON (Content-Type: application/json)" in response.json()["detail"]
+    errors = samples(client)
+    assert errors[("model_request_errors_total", (("endpoint", path), ("reason", "unsupported_media_type")))] == 1
+
+
+def test_a_lone_surrogate_is_refused_before_scoring_with_a_serialisable_422(
+    serving_app: Any, serving_registry: Any
+) -> None:
+    client = serving_app(challenger_weight=0.0)
+    row = json.dumps(serving_registry.request_rows(1)[0])[:-1] + ', "transaction_id": "\\ud800"}'
+    surrogate_key = json.dumps(serving_registry.request_rows(1)[0])[:-1] + ', "\\udfff": 1}'
+
+    for body in (row, surrogate_key):
+        response = client.post("/predict", content=body.encode(), headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+    (detail,) = client.post("/predict", content=row.encode(), headers={"content-type": "application/json"}).json()[
+        "detail"
+    ]
+    assert detail["field"] == "transaction_id"
+    assert "lone surrogate" in detail["message"]
+    predictions = [k for (k, _) in samples(client) if k == "model_predictions_total"]
+    assert predictions == []  # refused before the model scored it
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("amount", "42.5", "float_type"),
+        ("amount", True, "float_type"),
+        ("card_present", "yes", "bool_type"),
+        ("card_present", 1, "bool_type"),
+        ("hour_of_day", "7", "int_type"),
+        ("hour_of_day", 7.5, "int_type"),
+        ("card_id", 2**70, "less_than_equal"),
+        ("card_id", -1, "greater_than_equal"),
+    ],
+)
+def test_types_are_strict_per_field(
+    serving_app: Any, serving_registry: Any, field: str, value: Any, error: str
+) -> None:
+    client = serving_app(challenger_weight=0.0)
+    row = serving_registry.request_rows(1)[0]
+
+    response = client.post("/predict", json={**row, field: value})
+
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["detail"]
+    assert (detail["field"], detail["type"]) == (field, error)
+
+
+def test_integral_numbers_and_ints_for_floats_are_accepted(serving_app: Any, serving_registry: Any) -> None:
+    client = serving_app(challenger_weight=0.0)
+    row = serving_registry.request_rows(1)[0]
+    # JSON Schema counts 7.0 as an integer, and an integer is a number.
+    response = client.post("/predict", json={**row, "hour_of_day": 7.0, "amount": 42})
+    assert response.status_code == 200, response.text
+
+
+def test_openapi_declares_every_response_with_its_real_body(serving_app: Any) -> None:
+    client = serving_app(challenger_weight=0.0)
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for path in ("/predict", "/predict/batch"):
+        responses = document["paths"][path]["post"]["responses"]
+        assert set(responses) == {"200", "400", "413", "415", "422", "500", "503"}
+        refs = {
+            code: r["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1] for code, r in responses.items()
+        }
+        assert refs["422"] == "ValidationErrorResponse"
+        assert {refs[c] for c in ("400", "413", "415", "500", "503")} == {"ErrorResponse"}
+    assert "HTTPValidationError" not in schemas  # FastAPI's default 422 body is not what the service sends
+    assert set(schemas["FieldError"]["properties"]) == {"field", "message", "type", "input"}
+    ready = document["paths"]["/readyz"]["get"]["responses"]
+    assert set(ready) == {"200", "503"}
+    assert "text/plain" in document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 
 
 def test_metrics_expose_every_declared_metric_with_version_and_variant(serving_app: Any, serving_registry: Any) -> None:
@@ -206,4 +307,5 @@ def test_request_schema_is_generated_from_the_feature_contract(serving_app: Any)
     assert set(FEATURE_NAMES) <= set(schema["properties"])
     assert schema["properties"]["merchant_risk_score"]["maximum"] == 1.0
     assert schema["properties"]["hour_of_day"]["minimum"] == 0
+    assert schema["properties"]["card_id"]["maximum"] == 2**53 - 1
     assert set(FEATURE_NAMES) <= set(schema["required"])

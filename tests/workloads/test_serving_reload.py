@@ -72,7 +72,7 @@ def test_moving_the_alias_is_served_without_restart_and_rollback_too(
     wait_for(lambda: served_version(client, row) == copies["good"], "the rolled-back champion to be served")
 
 
-def test_broken_model_is_refused_and_the_current_one_keeps_serving(
+def test_broken_model_is_refused_reported_and_the_current_one_keeps_serving(
     serving_app: Any, serving_registry: Any, wait_for: Any
 ) -> None:
     name, copies = serving_registry.fresh_name("good", "broken")
@@ -82,15 +82,98 @@ def test_broken_model_is_refused_and_the_current_one_keeps_serving(
     row = serving_registry.request_rows(1)[0]
 
     registry.set_registered_model_alias(name, CHAMPION, copies["broken"])
-    wait_for(
-        lambda: metric(client, "model_reload_failures_total", variant="champion", reason="load_failed") >= 2,
-        "the broken version to be refused (twice: it is retried every poll)",
-    )
+    wait_for(lambda: client.get("/readyz").json().get("refused"), "the broken version to be refused and reported")
 
     assert served_version(client, row) == copies["good"]
-    assert client.get("/readyz").json()["models"]["champion"]["model_version"] == copies["good"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 200  # still serving the previous champion...
+    assert ready.json()["models"]["champion"]["model_version"] == copies["good"]
+    refused = ready.json()["refused"]["champion"]  # ...and saying the alias points at a version it refuses
+    assert (refused["model_version"], refused["reason"]) == (copies["broken"], "load_failed")
+    assert metric(client, "model_refused_version", variant="champion", model_version=copies["broken"]) == 1
     assert metric(client, "model_info", model_version=copies["good"], variant="champion") == 1
     assert metric(client, "model_reloads_total") == 1
+
+    rollback_target = copies["good"]
+    registry.set_registered_model_alias(name, CHAMPION, rollback_target)
+    wait_for(lambda: not client.get("/readyz").json().get("refused"), "the refusal to clear once the alias moves back")
+    assert metric(client, "model_refused_version", variant="champion") == 0
+
+
+def test_a_model_whose_signature_is_not_the_contract_is_refused(
+    serving_app: Any, serving_registry: Any, wait_for: Any
+) -> None:
+    source = ModelSource(serving_registry.tracking_uri)
+    version = serving_registry.versions["renamed"]
+    run_id = serving_registry.client().get_model_version(serving_registry.model_name, version).run_id
+
+    with pytest.raises(ModelLoadError) as refused:
+        source.load(serving_registry.model_name, version, run_id)
+
+    assert refused.value.reason == "signature_mismatch"
+    assert "'amount_eur'" in str(refused.value) and "missing ['amount']" in str(refused.value)
+
+    name, copies = serving_registry.fresh_name("good", "renamed")
+    registry = serving_registry.client()
+    registry.set_registered_model_alias(name, CHAMPION, copies["good"])
+    client = serving_app(model_name=name)
+    row = serving_registry.request_rows(1)[0]
+    registry.set_registered_model_alias(name, CHAMPION, copies["renamed"])
+    wait_for(
+        lambda: metric(client, "model_reload_failures_total", reason="signature_mismatch") >= 1,
+        "the renamed model to be refused",
+    )
+    assert {served_version(client, row) for _ in range(20)} == {copies["good"]}
+
+
+def test_a_fresh_start_on_a_corrupt_champion_reports_the_refusal_not_loading(
+    serving_app: Any, serving_registry: Any, wait_for: Any
+) -> None:
+    name, copies = serving_registry.fresh_name("broken")
+    serving_registry.client().set_registered_model_alias(name, CHAMPION, copies["broken"])
+    client = serving_app(model_name=name, wait_ready=False)
+
+    wait_for(lambda: client.get("/readyz").json()["status"] == "refused", "the refusal to show in /readyz")
+    body = client.get("/readyz").json()
+    assert client.get("/readyz").status_code == 503
+    assert f"points at version {copies['broken']}, which was refused (load_failed)" in body["detail"]
+    assert body["refused"]["champion"]["model_version"] == copies["broken"]
+
+
+class _CountingSource:
+    """A model source that records every download."""
+
+    def __init__(self, source: ModelSource) -> None:
+        self.source, self.loads = source, 0
+
+    def resolve(self, name: str, alias: str) -> tuple[str, str]:
+        return self.source.resolve(name, alias)
+
+    def load(self, *args: Any) -> Any:
+        self.loads += 1
+        return self.source.load(*args)
+
+
+def test_a_refused_version_is_retried_with_backoff_not_on_every_poll(serving_registry: Any) -> None:
+    name, copies = serving_registry.fresh_name("broken")
+    serving_registry.client().set_registered_model_alias(name, CHAMPION, copies["broken"])
+    now = [1000.0]
+    settings = ServingSettings(
+        tracking_uri=serving_registry.tracking_uri, model_name=name, reload_interval_seconds=10,
+        refused_backoff_max_seconds=40,
+    )  # fmt: skip
+    source = _CountingSource(ModelSource(serving_registry.tracking_uri))
+    manager = ModelManager(settings, ServingMetrics(), source, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    attempts = []
+    for _ in range(12):  # two minutes of polls every 10 s
+        manager.refresh()
+        attempts.append(source.loads)
+        now[0] += 10
+    # Downloaded at t=0, then after 10, 20, 40, 40 s of back-off: not 12 times.
+    assert attempts == [1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5]
+    assert manager.refused["champion"].attempts == 5
+    assert not manager.ready
 
 
 def test_model_trained_with_another_sklearn_is_refused_with_a_clear_error(

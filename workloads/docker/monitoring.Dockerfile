@@ -1,8 +1,8 @@
 # Image of the monitoring job (python -m mlops_workloads.monitoring): drift statistics, Evidently reports, Prometheus
-# export and retraining submission, with the compiled training pipeline its KFP retrainer submits. Built and pushed by
-# `pulumi up` (components/images.py), which passes the training image's digest reference as TRAINING_IMAGE; by hand,
-# from the repository root:
-#   docker buildx build -f workloads/docker/monitoring.Dockerfile --build-arg TRAINING_IMAGE=<repo>:<tag>@sha256:... .
+# export and retraining submission, with the compiled training pipeline its KFP retrainer submits (every step pointed
+# at the training image the CronJob names with --training-image). Built and pushed by `pulumi up`
+# (components/images.py); by hand, from the repository root:
+#   docker buildx build -f workloads/docker/monitoring.Dockerfile .
 
 # Base image: Python 3.11.14 on Debian bookworm, pinned by version and by the digest of its multi-architecture index.
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
@@ -21,11 +21,8 @@ COPY workloads/mlops_workloads ./mlops_workloads
 RUN uv sync --frozen --no-dev --no-editable
 COPY pipelines /app/pipelines
 WORKDIR /app
-# The pipeline is compiled here with the image's own kfp, every step pinned to the training image by digest.
-ARG TRAINING_IMAGE
-RUN : "${TRAINING_IMAGE:?build with --build-arg TRAINING_IMAGE=<training image>@sha256:<digest>}" \
-    && MLOPS_TRAINING_IMAGE="${TRAINING_IMAGE}" /opt/venv/bin/python -c \
-    "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
+# The pipeline is compiled here with the image's own kfp; the retrainer points its steps at the deployed training image.
+RUN /opt/venv/bin/python -c "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 RUN groupadd --system --gid 10001 app \

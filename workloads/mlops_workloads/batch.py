@@ -1,48 +1,105 @@
 """Batch inference: score one day's partition of transactions with the champion model.
 
-Reads ``<data-root>/date=YYYY-MM-DD/*.parquet`` (local path, ``s3://`` or ``gs://``) in bounded chunks and writes
-``<output-root>/date=YYYY-MM-DD/part-0.parquet``. The rows and the file's metadata carry the resolved model version
-(``@champion`` moves; a version number does not), and a re-run replaces the file instead of adding a second one.
+Reads ``<data-root>/date=YYYY-MM-DD/*.parquet`` (local path, ``s3://`` or ``gs://``) in bounded chunks, checks
+every row against the feature contract, scores the valid rows into ``<output-root>/date=YYYY-MM-DD/part-0.parquet``
+and writes the rejected rows, each with its reasons, to ``<output-root>/_quarantine/date=YYYY-MM-DD/part-0.parquet``
+(a hidden name: datasets reading ``<output-root>`` skip it, and it stays under the job's granted prefix). The rows and
+the file's metadata carry the resolved model version (``@champion`` moves; a version number does not), and a re-run
+replaces both files instead of adding a second one. The run fails, publishing only the quarantine, when more than
+``--max-rejected-share`` of the rows break the contract. Counts go to stdout and to Prometheus (textfile and
+Pushgateway).
 
     python -m mlops_workloads.batch --data-root s3://bucket/transactions [--date 2026-01-02]
-
-S3-compatible stores are reached through ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` when set.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-import uuid
-from dataclasses import dataclass
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlparse
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from pandas.api import types as ptypes
+from prometheus_client.core import GaugeMetricFamily, Metric
 
+from mlops_workloads import storage
 from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_NAMES, MODEL_NAME, TRANSACTION_ID
 from mlops_workloads.registry import CHAMPION
-from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource, frame_to_matrix
+from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
+from mlops_workloads.validation import check_features
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_FILE = "part-0.parquet"
+QUARANTINE_DIR = "_quarantine"
 DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_MAX_REJECTED_SHARE = 0.05
+PUSHGATEWAY_JOB = "batch_inference"
 _ID_COLUMNS = (TRANSACTION_ID, ENTITY_KEY, EVENT_TIMESTAMP)
+_INT64_MAX = float(np.iinfo(np.int64).max)
+
+# Prometheus metrics of the job (textfile and Pushgateway, like the monitoring job's).
+BATCH_ROWS = "model_batch_rows"  # {model_name, model_version, outcome}: scored / rejected rows of the last run
+BATCH_REJECTED_VALUES = "model_batch_rejected_values"  # {model_name, column, problem}
+BATCH_LAST_SUCCESS = "model_batch_last_success_timestamp_seconds"  # {model_name}
+BATCH_RUN_FAILED = "model_batch_run_failed"  # {model_name}
+
+
+class RejectedShareError(RuntimeError):
+    """More rows broke the contract than ``--max-rejected-share`` allows: nothing was published but the quarantine."""
+
+    def __init__(self, result: BatchResult, limit: float) -> None:
+        self.result = result
+        top = ", ".join(f"{reason} ({count})" for reason, count in result.rejected_reasons.most_common(3))
+        super().__init__(
+            f"{result.rejected} of {result.rows} rows ({result.rejected_share:.1%}) break the feature contract, above "
+            f"--max-rejected-share {limit:g}: {top}; predictions were not published, the rejected rows are in "
+            f"{result.quarantine}"
+        )
 
 
 @dataclass(frozen=True)
 class BatchResult:
     day: date
-    rows: int
-    output: str
+    rows: int  # rows read
+    scored: int
+    rejected: int
+    output: str | None  # None when the run was refused
+    quarantine: str | None  # None when no row was rejected
     model_name: str
     model_version: str
+    rejected_reasons: Counter[str] = field(default_factory=Counter)  # "column: problem" -> rows
+    rejected_values: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, problem) -> values
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected / self.rows if self.rows else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "rows": self.rows,
+            "scored": self.scored,
+            "rejected": self.rejected,
+            "rejected_share": round(self.rejected_share, 6),
+            "rejected_reasons": dict(self.rejected_reasons.most_common()),
+            "output": self.output,
+            "quarantine": self.quarantine,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+        }
 
 
 def default_day(now: datetime | None = None) -> date:
@@ -64,27 +121,6 @@ def parse_day(text: str, *, today: date | None = None) -> date:
     return day
 
 
-def resolve_location(uri: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the path inside it for a local path, ``s3://`` or ``gs://`` URI."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        options: dict[str, object] = {
-            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        }
-        if endpoint:
-            endpoint_url = urlparse(endpoint)
-            options["endpoint_override"] = endpoint_url.netloc or endpoint_url.path
-            options["scheme"] = endpoint_url.scheme or "https"
-        return pafs.S3FileSystem(**options), f"{parsed.netloc}{parsed.path}".rstrip("/")
-    if parsed.scheme in ("gs", "gcs"):
-        return pafs.GcsFileSystem(), f"{parsed.netloc}{parsed.path}".rstrip("/")
-    if parsed.scheme in ("", "file"):
-        local = parsed.path if parsed.scheme == "file" else uri
-        return pafs.LocalFileSystem(), os.path.abspath(local)
-    raise ValueError(f"unsupported data location {uri!r}: use a local path, s3://bucket/prefix or gs://bucket/prefix")
-
-
 def default_output_root(data_root: str) -> str:
     """``predictions`` next to the data root: s3://b/transactions -> s3://b/predictions."""
     trimmed = data_root.rstrip("/")
@@ -94,50 +130,137 @@ def default_output_root(data_root: str) -> str:
     return f"{parent}/predictions"
 
 
-def partition_files(data_root: str, day: date) -> tuple[pafs.FileSystem, list[str]]:
-    """The filesystem and Parquet files of one day's partition; a clear FileNotFoundError when there are none."""
-    fs, root = resolve_location(data_root)
-    directory = f"{root}/date={day.isoformat()}"
-    info = fs.get_file_info(directory)
-    files: list[str] = []
-    if info.type == pafs.FileType.Directory:
-        selector = pafs.FileSelector(directory, recursive=False)
-        files = sorted(f.path for f in fs.get_file_info(selector) if f.path.endswith(".parquet"))
-    if not files:
+def partition_files(data_root: str, day: date) -> list[str]:
+    """The URIs of one day's Parquet files; a clear FileNotFoundError when there are none."""
+    directory = storage.join(data_root, f"date={day.isoformat()}")
+    try:
+        location, paths = storage.list_files(directory, (".parquet",))
+    except FileNotFoundError:
+        paths = []
+    if not paths:
         raise FileNotFoundError(
-            f"no Parquet files for {day.isoformat()} at {data_root.rstrip('/')}/date={day.isoformat()}; "
+            f"no Parquet files for {day.isoformat()} at {directory}; "
             "check --data-root and --date (the ingestion job writes date=YYYY-MM-DD/ partitions)"
         )
-    return fs, files
+    return [location.uri_of(path) for path in paths]
 
 
 def _output_schema() -> pa.Schema:
     return pa.schema(
         [
-            pa.field(TRANSACTION_ID, pa.string()),
-            pa.field(ENTITY_KEY, pa.int64()),
-            pa.field(EVENT_TIMESTAMP, pa.timestamp("us", tz="UTC")),
-            pa.field("fraud_probability", pa.float64()),
-            pa.field("is_fraud", pa.bool_()),
-            pa.field("model_version", pa.string()),
+            pa.field(TRANSACTION_ID, pa.string(), nullable=False),
+            pa.field(ENTITY_KEY, pa.int64(), nullable=False),
+            pa.field(EVENT_TIMESTAMP, pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("fraud_probability", pa.float64(), nullable=False),
+            pa.field("is_fraud", pa.bool_(), nullable=False),
+            pa.field("model_version", pa.string(), nullable=False),
         ]
     )
 
 
-def _score_chunk(batch: pa.RecordBatch, model: LoadedModel, schema: pa.Schema) -> pa.Table:
-    frame = batch.to_pandas()
-    scores = model.predict_proba(frame_to_matrix(frame))
-    return pa.Table.from_pydict(
-        {
-            TRANSACTION_ID: frame[TRANSACTION_ID].astype(str).tolist(),
-            ENTITY_KEY: frame[ENTITY_KEY].astype("int64").to_numpy(),
-            EVENT_TIMESTAMP: pa.array(frame[EVENT_TIMESTAMP]).cast(pa.timestamp("us", tz="UTC")),
-            "fraud_probability": scores,
-            "is_fraud": scores >= DECISION_THRESHOLD,
-            "model_version": np.full(len(frame), model.version, dtype=object),
-        },
-        schema=schema,
-    )
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),  # row number within the source file
+        pa.field(TRANSACTION_ID, pa.string()),
+        pa.field("reasons", pa.list_(pa.string()), nullable=False),  # "column: problem (value)"
+        pa.field("record", pa.string(), nullable=False),  # the row as read, JSON
+    ]
+)
+
+
+def _key_problems(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows whose identifiers cannot be written: null or non-text transaction id, card id that is not a
+    non-negative int64, event time that is not a timestamp."""
+    ids = frame[TRANSACTION_ID]
+    text = ids.map(lambda v: isinstance(v, str) and v != "").to_numpy(dtype=bool)
+    cards = frame[ENTITY_KEY]
+    if ptypes.is_integer_dtype(cards) or ptypes.is_float_dtype(cards):
+        numbers = cards.to_numpy(dtype=np.float64, na_value=np.nan)
+        valid_card = np.isfinite(numbers) & (numbers >= 0) & (numbers <= _INT64_MAX) & (np.mod(numbers, 1) == 0)
+    else:
+        valid_card = np.zeros(len(frame), dtype=bool)
+    stamps = frame[EVENT_TIMESTAMP]
+    valid_time = ~stamps.isna().to_numpy(dtype=bool) if ptypes.is_datetime64_any_dtype(stamps) else None
+    if valid_time is None:
+        valid_time = np.zeros(len(frame), dtype=bool)
+    return {
+        f"{TRANSACTION_ID}: missing or not text": ~text,
+        f"{ENTITY_KEY}: missing or not a non-negative 64-bit integer": ~valid_card,
+        f"{EVENT_TIMESTAMP}: missing or not a timestamp": ~valid_time,
+    }
+
+
+@dataclass
+class _Chunk:
+    scored: pa.Table | None
+    quarantined: pa.Table | None
+    reasons: Counter[str]
+    values: Counter[tuple[str, str]]  # (column, problem) -> values
+
+
+def _score_chunk(frame: pd.DataFrame, source: str, offset: int, model: LoadedModel, schema: pa.Schema) -> _Chunk:
+    checked, findings = check_features(frame)
+    row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
+    for reason, mask in _key_problems(frame).items():
+        for i in np.flatnonzero(mask):
+            row_reasons[i].append(reason)
+    for name, result in checked.items():
+        raw = frame[name].to_numpy(dtype=object)
+        for problem, mask in result.problems.items():
+            for i in np.flatnonzero(mask):
+                value = raw[i]
+                shown = (
+                    "null" if problem == "missing" else repr(value.item() if isinstance(value, np.generic) else value)
+                )
+                row_reasons[i].append(f"{name}: {problem} ({shown[:40]})")
+    rejected = np.fromiter((bool(r) for r in row_reasons), dtype=bool, count=len(frame))
+    valid = ~rejected
+    scored = None
+    if valid.any():
+        matrix = np.column_stack([checked[name].values[valid] for name in FEATURE_NAMES])
+        scores = model.predict_proba(matrix)
+        good = frame.loc[valid]
+        scored = pa.Table.from_pydict(
+            {
+                TRANSACTION_ID: good[TRANSACTION_ID].tolist(),
+                ENTITY_KEY: good[ENTITY_KEY].to_numpy(dtype=np.float64).astype(np.int64),
+                EVENT_TIMESTAMP: pa.array(good[EVENT_TIMESTAMP]).cast(pa.timestamp("us", tz="UTC")),
+                "fraud_probability": scores,
+                "is_fraud": scores >= DECISION_THRESHOLD,
+                "model_version": np.full(len(good), model.version, dtype=object),
+            },
+            schema=schema,
+        )
+    quarantined = None
+    if rejected.any():
+        rows = np.flatnonzero(rejected)
+        records = frame.iloc[rows].to_dict(orient="records")
+        ids = frame[TRANSACTION_ID].to_numpy(dtype=object)[rows]
+        quarantined = pa.Table.from_pydict(
+            {
+                "source": [source] * len(rows),
+                "row": (rows + offset).astype(np.int64),
+                TRANSACTION_ID: [v if isinstance(v, str) else None for v in ids],
+                "reasons": [row_reasons[i] for i in rows],
+                "record": [json.dumps(r, default=str, ensure_ascii=True) for r in records],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+    reasons = Counter(reason.split(" (")[0] for i in np.flatnonzero(rejected) for reason in row_reasons[i])
+    values = Counter({(f.column, f.problem): f.count for f in findings})
+    return _Chunk(scored, quarantined, reasons, values)
+
+
+def _read(source: str, chunk_rows: int) -> tuple[pq.ParquetFile, Any]:
+    location = storage.resolve(source)
+    handle = location.filesystem.open_input_file(location.path)
+    parquet = pq.ParquetFile(handle)
+    missing = [c for c in (*_ID_COLUMNS, *FEATURE_NAMES) if c not in parquet.schema_arrow.names]
+    if missing:
+        handle.close()
+        raise KeyError(f"{source} lacks required columns {missing}; every file needs {[*_ID_COLUMNS, *FEATURE_NAMES]}")
+    return parquet, handle
 
 
 def score_partition(
@@ -147,51 +270,109 @@ def score_partition(
     day: date,
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    quarantine_root: str | None = None,
 ) -> BatchResult:
-    """Score ``data_root/date=<day>`` with ``model``; write ``output_root/date=<day>/part-0.parquet``."""
+    """Score ``data_root/date=<day>`` with ``model`` into ``output_root/date=<day>/part-0.parquet``; rejected rows go
+    to ``<quarantine_root>/date=<day>/part-0.parquet`` (default ``output_root/_quarantine``).
+
+    Both files are written locally first and published when complete, so a reader never sees half a day and a
+    refused run (:class:`RejectedShareError`) leaves the day's previous predictions in place.
+    """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
-    in_fs, files = partition_files(data_root, day)
-    out_fs, out_root = resolve_location(output_root)
+    if not 0.0 <= max_rejected_share <= 1.0:
+        raise ValueError(f"max_rejected_share must be within [0, 1], got {max_rejected_share}")
+    files = partition_files(data_root, day)
+    partition = f"date={day.isoformat()}"
+    output = storage.join(output_root, partition, OUTPUT_FILE)
+    quarantine = storage.join(quarantine_root or storage.join(output_root, QUARANTINE_DIR), partition, OUTPUT_FILE)
+    source = storage.join(data_root, partition)
     schema = _output_schema().with_metadata(
         {
             "model_name": model.name,
             "model_version": model.version,
             "model_run_id": model.run_id,
             "prediction_date": day.isoformat(),
-            "source": f"{data_root.rstrip('/')}/date={day.isoformat()}",
+            "source": source,
         }
     )
-    out_dir = f"{out_root}/date={day.isoformat()}"
-    final = f"{out_dir}/{OUTPUT_FILE}"
-    # Object stores publish an upload only when it completes; a local file needs write-then-rename for that.
-    local = isinstance(out_fs, pafs.LocalFileSystem)
-    if local:
-        out_fs.create_dir(out_dir, recursive=True)  # object stores have no directories (no marker objects)
-    target = f"{out_dir}/.{OUTPUT_FILE}.{uuid.uuid4().hex}.tmp" if local else final
-    rows = 0
-    try:
-        with out_fs.open_output_stream(target) as sink, pq.ParquetWriter(sink, schema) as writer:
+    quarantine_schema = QUARANTINE_SCHEMA.with_metadata({"prediction_date": day.isoformat(), "source": source})
+    rows = scored = rejected = 0
+    reasons: Counter[str] = Counter()
+    values: Counter[tuple[str, str]] = Counter()
+    with tempfile.TemporaryDirectory(prefix="batch-") as tmp:
+        local_output, local_quarantine = Path(tmp) / "predictions.parquet", Path(tmp) / "quarantine.parquet"
+        with (
+            pq.ParquetWriter(local_output, schema) as writer,
+            pq.ParquetWriter(local_quarantine, quarantine_schema) as q,
+        ):
             for path in files:
-                with in_fs.open_input_file(path) as handle:
-                    parquet = pq.ParquetFile(handle)
-                    missing = [c for c in (*_ID_COLUMNS, *FEATURE_NAMES) if c not in parquet.schema_arrow.names]
-                    if missing:
-                        raise KeyError(f"{path} lacks required columns {missing}")
+                parquet, handle = _read(path, chunk_rows)
+                with handle:
+                    offset = 0
                     for batch in parquet.iter_batches(batch_size=chunk_rows, columns=[*_ID_COLUMNS, *FEATURE_NAMES]):
-                        writer.write_table(_score_chunk(batch, model, schema))
+                        chunk = _score_chunk(batch.to_pandas(), path, offset, model, schema)
+                        offset += batch.num_rows
                         rows += batch.num_rows
-            if rows == 0:
+                        if chunk.scored is not None:
+                            writer.write_table(chunk.scored)
+                            scored += chunk.scored.num_rows
+                        if chunk.quarantined is not None:
+                            q.write_table(chunk.quarantined)
+                            rejected += chunk.quarantined.num_rows
+                        reasons.update(chunk.reasons)
+                        values.update(chunk.values)
+            if scored == 0:
                 writer.write_table(schema.empty_table())
-        if local:
-            out_fs.move(target, final)
-    except BaseException:
-        if local and out_fs.get_file_info(target).type != pafs.FileType.NotFound:
-            out_fs.delete_file(target)
-        raise
-    output = f"{output_root.rstrip('/')}/date={day.isoformat()}/{OUTPUT_FILE}"
-    logger.info("scored %d rows of %s with %s v%s into %s", rows, day, model.name, model.version, output)
-    return BatchResult(day, rows, output, model.name, model.version)
+        published_quarantine = storage.upload(str(local_quarantine), quarantine) if rejected else None
+        if not rejected:
+            storage.delete(quarantine)  # a re-run replaces the day: no stale quarantine of an earlier run
+        result = BatchResult(day, rows, scored, rejected, None, published_quarantine, model.name, model.version,
+                             reasons, values)  # fmt: skip
+        if result.rejected_share > max_rejected_share:
+            raise RejectedShareError(result, max_rejected_share)
+        storage.upload(str(local_output), output)
+    logger.info(
+        "scored %d rows of %s with %s v%s into %s; rejected %d",
+        scored,
+        day,
+        model.name,
+        model.version,
+        output,
+        rejected,
+    )
+    return BatchResult(day, rows, scored, rejected, output, published_quarantine, model.name, model.version, reasons,
+                       values)  # fmt: skip
+
+
+def metric_families(result: BatchResult | None, model_name: str, *, now: float, failed: bool) -> list[Metric]:
+    """The job's metrics: rows scored and rejected (by column and problem), last success, failure flag."""
+    families: list[Metric] = []
+    if result is not None:
+        rows = GaugeMetricFamily(
+            BATCH_ROWS, "Rows of the last batch run", labels=["model_name", "model_version", "outcome"]
+        )
+        rows.add_metric([model_name, result.model_version, "scored"], float(result.scored))
+        rows.add_metric([model_name, result.model_version, "rejected"], float(result.rejected))
+        values = GaugeMetricFamily(
+            BATCH_REJECTED_VALUES,
+            "Values breaking the feature contract in the last run",
+            labels=["model_name", "column", "problem"],
+        )
+        for (column, problem), count in sorted(result.rejected_values.items()):
+            values.add_metric([model_name, column, problem], float(count))
+        families += [rows, values]
+    failed_g = GaugeMetricFamily(BATCH_RUN_FAILED, "1 when the last batch run failed", labels=["model_name"])
+    failed_g.add_metric([model_name], float(failed))
+    families.append(failed_g)
+    if not failed:
+        success = GaugeMetricFamily(
+            BATCH_LAST_SUCCESS, "Unix time of the last successful batch run", labels=["model_name"]
+        )
+        success.add_metric([model_name], now)
+        families.append(success)
+    return families
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,11 +381,18 @@ def main(argv: list[str] | None = None) -> int:
         "--data-root", required=True, help="where date=YYYY-MM-DD/ partitions live (path, s3://, gs://)"
     )
     parser.add_argument("--output-root", help="where predictions go (default: 'predictions' next to the data root)")
+    parser.add_argument("--quarantine-root", help="where rejected rows go (default: <output-root>/_quarantine)")
     parser.add_argument("--date", help="day to score, YYYY-MM-DD (default: yesterday, UTC)")
     parser.add_argument("--model-name", default=MODEL_NAME)
     parser.add_argument("--alias", default=CHAMPION, help="registry alias to score with (default: champion)")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"), help="MLflow tracking URI")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows scored per chunk")
+    parser.add_argument(
+        "--max-rejected-share", type=float, default=DEFAULT_MAX_REJECTED_SHARE,
+        help="fail the run when more than this share of rows breaks the contract (default 0.05)",
+    )  # fmt: skip
+    parser.add_argument("--metrics-file", help="textfile-collector .prom path (default: in the temp directory)")
+    parser.add_argument("--pushgateway", default=os.environ.get("PUSHGATEWAY_URL"), help="e.g. http://pushgateway:9091")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -215,16 +403,40 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
     if args.chunk_rows < 1:
         parser.error(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    if not 0.0 <= args.max_rejected_share <= 1.0:
+        parser.error(f"--max-rejected-share must be within [0, 1], got {args.max_rejected_share}")
+    metrics_file = args.metrics_file or str(Path(tempfile.gettempdir()) / f"{PUSHGATEWAY_JOB}.prom")
+
+    def export(result: BatchResult | None, failed: bool) -> None:
+        from mlops_workloads.monitoring.metrics import export as export_metrics
+
+        families = metric_families(result, args.model_name, now=time.time(), failed=failed)
+        export_metrics(families, textfile=metrics_file, model_name=args.model_name, pushgateway=args.pushgateway,
+                       replace=not failed, job=PUSHGATEWAY_JOB)  # fmt: skip
+
     try:
         output_root = args.output_root or default_output_root(args.data_root)
         partition_files(args.data_root, day)  # fail on a missing partition before loading a model
         model = ModelSource(args.tracking_uri).load_alias(args.model_name, args.alias)
-        result = score_partition(model, args.data_root, output_root, day, chunk_rows=args.chunk_rows)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        result = score_partition(
+            model, args.data_root, output_root, day, chunk_rows=args.chunk_rows,
+            max_rejected_share=args.max_rejected_share, quarantine_root=args.quarantine_root,
+        )  # fmt: skip
+    except RejectedShareError as exc:
+        export(exc.result, failed=True)
+        print(json.dumps(exc.result.summary()))
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError, OSError) as exc:
+        export(None, failed=True)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    export(result, failed=False)
+    print(json.dumps(result.summary()))
     print(
-        f"scored {result.rows} rows for {result.day} with {result.model_name} v{result.model_version}: {result.output}"
+        f"scored {result.scored} rows for {result.day} with {result.model_name} v{result.model_version}: "
+        f"{result.output}; rejected {result.rejected}" + (f" -> {result.quarantine}" if result.quarantine else ""),
+        file=sys.stderr,
     )
     return 0
 

@@ -199,18 +199,21 @@ def read_partition(root: str | Path, day: str | date | datetime) -> pd.DataFrame
 def read_transactions(uri: str | Path) -> pd.DataFrame:
     """Read transactions from a Parquet file or a ``date=`` partitioned directory: local, ``s3://`` or ``gs://``.
 
-    pyarrow resolves the filesystem from the URI (cloud credentials come from the environment: workload identity,
-    never keys in code); the hive ``date`` partition column is dropped as the event timestamp already holds it.
+    The location resolves through :mod:`mlops_workloads.storage` (cloud credentials come from the environment:
+    workload identity, never keys in code); the hive ``date`` partition column is dropped as the event timestamp
+    already holds it.
     """
     import pyarrow.dataset as ds
     from pyarrow import fs
 
+    from mlops_workloads.storage import resolve
+
     text = str(uri)
-    filesystem, path = fs.FileSystem.from_uri(text if "://" in text else Path(text).resolve().as_posix())
-    info = filesystem.get_file_info(path)
+    location = resolve(text)
+    info = location.filesystem.get_file_info(location.path)
     if info.type == fs.FileType.NotFound:
         raise FileNotFoundError(f"no transactions at {text}: expected a Parquet file or a date=YYYY-MM-DD directory")
-    dataset = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive")
+    dataset = ds.dataset(location.path, filesystem=location.filesystem, format="parquet", partitioning="hive")
     frame = dataset.to_table().to_pandas()
     frame = frame.drop(columns=[c for c in ("date",) if c in frame.columns])
     if EVENT_TIMESTAMP in frame.columns:

@@ -1,10 +1,9 @@
 """Which container image the Kubeflow components run.
 
-The stack builds the workload images from ``workloads/docker/*.Dockerfile`` (``components/images.py``) and compiles
-the training pipeline inside the monitoring image with the training image's digest reference as
-``MLOPS_TRAINING_IMAGE``: every step then runs exactly the image the stack deployed. Without it (local runs, where
-kfp ignores the image) the reference is ``<registry>/mlops-training:<version>``, the version being this package's,
-the one declaration of the workload version (``workloads/pyproject.toml``).
+The stack builds the workload images from ``workloads/docker/*.Dockerfile`` (``components/images.py``). A compiled
+pipeline names ``<registry>/mlops-training:<version>`` (the version being this package's, the one declaration of the
+workload version, ``workloads/pyproject.toml``); the KFP retrainer points every step at the training image the stack
+deployed, by digest, before it submits (``mlops_workloads.monitoring.retrain``), and local runs ignore the image.
 """
 
 from __future__ import annotations
@@ -25,4 +24,4 @@ def workload_image(name: str, *, registry: str | None = None) -> str:
     return f"{base}/mlops-{name}:{WORKLOADS_VERSION}"
 
 
-TRAINING_IMAGE: Final[str] = os.environ.get("MLOPS_TRAINING_IMAGE") or workload_image("training")
+TRAINING_IMAGE: Final[str] = workload_image("training")

@@ -56,7 +56,7 @@ class RollbackResult:
 _APPROVAL_REASON = "manual policy: passed the comparison, awaiting explicit approval (approved=True)"
 
 
-def _alias_version(client: Any, model_name: str, alias: str) -> Any | None:
+def alias_version(client: Any, model_name: str, alias: str) -> Any | None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -85,8 +85,8 @@ def promote_challenger(
     """
     if policy not in ("auto", "manual"):
         raise ValueError(f"policy must be 'auto' or 'manual', got {policy!r}")
-    challenger = _alias_version(client, model_name, CHALLENGER)
-    champion = _alias_version(client, model_name, CHAMPION)
+    challenger = alias_version(client, model_name, CHALLENGER)
+    champion = alias_version(client, model_name, CHAMPION)
     champion_version = None if champion is None else str(champion.version)
     now = datetime.now(UTC).isoformat()
     if challenger is None:
@@ -126,13 +126,13 @@ def promote_challenger(
 
 def rollback(client: Any, model_name: str = MODEL_NAME) -> RollbackResult:
     """Give ``champion`` back to the ``previous-champion`` version (which loses that alias)."""
-    previous = _alias_version(client, model_name, PREVIOUS_CHAMPION)
+    previous = alias_version(client, model_name, PREVIOUS_CHAMPION)
     if previous is None:
         raise LookupError(
             f"cannot roll back {model_name!r}: no version has the {PREVIOUS_CHAMPION!r} alias "
             "(it is set when a challenger replaces a champion)"
         )
-    current = _alias_version(client, model_name, CHAMPION)
+    current = alias_version(client, model_name, CHAMPION)
     client.set_registered_model_alias(model_name, CHAMPION, previous.version)
     client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
     from_version = "" if current is None else str(current.version)
@@ -143,5 +143,5 @@ def rollback(client: Any, model_name: str = MODEL_NAME) -> RollbackResult:
 
 def alias_metrics(client: Any, model_name: str = MODEL_NAME, alias: str = CHAMPION) -> dict[str, float] | None:
     """The run metrics of the version holding ``alias``, or None when no version holds it (e.g. no champion yet)."""
-    version = _alias_version(client, model_name, alias)
+    version = alias_version(client, model_name, alias)
     return None if version is None else _run_metrics(client, version)

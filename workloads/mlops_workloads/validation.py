@@ -7,6 +7,7 @@ than ``max_null_fraction`` nulls, the label present with both classes, every val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -113,3 +114,114 @@ def validate_frame(
             problems.append(f"{LABEL}: both classes must be present to train, found only {present}")
 
     return ValidationReport(row_count=rows, problems=tuple(problems))
+
+
+# --- Value-level checks: what the batch and monitoring jobs apply to every row they read ----------------------
+
+Problem = Literal["missing", "wrong_type", "not_integer", "not_boolean", "out_of_range"]
+PROBLEMS: tuple[Problem, ...] = ("missing", "wrong_type", "not_integer", "not_boolean", "out_of_range")
+_EXAMPLE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class ColumnFinding:
+    """``count`` values of ``column`` in ``source`` break the contract the same way (``problem``)."""
+
+    column: str
+    problem: Problem
+    count: int
+    example: str
+    source: str = ""
+
+    def describe(self) -> str:
+        where = f" in {self.source}" if self.source else ""
+        return f"{self.column}{where}: {self.count} value(s) {_PROBLEM_TEXT[self.problem]} (e.g. {self.example})"
+
+
+_PROBLEM_TEXT: dict[Problem, str] = {
+    "missing": "missing (null)",
+    "wrong_type": "of the wrong type",
+    "not_integer": "not integers",
+    "not_boolean": "not booleans (true/false or 0/1)",
+    "out_of_range": "outside the contract range",
+}
+
+
+@dataclass
+class FeatureValues:
+    """A feature column as float64 (NaN where the value is missing or breaks the contract) and why each row's value
+    is unusable (None for a usable value)."""
+
+    feature: Feature
+    values: np.ndarray
+    problems: dict[Problem, np.ndarray]  # problem -> boolean mask over the rows
+
+    @property
+    def unusable(self) -> np.ndarray:
+        mask = np.zeros(len(self.values), dtype=bool)
+        for rows in self.problems.values():
+            mask |= rows
+        return mask
+
+
+def _example(column: pd.Series, mask: np.ndarray) -> str:
+    value = column.to_numpy(dtype=object)[np.flatnonzero(mask)[0]]
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "…"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
+def feature_values(feature: Feature, column: pd.Series) -> FeatureValues:
+    """Check one column against its contract feature: type, integrality/booleanness and range, value by value."""
+    rows = len(column)
+    missing = column.isna().to_numpy(dtype=bool)
+    values = np.full(rows, np.nan)
+    wrong_type = np.zeros(rows, dtype=bool)
+    if ptypes.is_bool_dtype(column):
+        wrong_type = ~missing if feature.kind != "bool" else wrong_type
+        values[~missing] = column[~missing].astype(np.float64).to_numpy()
+    elif ptypes.is_numeric_dtype(column) and not ptypes.is_complex_dtype(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif ptypes.is_object_dtype(column):
+        objects = column.to_numpy(dtype=object)
+        booleans = np.fromiter((isinstance(v, bool | np.bool_) for v in objects), dtype=bool, count=rows)
+        numbers = np.fromiter((_is_number(v) for v in objects), dtype=bool, count=rows) & ~missing
+        usable = numbers | (booleans if feature.kind == "bool" else np.zeros(rows, dtype=bool))
+        wrong_type = ~missing & ~usable
+        values[usable] = objects[usable].astype(np.float64)
+    else:  # timestamps, durations, text, categories: never a contract number
+        wrong_type = ~missing
+    checked = ~missing & ~wrong_type
+    finite = checked & np.isfinite(values)
+    problems: dict[Problem, np.ndarray] = {"missing": missing, "wrong_type": wrong_type}
+    if feature.kind == "int":
+        problems["not_integer"] = finite & (np.mod(np.where(finite, values, 0.0), 1) != 0)
+    elif feature.kind == "bool":
+        problems["not_boolean"] = checked & ~np.isin(values, (0.0, 1.0))
+    flagged = problems.get("not_integer", problems.get("not_boolean", np.zeros(rows, dtype=bool)))
+    inside = (values >= feature.minimum) & (values <= feature.maximum)
+    problems["out_of_range"] = checked & ~flagged & ~inside
+    result = FeatureValues(feature, values, problems)
+    result.values = np.where(result.unusable, np.nan, values)
+    return result
+
+
+def check_features(frame: pd.DataFrame, source: str = "") -> tuple[dict[str, FeatureValues], list[ColumnFinding]]:
+    """Every contract feature of ``frame`` checked value by value; the findings count each problem per column."""
+    checked: dict[str, FeatureValues] = {}
+    findings: list[ColumnFinding] = []
+    for feature in FEATURES:
+        if feature.name not in frame.columns:
+            continue
+        column = frame[feature.name]
+        result = feature_values(feature, column)
+        checked[feature.name] = result
+        for problem, mask in result.problems.items():
+            count = int(mask.sum())
+            if count:
+                example = "null" if problem == "missing" else _example(column, mask)
+                findings.append(ColumnFinding(feature.name, problem, count, example, source))
+    return checked, findings

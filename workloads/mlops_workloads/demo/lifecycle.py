@@ -268,6 +268,12 @@ class Lifecycle:
             f"sqlite online store"
         )
 
+    def _pipeline_params(self) -> dict[str, Any]:
+        """The pipeline's parameters in the demo: its size, and the dev stacks' release policy (auto promotion)."""
+        from mlops_workloads.release import ReleasePolicy
+
+        return {**self.config.size.pipeline_params(), **ReleasePolicy(promotion="auto").pipeline_arguments()}
+
     def _run_pipeline(self, name: str, source: Path) -> Any:
         from pipelines.training import run_locally
 
@@ -276,7 +282,7 @@ class Lifecycle:
             source_uri=str(source),
             tracking_uri=self.config.tracking_uri,
             model_name=self.config.model_name,
-            **self.config.size.pipeline_params(),
+            **self._pipeline_params(),
         )
 
     def _gate_report(self, pipeline_root: Path) -> dict[str, Any] | None:
@@ -291,30 +297,21 @@ class Lifecycle:
         self.summary["versions"].append(entry)
         return entry
 
-    def _promote(self, label: str) -> Any:
-        from dataclasses import asdict
-
-        from mlops_workloads.registry import promote_challenger
-
-        decision = promote_challenger(self.client, self.config.model_name, policy="auto")
-        self.summary["promotions"].append({"when": label, **asdict(decision)})
-        return decision
-
     def train_initial(self) -> str:
         log = self.log("pipeline-initial")
-        with self.step("Train with the kfp pipeline (local runner) and register in MLflow", log), captured(log):
+        title = "Train with the kfp pipeline (local runner): gates, registration, promotion (policy auto)"
+        with self.step(title, log), captured(log):
             result = self._run_pipeline("initial", self.config.transactions)
         gates = self._gate_report(result.pipeline_root)
         self.summary.setdefault("gates", {})["initial"] = gates
         self._record_version(result.version, "initial training")
+        self.summary["promotions"].append({"when": "initial", **result.promotion})
         shown = ", ".join(f"{m} {result.metrics[m]:.3f}" for m in ("f1", "precision", "recall", "roc_auc"))
         verdict = "passed" if gates and gates.get("passed") else "n/a"
-        self.note(f"version {result.version} registered as challenger: {shown}; quality gates {verdict}")
-        with self.step("Promote the challenger (registry.promote_challenger, policy auto)", self.log("demo")):
-            decision = self._promote("initial")
-            if not decision.promoted:
-                raise RuntimeError("the first version was not promoted: " + "; ".join(decision.reasons))
-        self.note(f"alias champion → version {decision.champion_version}")
+        self.note(f"version {result.version} registered: {shown}; quality gates {verdict}")
+        if not result.promotion.get("promoted"):
+            raise RuntimeError("the first version was not promoted: " + "; ".join(result.promotion.get("reasons", [])))
+        self.note(f"alias champion → version {result.promotion['champion_version']}")
         return str(result.version)
 
     def serve_and_burst(self, frames: Frames, champion: str) -> None:
@@ -403,7 +400,7 @@ class Lifecycle:
                         "source_uri": str(config.transactions),
                         "tracking_uri": config.tracking_uri,
                         "pipeline_root": str(config.pipelines / "retrain"),
-                        **config.size.pipeline_params(),
+                        **self._pipeline_params(),
                     }
                 )
                 run = run_monitoring(
@@ -412,7 +409,6 @@ class Lifecycle:
                         model_name=config.model_name,
                         tracking_uri=config.tracking_uri,
                         report_dir=str(config.reports),
-                        promote="auto",
                     ),
                     retrainer=retrainer,
                 )

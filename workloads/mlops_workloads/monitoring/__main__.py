@@ -3,7 +3,12 @@
     python -m mlops_workloads.monitoring --current s3://bucket/predictions/date=2026-01-08/ \
         --model-name fraud-detection --tracking-uri http://mlflow:5000 --report-dir s3://bucket/monitoring \
         --pushgateway http://pushgateway:9091 --retrain kfp --kfp-host http://ml-pipeline:8888 \
-        --pipeline-package /app/pipelines/training.yaml
+        --pipeline-package /app/pipelines/training.yaml --training-image <registry>/mlops-training:<tag> \
+        --min-f1 0.75 --min-precision 0.7 --min-recall 0.6 --min-roc-auc 0.85 --champion-tolerance 0.01 \
+        --promotion manual
+
+``--dry-run`` validates the arguments and prints what the run would do (retraining backend, pipeline arguments,
+training image) without reading data or calling any service.
 
 Bad input ends with a one-line message on stderr and a non-zero exit code (2: bad input, 1: run failure).
 """
@@ -22,6 +27,7 @@ from mlops_workloads.monitoring.drift import DriftPolicy, MissingColumnsError
 from mlops_workloads.monitoring.job import MonitoringConfig, MonitoringError, run_monitoring
 from mlops_workloads.monitoring.retrain import DEFAULT_COOLDOWN_HOURS, KfpApiRetrainer, LocalRetrainer, Retrainer
 from mlops_workloads.monitoring.storage import WindowError
+from mlops_workloads.release import ReleasePolicy
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -29,18 +35,20 @@ EXIT_FAILED = 1
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlops_workloads.monitoring", description=__doc__.split("\n")[0])
-    p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or s3:// prefix")
+    p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or bucket prefix")
     p.add_argument("--model-name", default=MODEL_NAME)
     p.add_argument("--alias", default="champion", help="registry alias of the monitored version")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
-    p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir or s3://)")
+    p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir, s3:// or gs://)")
     p.add_argument("--metrics-file", help="textfile-collector .prom path (default: <report-dir>/model_monitoring.prom)")
     p.add_argument("--pushgateway", default=os.environ.get("PUSHGATEWAY_URL"), help="e.g. http://pushgateway:9091")
     p.add_argument("--retrain", choices=["local", "kfp", "none"], default="none")
     p.add_argument("--kfp-host", default=os.environ.get("KFP_HOST"), help="KFP API URL (with --retrain kfp)")
     p.add_argument("--pipeline-package", help="compiled training pipeline YAML (with --retrain kfp)")
     p.add_argument("--train-source", help="data the retraining pipeline reads (default: --current)")
-    p.add_argument("--promote", choices=["auto", "manual", "none"], default="none", help="after a local retrain")
+    p.add_argument("--training-image", default=os.environ.get("TRAINING_IMAGE"),
+                   help="image of every KFP retraining step (env TRAINING_IMAGE; with --retrain kfp)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--cooldown-hours", type=float, default=DEFAULT_COOLDOWN_HOURS)
     p.add_argument("--cooldown-state", help="cooldown state JSON (default: <report-dir>/retraining_state.json)")
     p.add_argument("--prediction-column", default="prediction")
@@ -49,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--psi-threshold", type=float, default=DriftPolicy.psi_threshold)
     p.add_argument("--wasserstein-threshold", type=float, default=DriftPolicy.wasserstein_threshold)
     p.add_argument("--drift-share", type=float, default=DriftPolicy.drift_share)
+    p.add_argument("--missing-share", type=float, default=DriftPolicy.missing_share,
+                   help="share of missing or invalid values of a feature that counts as drift on its own")  # fmt: skip
+    ReleasePolicy.add_arguments(p)
     return p
 
 
@@ -61,14 +72,31 @@ def _retrainer(args: argparse.Namespace) -> Retrainer | None:
         return None
     if not args.tracking_uri:
         raise ValueError(f"--retrain {args.retrain} needs --tracking-uri (or MLFLOW_TRACKING_URI) for the new version")
-    pipeline_args = {"source_uri": args.train_source or args.current, "tracking_uri": args.tracking_uri}
+    pipeline_args = {
+        "source_uri": args.train_source or args.current,
+        "tracking_uri": args.tracking_uri,
+        **ReleasePolicy.from_arguments(args).pipeline_arguments(),
+    }
     if args.retrain == "kfp":
         if not args.kfp_host or not args.pipeline_package:
             raise ValueError("--retrain kfp needs --kfp-host (or KFP_HOST) and --pipeline-package")
-        return KfpApiRetrainer(
-            args.kfp_host, args.pipeline_package, arguments={**pipeline_args, "model_name": args.model_name}
-        )
+        if not args.training_image:
+            raise ValueError("--retrain kfp needs --training-image (or TRAINING_IMAGE): the image the stack deployed")
+        return KfpApiRetrainer(args.kfp_host, args.pipeline_package, image=args.training_image, arguments=pipeline_args)
     return LocalRetrainer(pipeline_args)
+
+
+def _dry_run(args: argparse.Namespace, retrainer: Retrainer | None) -> dict[str, object]:
+    plan: dict[str, object] = {"current": args.current, "model_name": args.model_name, "retrain": args.retrain}
+    if isinstance(retrainer, KfpApiRetrainer):
+        plan |= {
+            "kfp_host": retrainer.host,
+            "training_image": retrainer.image,
+            "pipeline_arguments": retrainer.arguments,
+        }
+    elif isinstance(retrainer, LocalRetrainer):
+        plan |= {"pipeline_arguments": retrainer.params}
+    return plan
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             psi_significant=max(DriftPolicy.psi_significant, args.psi_threshold),
             wasserstein_threshold=args.wasserstein_threshold,
             drift_share=args.drift_share,
+            missing_share=args.missing_share,
         )
         config = MonitoringConfig(
             current=args.current,
@@ -98,9 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_rows=args.chunk_rows,
             prediction_column=args.prediction_column,
             score_missing_predictions=not args.no_score,
-            promote=None if args.promote == "none" else args.promote,
         )
-        run = run_monitoring(config, retrainer=_retrainer(args))
+        retrainer = _retrainer(args)
+        if args.dry_run:
+            print(json.dumps(_dry_run(args, retrainer), sort_keys=True))
+            return 0
+        run = run_monitoring(config, retrainer=retrainer)
     except (WindowError, MissingColumnsError, MonitoringError, FileNotFoundError, ValueError) as exc:
         print(f"monitoring: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -115,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "drift_share": round(run.drift.drift_share, 4),
                 "drifted_features": run.drift.drifted_features,
                 "decision": run.decision.outcome.value,
+                "promotion": run.decision.promotion,
+                "contract_violations": [v.describe() for v in run.drift.violations],
                 "report": run.report_uri,
                 "metrics_file": run.metrics_file,
             }

@@ -6,12 +6,16 @@ units of the reference std for continuous features (Evidently's default numeric 
 reported for every feature with the usual bands (0.1 moderate, 0.25 significant); a drifted feature with a
 significant PSI justifies retraining on its own. KS p-values (on a bounded sample) are supporting evidence only:
 at a million rows KS flags a 0.02-sigma shift.
+
+Every value is first checked against the feature contract (type, integrality, range): a value that breaks it is
+reported (column, file, count) and left out of the statistics, and the share of a feature's values that are missing
+or invalid is a drift signal of its own — a feature that goes 50% null upstream is drift, not "no drift".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +25,7 @@ import pandas as pd
 from mlops_workloads.features import FEATURE_NAMES, FEATURES_BY_NAME, LABEL
 from mlops_workloads.monitoring.stats import RowSample, ks_test, psi, wasserstein_normalised
 from mlops_workloads.reference import POSITIVE_THRESHOLD, PREDICTION_COLUMN, ReferenceProfile
+from mlops_workloads.validation import ColumnFinding, check_features
 
 
 class MissingColumnsError(ValueError):
@@ -48,6 +53,7 @@ class DriftPolicy:
     ks_pvalue: float = 0.05
     min_samples: int = 30
     drift_share: float = 0.5  # share of drifted features that makes the dataset drifted
+    missing_share: float = 0.1  # missing-or-invalid share of a feature, above its reference share, that is drift
     f1_ratio: float = 0.9  # retrain when current F1 < f1_ratio * reference F1
     sample_size: int = 20_000  # rows kept for KS / Wasserstein / the HTML report
     seed: int = 0
@@ -60,7 +66,7 @@ class DriftPolicy:
             )
         if self.wasserstein_threshold <= 0:
             raise ValueError(f"wasserstein_threshold={self.wasserstein_threshold} must be > 0")
-        for name in ("ks_pvalue", "drift_share", "f1_ratio"):
+        for name in ("ks_pvalue", "drift_share", "f1_ratio", "missing_share"):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"{name}={value} must be in (0, 1]")
@@ -86,11 +92,14 @@ def _severity(value: float, policy: DriftPolicy) -> Severity:
 class FeatureDrift:
     feature: str
     categorical: bool
-    current_count: int
-    null_fraction: float
-    method: str  # the statistic behind ``drifted``: "wasserstein_norm" or "psi"
+    current_count: int  # usable values
+    null_fraction: float  # share of rows whose value is null
+    invalid_fraction: float  # share of rows whose value breaks the contract (wrong type, not integral, out of range)
+    reference_null_fraction: float
+    missing_drift: bool  # null + invalid share exceeds the reference's by more than the policy's missing_share
+    method: str  # the statistic behind the distribution verdict: "wasserstein_norm" or "psi"
     score: float | None  # its value (None when skipped)
-    drifted: bool
+    drifted: bool  # distribution drift or missing drift
     psi: float
     severity: Severity  # PSI band
     reference_mean: float
@@ -134,6 +143,8 @@ class DriftResult:
     skipped: list[str]
     sample: pd.DataFrame = field(repr=False)
 
+    violations: list[ColumnFinding] = field(default_factory=list)  # contract violations, per column and file
+
     @property
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
@@ -156,6 +167,12 @@ class DriftResult:
             for f in self.features
             if f.drifted and f.severity is Severity.SIGNIFICANT and not FEATURES_BY_NAME[f.feature].is_seasonal
         ]
+        reasons += [
+            f"feature {f.feature}: {f.null_fraction + f.invalid_fraction:.1%} of values missing or invalid "
+            f"(reference {f.reference_null_fraction:.1%}, threshold +{p.missing_share:.0%})"
+            for f in self.features
+            if f.missing_drift
+        ]
         if self.prediction is not None and self.prediction.severity is Severity.SIGNIFICANT:
             reasons.append(f"prediction drift: PSI {self.prediction.psi:.3f} >= {p.psi_significant}")
         if self.performance is not None and self.performance.degraded:
@@ -175,6 +192,7 @@ class DriftResult:
             "features": [asdict(f) for f in self.features],
             "prediction": None if self.prediction is None else asdict(self.prediction),
             "performance": None if self.performance is None else asdict(self.performance),
+            "contract_violations": [asdict(v) | {"message": v.describe()} for v in self.violations],
             "skipped": self.skipped,
         }
 
@@ -203,6 +221,9 @@ class DriftAccumulator:
         self.rows = 0
         self._counts = {name: np.zeros(ref.n_bins, dtype=np.int64) for name, ref in profile.features.items()}
         self._non_null = dict.fromkeys(profile.features, 0)
+        self._nulls = dict.fromkeys(profile.features, 0)
+        self._invalid = dict.fromkeys(profile.features, 0)
+        self._findings: dict[tuple[str, str, str], ColumnFinding] = {}
         self._sums = dict.fromkeys(profile.features, 0.0)
         self._pred_counts = np.zeros(len(profile.prediction.bin_edges) - 1, dtype=np.int64)
         self._positives = 0
@@ -211,7 +232,8 @@ class DriftAccumulator:
         self._extra: list[str] | None = None  # prediction/label columns, fixed by the first chunk
         self._sample: RowSample | None = None
 
-    def update(self, chunk: pd.DataFrame) -> None:
+    def update(self, chunk: pd.DataFrame, source: str = "") -> None:
+        """Add ``chunk`` (rows of the file ``source``, named in contract findings) to the window."""
         check_feature_columns(chunk.columns)
         if self._extra is None:
             self._extra = [c for c in (self.prediction_column, self.label_column) if c in chunk.columns]
@@ -219,11 +241,22 @@ class DriftAccumulator:
         assert self._sample is not None
         if len(chunk) == 0:
             return
+        checked, findings = check_features(chunk, source)
+        for finding in findings:
+            key = (finding.column, finding.source, finding.problem)
+            known = self._findings.get(key)
+            self._findings[key] = finding if known is None else replace(known, count=known.count + finding.count)
         block = np.empty((len(chunk), len(self._sample.columns)), dtype=np.float64)
         for j, name in enumerate(self._sample.columns):
-            # A later partition without the prediction/label column counts as "not known" for those rows.
-            block[:, j] = chunk[name].to_numpy(dtype=np.float64, na_value=np.nan) if name in chunk.columns else np.nan
+            if name in checked:
+                block[:, j] = checked[name].values  # NaN where missing or breaking the contract
+            elif name in chunk.columns:
+                block[:, j] = pd.to_numeric(chunk[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            else:  # a later partition without the prediction/label column: "not known" for those rows
+                block[:, j] = np.nan
         for j, name in enumerate(FEATURE_NAMES):
+            self._nulls[name] += int(checked[name].problems["missing"].sum())
+            self._invalid[name] += int(checked[name].unusable.sum()) - int(checked[name].problems["missing"].sum())
             values = block[:, j]
             self._counts[name] += self.profile.features[name].bin_counts(values)
             valid = values[~np.isnan(values)]
@@ -270,6 +303,7 @@ class DriftAccumulator:
             performance=performance,
             skipped=skipped,
             sample=sample,
+            violations=[f for f in self._findings.values() if f.problem != "missing"],
         )
 
     def _feature_drift(self, name: str, sample: pd.DataFrame, enough: bool) -> FeatureDrift:
@@ -299,14 +333,20 @@ class DriftAccumulator:
                 wd = wasserstein_normalised(base, cur, float(np.std(base)))
             score = wd
             drifted = enough and wd is not None and wd >= policy.wasserstein_threshold
+        nulls = self._nulls[name] / self.rows if self.rows else 0.0
+        invalid = self._invalid[name] / self.rows if self.rows else 0.0
+        missing_drift = enough and nulls + invalid - ref.null_fraction > policy.missing_share
         return FeatureDrift(
             feature=name,
             categorical=ref.categorical,
             current_count=n,
-            null_fraction=1.0 - n / self.rows if self.rows else 0.0,
+            null_fraction=nulls,
+            invalid_fraction=invalid,
+            reference_null_fraction=ref.null_fraction,
+            missing_drift=missing_drift,
             method=method,
             score=score,
-            drifted=drifted,
+            drifted=drifted or missing_drift,
             psi=value,
             severity=severity,
             reference_mean=ref.mean,

@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from mlops_workloads.features import FEATURE_NAMES, LABEL, MODEL_NAME
+from mlops_workloads.features import FEATURE_NAMES, FEATURES, LABEL, MODEL_NAME
 from mlops_workloads.monitoring import metrics, storage
 from mlops_workloads.monitoring.drift import DriftAccumulator, DriftPolicy, DriftResult, check_feature_columns
 from mlops_workloads.monitoring.report import run_evidently, save_report
@@ -27,17 +26,17 @@ from mlops_workloads.monitoring.retrain import (
     Outcome,
     Retrainer,
     RetrainingDecision,
-    RetrainSubmission,
     decide,
 )
 from mlops_workloads.reference import ARTIFACT_PATH, PREDICTION_COLUMN, ReferenceProfile
+from mlops_workloads.storage import is_local
+from mlops_workloads.validation import check_features
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
 METRICS_FILE = "model_monitoring.prom"
 COOLDOWN_FILE = "retraining_state.json"
 SUMMARY_FILE = "drift_summary.json"
-PromotePolicy = Literal["auto", "manual"]
 
 
 class MonitoringError(RuntimeError):
@@ -51,21 +50,20 @@ class MonitoringConfig:
     alias: str = "champion"
     tracking_uri: str | None = None
     report_dir: str = "monitoring"
-    metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (or the temp dir for s3://)
+    metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (the temp dir for a bucket)
     pushgateway: str | None = None
-    cooldown_state: str | None = None  # default: <report_dir>/retraining_state.json (local or s3://)
+    cooldown_state: str | None = None  # default: <report_dir>/retraining_state.json (local, s3:// or gs://)
     cooldown_hours: float = DEFAULT_COOLDOWN_HOURS
     policy: DriftPolicy = field(default_factory=DriftPolicy)
     chunk_rows: int = storage.DEFAULT_CHUNK_ROWS
     prediction_column: str = PREDICTION_COLUMN
     score_missing_predictions: bool = True  # score the window with the champion when it has no prediction column
-    promote: PromotePolicy | None = None  # after an in-process retraining: registry.promote_challenger policy
 
     @property
     def metrics_path(self) -> str:
         if self.metrics_file:
             return self.metrics_file
-        base = Path(tempfile.gettempdir()) if storage.is_s3(self.report_dir) else Path(self.report_dir)
+        base = Path(self.report_dir) if is_local(self.report_dir) else Path(tempfile.gettempdir())
         return str(base / METRICS_FILE)
 
     @property
@@ -132,7 +130,7 @@ def load_champion(model_name: str, alias: str, tracking_uri: str | None) -> Cham
 
 
 def compute_drift(
-    chunks: Iterable[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame | storage.WindowChunk],
     profile: ReferenceProfile,
     policy: DriftPolicy,
     *,
@@ -140,18 +138,35 @@ def compute_drift(
     scorer: Callable[[], Callable[[pd.DataFrame], np.ndarray]] | None = None,
     source: str = "current window",
 ) -> DriftResult:
-    """Stream ``chunks`` through a :class:`DriftAccumulator`; scores chunks lacking predictions when ``scorer``."""
+    """Stream ``chunks`` through a :class:`DriftAccumulator`; scores chunks lacking predictions when ``scorer``.
+
+    Only rows whose every feature is usable (present and within the contract) are scored; the others get no
+    prediction (they are reported as contract violations and missing values instead).
+    """
     accumulator = DriftAccumulator(profile, policy, prediction_column=prediction_column)
     score: Callable[[pd.DataFrame], np.ndarray] | None = None
-    for chunk in chunks:
+    for item in chunks:
+        chunk, origin = (item.frame, item.source) if isinstance(item, storage.WindowChunk) else (item, "")
         if scorer is not None and prediction_column not in chunk.columns and len(chunk):
             check_feature_columns(chunk.columns, source)
             score = score or scorer()
-            chunk = chunk.assign(**{prediction_column: score(chunk)})
-        accumulator.update(chunk)
+            chunk = chunk.assign(**{prediction_column: _score_usable_rows(chunk, score)})
+        accumulator.update(chunk, origin)
     if accumulator.rows == 0:
         raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
     return accumulator.result()
+
+
+def _score_usable_rows(chunk: pd.DataFrame, score: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
+    checked, _ = check_features(chunk)
+    usable = ~np.logical_or.reduce([checked[name].unusable for name in FEATURE_NAMES])
+    predictions = np.full(len(chunk), np.nan)
+    if usable.any():
+        clean = pd.DataFrame({f.name: checked[f.name].values[usable] for f in FEATURES}).astype(
+            {f.name: f.pandas_dtype for f in FEATURES}
+        )
+        predictions[usable] = score(clean)
+    return predictions
 
 
 def _stamp(now: datetime) -> str:
@@ -190,13 +205,13 @@ def _run(
 ) -> MonitoringRun:
     started = time.monotonic()
     columns = [*FEATURE_NAMES, config.prediction_column, LABEL]
-    chunks = storage.iter_window(config.current, chunk_rows=config.chunk_rows, columns=columns)
+    chunks = storage.iter_window_chunks(config.current, chunk_rows=config.chunk_rows, columns=columns)
     # Read the first chunk before touching the registry: a bad window fails fast with a message about the window.
     first = next(chunks, None)
     source = f"current window {config.current!r}"
     if first is None:
         raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
-    check_feature_columns(first.columns, source)
+    check_feature_columns(first.frame.columns, f"{source} (file {first.source})")
     champion = champion or load_champion(config.model_name, config.alias, config.tracking_uri)
     drift = compute_drift(
         itertools.chain([first], chunks),
@@ -223,7 +238,6 @@ def _run(
         retrainer=retrainer,
         cooldown=cooldown,
         now=now,
-        on_completed=_promoter(config) if config.promote else None,
     )
     families = metrics.success_families(
         drift,
@@ -258,35 +272,13 @@ def _run(
                 "drifted_features": drift.drifted_features,
                 "outcome": decision.outcome.value,
                 "report": report_uri,
+                "contract_violations": [v.describe() for v in drift.violations],
             }
         )
     )
     return MonitoringRun(
         config.model_name, champion.version, drift, decision, report_uri, summary_uri, config.metrics_path
     )
-
-
-def _promoter(config: MonitoringConfig) -> Callable[[RetrainSubmission], dict[str, Any]]:
-    def promote(_: RetrainSubmission) -> dict[str, Any]:
-        import mlflow
-
-        from mlops_workloads.registry import promote_challenger
-
-        uri = config.tracking_uri or mlflow.get_tracking_uri()
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        try:
-            decision = promote_challenger(client, config.model_name, policy=config.promote or "manual")
-        except Exception as exc:  # the retraining happened; report the failed promotion instead of failing the run
-            return {"promoted": False, "error": f"{type(exc).__name__}: {exc}"}
-        return {
-            "promoted": decision.promoted,
-            "policy": decision.policy,
-            "challenger_version": decision.challenger_version,
-            "champion_version": decision.champion_version,
-            "reasons": list(decision.reasons),
-        }
-
-    return promote
 
 
 __all__ = [

@@ -88,7 +88,7 @@ def success_families(
     )
     detected = _gauge(
         FEATURE_DRIFT_DETECTED,
-        "1 when the feature's PSI crossed the drift threshold",
+        "1 when the feature drifted: its distribution, or its share of missing or invalid values",
         ["model_name", "model_version", "feature"],
     )
     for f in result.features:
@@ -97,6 +97,8 @@ def success_families(
             ("ks_statistic", f.ks_statistic),
             ("ks_pvalue", f.ks_pvalue),
             ("wasserstein_norm", f.wasserstein_norm),
+            ("missing_share", f.null_fraction + f.invalid_fraction),  # a drift signal of its own (policy.missing_share)
+            ("invalid_share", f.invalid_fraction),  # values breaking the feature contract
         ):
             if value is not None and math.isfinite(value):
                 score.add_metric([*mv, f.feature, statistic], value)
@@ -178,6 +180,7 @@ def export(
     model_name: str,
     pushgateway: str | None = None,
     replace: bool = True,
+    job: str = PUSHGATEWAY_JOB,
 ) -> CollectorRegistry:
     """Write ``families`` to the textfile (atomically) and push them when a Pushgateway is configured.
 
@@ -191,7 +194,7 @@ def export(
     if pushgateway:
         push = push_to_gateway if replace else pushadd_to_gateway
         try:
-            push(pushgateway, job=PUSHGATEWAY_JOB, registry=registry, grouping_key={"model_name": model_name})
+            push(pushgateway, job=job, registry=registry, grouping_key={"model_name": model_name})
         except OSError as exc:  # an unreachable gateway must not lose the run: the textfile already holds it
             logger.warning(json.dumps({"event": "pushgateway_failed", "pushgateway": pushgateway, "error": str(exc)}))
     return registry

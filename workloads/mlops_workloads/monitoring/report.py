@@ -1,7 +1,8 @@
 """The human-readable side: an Evidently DataDriftPreset report configured with the job's own methods and
 thresholds (normalised Wasserstein for continuous features, PSI for categorical ones, the job's drift share) so
-its column verdicts are the job's verdicts. It runs on bounded samples — the profile's reference sample and the
-job's row sample of the window — so it stays fast on any window size."""
+its column verdicts are the job's verdicts, plus each feature's missing-value share (values breaking the contract
+are missing in the job's sample), the drift signal of its own. It runs on bounded samples — the profile's reference
+sample and the job's row sample of the window — so it stays fast on any window size."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, policy: DriftP
     """Evidently's DataDriftPreset on the contract features with the job's methods and thresholds (a snapshot)."""
     # Imported here: Evidently takes seconds to import and most uses of this package never render a report.
     from evidently import Dataset, Report
+    from evidently.metrics import MissingValueCount
     from evidently.presets import DataDriftPreset
 
     preset = DataDriftPreset(
@@ -42,7 +44,7 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, policy: DriftP
         cat_method="psi",
         cat_threshold=policy.psi_threshold,
     )
-    report = Report([preset])
+    report = Report([preset, *(MissingValueCount(column=f.name) for f in FEATURES)])
     definition = _definition()
     return report.run(
         current_data=Dataset.from_pandas(_features(current), data_definition=definition),
@@ -63,6 +65,6 @@ def evidently_verdicts(snapshot: Any, policy: DriftPolicy) -> dict[str, tuple[fl
 
 
 def save_report(snapshot: Any, report_dir: str, run_stamp: str) -> str:
-    """Save the HTML report as ``<report_dir>/<run_stamp>/drift_report.html`` (local or S3); returns its URI."""
+    """Save the HTML report as ``<report_dir>/<run_stamp>/drift_report.html`` (local or bucket); returns its URI."""
     html = snapshot.get_html_str(as_iframe=False)
     return storage.write_bytes(storage.join(report_dir, run_stamp, REPORT_FILE), html.encode(), "text/html")

@@ -3,13 +3,16 @@
 Every decision — triggered, or skipped because there is no drift, because the last trigger is within the cooldown,
 because the window is too small or because retraining is disabled — is returned as a :class:`RetrainingDecision`
 and logged as one JSON line with its reasons. The cooldown state (last trigger time and a running count per model)
-lives in a small JSON file, local or ``s3://``, so a series of drifted windows does not start a retraining storm.
+lives in a small JSON file, local, ``s3://`` or ``gs://``, so a series of drifted windows does not start a retraining
+storm.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 
 from mlops_workloads.monitoring import storage
 from mlops_workloads.monitoring.drift import DriftResult
+from mlops_workloads.release import DEFAULT_PROMOTION
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
@@ -49,8 +53,51 @@ class Retrainer(Protocol):
     def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission: ...
 
 
+# An image reference the cluster can pull reproducibly: a registry path with a version tag or a digest.
+_IMAGE_REFERENCE = re.compile(
+    r"^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
+    r"(:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64}|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64})$"
+)
+
+
+def check_image_reference(image: str) -> str:
+    """``image`` when it names a registry, a repository and a version tag or digest (never ``:latest``)."""
+    if not _IMAGE_REFERENCE.match(image):
+        raise ValueError(
+            f"training image {image!r} is not a pinned image reference: use <registry>/<repository>:<version> or "
+            "<registry>/<repository>@sha256:<digest> (the image the stack deployed), never :latest"
+        )
+    return image
+
+
+def with_executor_image(package: Path, image: str, target: Path) -> Path:
+    """Write ``package`` (a compiled pipeline) to ``target`` with every executor's container running ``image``.
+
+    The package is compiled into the monitoring image with the workloads package's default training image; the
+    stack deploys its own (its registry, its tag or digest), so the retrainer rewrites each container executor of
+    the IR (``deploymentSpec.executors.<label>.container.image``: kfp 2.17.0, kfp/compiler/pipeline_spec_builder.py
+    lines 745-746 and 1411) before submitting. The platform-specific document (node selectors, tolerations)
+    holds no image and is kept as it is.
+    """
+    import yaml
+
+    check_image_reference(image)
+    documents = list(yaml.safe_load_all(package.read_text()))
+    if not documents or "deploymentSpec" not in documents[0]:
+        raise ValueError(f"{package} is not a compiled KFP pipeline (no deploymentSpec)")
+    executors = documents[0]["deploymentSpec"].get("executors", {})
+    containers = [e["container"] for e in executors.values() if "container" in e]
+    if not containers:
+        raise ValueError(f"{package} has no container executor to run {image}")
+    for container in containers:
+        container["image"] = image
+    target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return target
+
+
 class KfpApiRetrainer:
-    """Submits a run of the compiled training pipeline package to the Kubeflow Pipelines API (in the cluster)."""
+    """Submits a run of the compiled training pipeline package to the Kubeflow Pipelines API (in the cluster), every
+    step running ``image`` (the training image the stack deployed)."""
 
     backend = "kfp"
 
@@ -59,6 +106,7 @@ class KfpApiRetrainer:
         host: str,
         package_path: str | Path,
         *,
+        image: str,
         arguments: Mapping[str, Any] | None = None,
         experiment_name: str = DEFAULT_KFP_EXPERIMENT,
         namespace: str | None = None,
@@ -66,6 +114,7 @@ class KfpApiRetrainer:
     ) -> None:
         self.host = host
         self.package_path = Path(package_path)
+        self.image = check_image_reference(image)
         self.arguments = dict(arguments or {})
         self.experiment_name = experiment_name
         self.namespace = namespace
@@ -79,16 +128,28 @@ class KfpApiRetrainer:
             )
         client = self._client_factory(self.host)
         run_name = f"retrain-{model_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-        result = client.create_run_from_pipeline_package(
-            pipeline_file=str(self.package_path),
-            arguments=self.arguments,
-            run_name=run_name,
-            experiment_name=self.experiment_name,
-            namespace=self.namespace,
-            enable_caching=False,  # a drift-triggered run must read the new data, not replay a cached step
-        )
+        arguments = {**self.arguments, "model_name": model_name}
+        with tempfile.TemporaryDirectory(prefix="pipeline-") as tmp:
+            package = with_executor_image(self.package_path, self.image, Path(tmp) / self.package_path.name)
+            result = client.create_run_from_pipeline_package(
+                pipeline_file=str(package),
+                arguments=arguments,
+                run_name=run_name,
+                experiment_name=self.experiment_name,
+                namespace=self.namespace,
+                enable_caching=False,  # a drift-triggered run must read the new data, not replay a cached step
+            )
+        promotion = arguments.get("promotion", DEFAULT_PROMOTION)
         return RetrainSubmission(
-            self.backend, str(result.run_id), completed=False, details={"host": self.host, "run_name": run_name}
+            self.backend,
+            str(result.run_id),
+            completed=False,
+            details={
+                "host": self.host,
+                "run_name": run_name,
+                "image": self.image,
+                "promotion": {"policy": promotion, "status": f"decided by the run's promote step ({promotion})"},
+            },
         )
 
 
@@ -132,7 +193,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class CooldownState:
-    """Per-model last trigger time and trigger count, persisted as JSON at a local path or S3 URI."""
+    """Per-model last trigger time and trigger count, persisted as JSON at a local path or bucket URI."""
 
     def __init__(self, uri: str, hours: float = DEFAULT_COOLDOWN_HOURS) -> None:
         if hours < 0:
@@ -194,12 +255,9 @@ def decide(
     retrainer: Retrainer | None,
     cooldown: CooldownState,
     now: datetime | None = None,
-    on_completed: Callable[[RetrainSubmission], dict[str, Any]] | None = None,
 ) -> RetrainingDecision:
-    """Decide whether ``result`` warrants retraining, submit it if so, log and return the decision.
-
-    ``on_completed`` runs after a retraining that finished in-process (e.g. promoting the new challenger).
-    """
+    """Decide whether ``result`` warrants retraining, submit it if so, log and return the decision (with the
+    retraining run's promotion: its decision when it ran to completion, its policy when it was only submitted)."""
     now = now or datetime.now(UTC)
     base = RetrainingDecision(Outcome.NO_DRIFT, model_name, model_version, [], now.isoformat())
     reasons = result.retraining_reasons()
@@ -229,7 +287,7 @@ def decide(
                 reasons=reasons,
                 cooldown_until=(now + timedelta(hours=cooldown.hours)).isoformat(),
                 submission=submission,
-                promotion=on_completed(submission) if submission.completed and on_completed else None,
+                promotion=submission.details.get("promotion"),
             )
     logger.info(json.dumps({"event": "retraining_decision", **decision.to_dict()}, sort_keys=True))
     return decision

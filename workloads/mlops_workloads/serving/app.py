@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops_workloads.features import ENTITY_KEY, FEATURE_NAMES, FEATURES_BY_NAME, TRANSACTION_ID
 from mlops_workloads.serving.batcher import MicroBatcher
@@ -29,13 +30,25 @@ from mlops_workloads.serving.manager import ModelManager
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
 from mlops_workloads.serving.routing import Variant
-from mlops_workloads.serving.schemas import PredictBatchResponse, PredictResponse, build_request_models
+from mlops_workloads.serving.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    NotReadyResponse,
+    PredictBatchResponse,
+    PredictResponse,
+    ReadyResponse,
+    ValidationErrorResponse,
+    build_request_models,
+)
 from mlops_workloads.serving.settings import ServingSettings
 
 ACCESS_LOGGER = "mlops_workloads.serving.access"
 REQUEST_ID_HEADER = "x-request-id"
-# A generous per-row allowance: a contract row is ~400 bytes of JSON.
-_BYTES_PER_ROW = 2048
+# A generous per-row allowance: a contract row is ~400 bytes of JSON (~2 KB with a 128-character id of escapes).
+_BYTES_PER_ROW = 4096
+_ENVELOPE_BYTES = 4096
+_INPUT_CHARS = 200  # longest offending value echoed in a 422
+_JSON_TYPES = (b"application/json",)
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger(__name__)
@@ -52,47 +65,105 @@ class ServingError(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-class _BodyLimit:
-    """Rejects oversized /predict/batch bodies with 413 before they are read and parsed."""
+class _RequestGuard:
+    """Pure ASGI in front of the JSON endpoints: refuses a body that is not JSON (415) and enforces the body limit
+    while reading, whatever the framing (Content-Length or chunked), answering 413 without reading the rest; the
+    body read is then replayed to the app. Requests to other paths pass through untouched."""
 
-    def __init__(self, app: ASGIApp, *, path: str, max_bytes: int, on_reject: Callable[[], None]) -> None:
-        self.app, self.path, self.max_bytes, self.on_reject = app, path, max_bytes, on_reject
+    def __init__(self, app: ASGIApp, *, limits: Mapping[str, int], on_reject: Callable[[str, str], None]) -> None:
+        self.app, self.limits, self.on_reject = app, dict(limits), on_reject
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, reason: str, detail: str) -> None:
+        self.on_reject(scope["path"], reason)
+        await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path:
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                self.on_reject()
-                response = JSONResponse(
-                    {"detail": f"request body of {int(length)} bytes exceeds {self.max_bytes}; send smaller batches"},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
+        limit = self.limits.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type not in _JSON_TYPES and not media_type.endswith(b"+json"):
+            shown = media_type.decode("latin-1") or "none"
+            detail = (
+                f"Content-Type {shown!r} is not supported: send the request as JSON (Content-Type: application/json)"
+            )
+            await self._refuse(scope, receive, send, 415, "unsupported_media_type", detail)
+            return
+        too_large = f"request body exceeds {limit} bytes; send fewer rows per request"
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, 413, "payload_too_large", too_large)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await self._refuse(scope, receive, send, 413, "payload_too_large", too_large)
                 return
-        await self.app(scope, receive, send)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _printable(text: str) -> str:
+    """Text that always encodes: lone surrogates become visible escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _json_scalar(value: Any) -> Any:
+    """An offending input as the 422 may echo it, or None when it is not a JSON scalar (bytes, objects...)."""
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return _printable(value[:_INPUT_CHARS])
+    return None
 
 
 def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     described = []
     for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        loc = [_printable(str(part)) for part in error.get("loc", ()) if part != "body"]
         field = ".".join(loc) or "body"
-        message = f"{field}: {error.get('msg')}"
-        scalar_input = "input" in error and not isinstance(error["input"], dict | list)
-        if scalar_input:
-            message += f" (got {error['input']!r})"
-            if isinstance(error["input"], float) and not math.isfinite(error["input"]):
-                error = {**error, "input": str(error["input"])}  # NaN/inf are not valid JSON
+        message = f"{field}: {_printable(str(error.get('msg')))}"
+        entry: dict[str, Any] = {"field": field, "type": str(error.get("type"))}
+        echoed = _json_scalar(error.get("input"))
+        if echoed is not None:
+            message += f" (got {echoed!r})"
+            entry["input"] = echoed
         feature = FEATURES_BY_NAME.get(loc[-1]) if loc else None
         if feature is not None:
             message += (
                 f"; send a {feature.kind} within [{feature.minimum:g}, {feature.maximum:g}]: {feature.description}"
             )
-        entry = {"field": field, "message": message, "type": error.get("type")}
-        if scalar_input:
-            entry["input"] = error["input"]
+        entry["message"] = message
         described.append(entry)
     return described
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON (or not UTF-8)"},
+    413: {"model": ErrorResponse, "description": "The body exceeds the size limit (checked while reading)"},
+    415: {"model": ErrorResponse, "description": "The body is not sent as application/json"},
+    422: {"model": ValidationErrorResponse, "description": "A field breaks the contract (type, range, unknown)"},
+    500: {"model": ErrorResponse, "description": "The model failed to score valid input"},
+    503: {"model": ErrorResponse, "description": "No model loaded yet, or the online feature store is unavailable"},
+}
 
 
 def _endpoint(request: Request) -> str:
@@ -143,18 +214,36 @@ def create_app(
     app = FastAPI(title="Fraud detection inference", version="1", lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.manager = settings, metrics, manager
     app.add_middleware(
-        _BodyLimit,
-        path="/predict/batch",
-        max_bytes=settings.max_batch_size * _BYTES_PER_ROW + 4096,
-        on_reject=lambda: metrics.request_errors.labels("/predict/batch", "payload_too_large").inc(),
+        _RequestGuard,
+        limits={
+            "/predict": _BYTES_PER_ROW + _ENVELOPE_BYTES,
+            "/predict/batch": settings.max_batch_size * _BYTES_PER_ROW + _ENVELOPE_BYTES,
+        },
+        on_reject=lambda path, reason: metrics.request_errors.labels(path, reason).inc(),
     )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         endpoint = _endpoint(request)
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            metrics.request_errors.labels(endpoint, "malformed_json").inc()
+            _audit(request, endpoint, None, None, 0.0, "malformed_json", 0)
+            where = next(e for e in errors if e.get("type") == "json_invalid")
+            detail = (
+                f"the body is not valid JSON ({_printable(str(where.get('ctx', {}).get('error', 'decode error')))})"
+            )
+            return JSONResponse({"detail": detail}, status_code=400)
         metrics.request_errors.labels(endpoint, "validation").inc()
         _audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
-        return JSONResponse({"detail": _describe_validation_errors(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": _describe_validation_errors(errors)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body", e.g. a body that is not UTF-8
+            metrics.request_errors.labels(_endpoint(request), "malformed_json").inc()
+            return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=400)
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
@@ -256,7 +345,7 @@ def create_app(
         if len(scores) - positives:
             metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS)
     async def predict(request: Request, body: predict_request) -> dict[str, Any]:  # type: ignore[valid-type]
         started = time.perf_counter()
         row = (await _complete([body.model_dump()]))[0]  # type: ignore[attr-defined]
@@ -273,7 +362,7 @@ def create_app(
         _audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
         return {"request_id": _request_id(request), **_prediction(row, score, variant, model)}
 
-    @app.post("/predict/batch", response_model=PredictBatchResponse)
+    @app.post("/predict/batch", response_model=PredictBatchResponse, responses=_ERRORS)
     async def predict_batch(request: Request, body: batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
         started = time.perf_counter()
         rows = await _complete([item.model_dump() for item in body.instances])  # type: ignore[attr-defined]
@@ -304,26 +393,58 @@ def create_app(
             _audit(request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes])
         return {"request_id": _request_id(request), "predictions": results}
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=HealthResponse)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    def _refused() -> dict[str, dict[str, Any]]:
+        return {
+            variant: {
+                "model_version": r.version,
+                "reason": r.reason,
+                "message": _printable(r.message),
+                "attempts": r.attempts,
+                "retry_in_seconds": round(manager.retry_in(r), 1),
+            }
+            for variant, r in manager.refused.items()
+        }
+
+    @app.get(
+        "/readyz",
+        response_model=ReadyResponse,
+        responses={503: {"model": NotReadyResponse, "description": "No champion served: loading, or refused"}},
+    )
     async def readyz() -> Response:
         state = manager.state
+        refused = _refused()
         if state.champion is None:
+            champion = refused.get("champion")
+            if champion is not None:
+                detail = (
+                    f"models:/{settings.model_name}@champion points at version {champion['model_version']}, which "
+                    f"was refused ({champion['reason']}): {champion['message']}; retrying in "
+                    f"{champion['retry_in_seconds']} s"
+                )
+                return JSONResponse({"status": "refused", "detail": detail, "refused": refused}, status_code=503)
             return JSONResponse(
-                {"status": "loading", "detail": f"no model loaded yet from models:/{settings.model_name}@champion"},
+                {"status": "loading", "detail": f"no model loaded yet from models:/{settings.model_name}@champion",
+                 "refused": refused},
                 status_code=503,
-            )
+            )  # fmt: skip
         models = {
             variant: {"model_version": m.version, "runtime": m.runtime}
             for variant, m in (("champion", state.champion), ("challenger", state.challenger))
             if m is not None
         }
-        return JSONResponse({"status": "ready", "model_name": settings.model_name, "models": models})
+        return JSONResponse(
+            {"status": "ready", "model_name": settings.model_name, "models": models, "refused": refused}
+        )
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus"}},
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

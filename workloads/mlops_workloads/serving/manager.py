@@ -2,6 +2,10 @@
 
 The served models live in one immutable :class:`ServingState`; a reload builds a new state and swaps it in with a
 single reference assignment, so an in-flight request keeps the model it started with and never sees half a swap.
+
+A version that fails to load (corrupt, incompatible, wrong signature) is *refused*: the refusal (version, reason,
+message) is reported by ``/readyz`` and the ``model_refused_version`` metric, and the version is not downloaded again
+on every poll but retried with exponential back-off, until the alias moves or the retry succeeds.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -32,6 +37,17 @@ class ServingState:
         return self.champion if variant == CHAMPION_VARIANT else self.challenger
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A version an alias points at that the service refused to load, and when it will be tried again."""
+
+    version: str
+    reason: str
+    message: str
+    attempts: int
+    retry_at: float  # on the manager's clock
+
+
 class ModelManager:
     """Loads ``@champion`` (and ``@challenger`` when it gets traffic) and polls the aliases for changes."""
 
@@ -41,12 +57,15 @@ class ModelManager:
         metrics: ServingMetrics,
         source: ModelSource | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.source = source or ModelSource(settings.tracking_uri, settings.effective_registry_uri)
         self.state = ServingState()
+        self.refused: dict[Variant, Refusal] = {}
         self._sleep = sleep
+        self._clock = clock
 
     @property
     def ready(self) -> bool:
@@ -86,6 +105,7 @@ class ModelManager:
             version, run_id = self.source.resolve(name, alias)
         except ModelLoadError as exc:
             if variant == CHALLENGER_VARIANT and exc.reason == "alias_missing":
+                self._clear_refusal(variant)
                 if current is not None:  # promoted or withdrawn: all traffic goes back to the champion
                     logger.info("models:/%s@%s is gone; routing all traffic to the champion", name, alias)
                     self._swap(variant, None)
@@ -93,7 +113,11 @@ class ModelManager:
             self._failed(variant, exc)
             return
         if current is not None and current.version == version:
+            self._clear_refusal(variant)  # e.g. rolled back to the served version
             return
+        refusal = self.refused.get(variant)
+        if refusal is not None and refusal.version == version and self._clock() < refusal.retry_at:
+            return  # refused before: wait for the back-off instead of downloading it again
         champion = self.state.champion
         if variant == CHALLENGER_VARIANT and champion is not None and champion.version == version:
             loaded = champion  # same version under both aliases: share the loaded model
@@ -102,7 +126,9 @@ class ModelManager:
                 loaded = self.source.load(name, version, run_id, self.settings.runtime)
             except ModelLoadError as exc:
                 self._failed(variant, exc)
+                self._refuse(variant, version, exc)
                 return
+        self._clear_refusal(variant)
         self._swap(variant, loaded)
         logger.info(
             "serving %s v%s as %s (runtime %s, previous %s)",
@@ -123,6 +149,25 @@ class ModelManager:
         if model is not None:
             self.metrics.model_info.labels(model.name, model.version, variant, model.runtime).set(1)
             self.metrics.reloads.inc()
+
+    def _refuse(self, variant: Variant, version: str, exc: ModelLoadError) -> None:
+        previous = self.refused.get(variant)
+        attempts = previous.attempts + 1 if previous is not None and previous.version == version else 1
+        delay = min(
+            self.settings.reload_interval_seconds * 2 ** (attempts - 1), self.settings.refused_backoff_max_seconds
+        )
+        self._clear_refusal(variant)
+        self.refused[variant] = Refusal(version, exc.reason, str(exc), attempts, self._clock() + delay)
+        self.metrics.refused_version.labels(variant, version, exc.reason).set(1)
+
+    def _clear_refusal(self, variant: Variant) -> None:
+        refusal = self.refused.pop(variant, None)
+        if refusal is not None:
+            with contextlib.suppress(KeyError):
+                self.metrics.refused_version.remove(variant, refusal.version, refusal.reason)
+
+    def retry_in(self, refusal: Refusal) -> float:
+        return max(0.0, refusal.retry_at - self._clock())
 
     def _failed(self, variant: Variant, exc: ModelLoadError) -> None:
         self.metrics.reload_failures.labels(variant=variant, reason=exc.reason).inc()

@@ -15,6 +15,7 @@ REQUEST_ERRORS_TOTAL = "model_request_errors_total"
 BATCH_SIZE = "model_batch_size"
 RELOAD_FAILURES_TOTAL = "model_reload_failures_total"
 RELOADS_TOTAL = "model_reloads_total"
+REFUSED_VERSION = "model_refused_version"
 
 METRIC_NAMES: tuple[str, ...] = (
     PREDICTIONS_TOTAL,
@@ -24,6 +25,7 @@ METRIC_NAMES: tuple[str, ...] = (
     BATCH_SIZE,
     RELOAD_FAILURES_TOTAL,
     RELOADS_TOTAL,
+    REFUSED_VERSION,
 )
 
 # Sub-millisecond resolution at the bottom: an ONNX forest answers in well under a millisecond.
@@ -74,3 +76,9 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.reloads = Counter(RELOADS_TOTAL, "Models loaded and swapped in", registry=self.registry)
+        self.refused_version = Gauge(
+            REFUSED_VERSION,
+            "1 while an alias points at a version the service refused to load (it retries with back-off)",
+            ["variant", "model_version", "reason"],
+            registry=self.registry,
+        )

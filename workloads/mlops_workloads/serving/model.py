@@ -31,7 +31,12 @@ ONNX_ARTIFACT = "onnx/model.onnx"
 DECISION_THRESHOLD = 0.5
 
 LoadFailureReason = Literal[
-    "registry_unreachable", "alias_missing", "sklearn_version_mismatch", "load_failed", "smoke_failed"
+    "registry_unreachable",
+    "alias_missing",
+    "sklearn_version_mismatch",
+    "signature_mismatch",
+    "load_failed",
+    "smoke_failed",
 ]
 
 
@@ -141,7 +146,7 @@ class ModelSource:
                 )
             except Exception as exc:
                 raise ModelLoadError("load_failed", f"cannot download {name} v{version}: {exc}") from exc
-            trained_with = _check_sklearn_version(local, name, version)
+            trained_with = _check_mlmodel(local, name, version)
             onnx_path = self._onnx_artifact(run_id, workdir) if runtime != "sklearn" else None
             if runtime == "onnx" and onnx_path is None:
                 raise ModelLoadError("load_failed", f"{name} v{version}: run {run_id} has no {ONNX_ARTIFACT}")
@@ -184,12 +189,17 @@ class ModelSource:
         return Path(path)
 
 
-def _check_sklearn_version(local: Path, name: str, version: str) -> str:
+def _check_mlmodel(local: Path, name: str, version: str) -> str:
+    """Refuse a version the service cannot serve correctly, whatever its width: trained with another scikit-learn,
+    or logged with a signature whose inputs are not the serving contract's (names, order, types). Returns the
+    scikit-learn version it was trained with."""
+    from mlops_workloads.serving.schemas import signature_problems
+
     try:
-        flavors = Model.load(str(local / "MLmodel")).flavors
+        mlmodel = Model.load(str(local / "MLmodel"))
     except Exception as exc:
         raise ModelLoadError("load_failed", f"{name} v{version} has no readable MLmodel file: {exc}") from exc
-    trained_with = str(flavors.get("sklearn", {}).get("sklearn_version", ""))
+    trained_with = str(mlmodel.flavors.get("sklearn", {}).get("sklearn_version", ""))
     if not trained_with:
         raise ModelLoadError(
             "load_failed", f"{name} v{version} has no sklearn flavor with a sklearn_version in its MLmodel file"
@@ -201,6 +211,17 @@ def _check_sklearn_version(local: Path, name: str, version: str) -> str:
             f"{sklearn.__version__}; retrain it with scikit-learn {sklearn.__version__} or serve it from an image "
             f"built with scikit-learn=={trained_with}",
         )
+    signature = mlmodel.signature
+    if signature is None or signature.inputs is None or not hasattr(signature.inputs, "inputs"):
+        raise ModelLoadError(
+            "signature_mismatch",
+            f"refusing {name} v{version}: it was logged without a column signature, so its inputs cannot be checked "
+            "against the serving contract; log it with training.register_model (which infers one)",
+        )
+    columns = [(spec.name, getattr(spec.type, "name", str(spec.type))) for spec in signature.inputs.inputs]
+    problems = signature_problems(columns)
+    if problems:
+        raise ModelLoadError("signature_mismatch", f"refusing {name} v{version}: " + "; ".join(problems))
     return trained_with
 
 

@@ -1,36 +1,103 @@
-"""Request and response models, generated from the feature contract so the API can never drift from it."""
+"""The serving contract in one place: the input fields a request may carry, their strict types and ranges, the
+request and response models generated from them, and the check that a model's signature matches them.
+
+Today the fields come from the fraud feature contract (:func:`contract_fields`); a served model's MLflow signature
+can feed :func:`build_request_models` and :func:`signature_problems` the same way, since both only see
+:class:`InputField` values.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_workloads.features import ENTITY_KEY, FEATURES, TRANSACTION_ID, Feature
+from mlops_workloads.features import ENTITY_KEY, FEATURES, TRANSACTION_ID
 
-_PYTHON_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool}
-_STRICT_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False)
+Kind = Literal["float", "int", "bool"]
+_PYTHON_TYPES: dict[Kind, Any] = {"float": float, "int": None, "bool": bool}  # int: Integer, below
+# MLflow column types (mlflow.types.DataType names) each contract kind may be logged as.
+_SIGNATURE_TYPES: dict[Kind, frozenset[str]] = {
+    "float": frozenset({"double", "float"}),
+    "int": frozenset({"long", "integer"}),
+    "bool": frozenset({"boolean"}),
+}
+# Largest integer every JSON parser holds exactly (RFC 8259 section 6: IEEE 754 doubles); a larger card id would
+# be silently rounded by some client or validator on the way, so the contract refuses it.
+MAX_JSON_INTEGER = 2**53 - 1
+# Strict by default: a number must be a JSON number (an int is a valid float, a bool is not), an integer a JSON
+# number without a fractional part, a boolean true/false; no string is coerced; NaN/Infinity literals and unknown
+# fields are refused.
+_STRICT_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
-def _feature_field(feature: Feature, *, optional: bool) -> tuple[Any, Any]:
-    python_type = _PYTHON_TYPES[feature.kind]
-    bounds: dict[str, Any] = {} if feature.kind == "bool" else {"ge": feature.minimum, "le": feature.maximum}
+@dataclass(frozen=True)
+class InputField:
+    """One model input as the API accepts it."""
+
+    name: str
+    kind: Kind
+    minimum: float
+    maximum: float
+    description: str
+
+
+def contract_fields() -> tuple[InputField, ...]:
+    """The fraud model's inputs, from the feature contract."""
+    return tuple(InputField(f.name, f.kind, f.minimum, f.maximum, f.description) for f in FEATURES)
+
+
+def _unicode_text(value: str) -> str:
+    """Refuse lone surrogates (valid in JSON escapes, not in UTF-8): they could never be echoed back."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate such as \\ud800)") from None
+    return value
+
+
+UnicodeText = Annotated[str, AfterValidator(_unicode_text)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 42.0 as an integer: accept a float with no fractional part, nothing else."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
+
+
+def _field(spec: InputField, *, optional: bool) -> tuple[Any, Any]:
+    python_type = _PYTHON_TYPES[spec.kind] or Integer
+    bounds: dict[str, Any] = {} if spec.kind == "bool" else {"ge": spec.minimum, "le": spec.maximum}
+    if spec.kind == "int":
+        bounds = {"ge": int(spec.minimum), "le": int(spec.maximum)}
     if optional:
-        return python_type | None, Field(None, description=feature.description, **bounds)
-    return python_type, Field(..., description=feature.description, **bounds)
+        return python_type | None, Field(None, description=spec.description, **bounds)
+    return python_type, Field(..., description=spec.description, **bounds)
 
 
-def build_request_models(max_batch_size: int, *, features_optional: bool) -> tuple[type[BaseModel], type[BaseModel]]:
+def build_request_models(
+    max_batch_size: int, *, features_optional: bool, fields: Sequence[InputField] | None = None
+) -> tuple[type[BaseModel], type[BaseModel]]:
     """``(PredictRequest, PredictBatchRequest)``: one transaction, and at most ``max_batch_size`` of them.
 
     With an online feature store, features may be omitted and are then read from the store by ``card_id``.
     """
-    fields: dict[str, Any] = {
-        ENTITY_KEY: (int, Field(..., ge=0, description="Card identifier; also the A/B split key")),
-        TRANSACTION_ID: (str | None, Field(None, max_length=128, description="Caller's transaction id, echoed")),
+    attributes: dict[str, Any] = {
+        ENTITY_KEY: (
+            Integer,
+            Field(..., ge=0, le=MAX_JSON_INTEGER, description="Card identifier; also the A/B split key"),
+        ),
+        TRANSACTION_ID: (
+            UnicodeText | None,
+            Field(None, max_length=128, description="Caller's transaction id, echoed"),
+        ),
     }
-    fields.update({f.name: _feature_field(f, optional=features_optional) for f in FEATURES})
-    predict_request = create_model("PredictRequest", __config__=_STRICT_INPUT, **fields)
+    attributes.update({f.name: _field(f, optional=features_optional) for f in fields or contract_fields()})
+    predict_request = create_model("PredictRequest", __config__=_STRICT_INPUT, **attributes)
     batch_request = create_model(
         "PredictBatchRequest",
         __config__=_STRICT_INPUT,
@@ -40,6 +107,27 @@ def build_request_models(max_batch_size: int, *, features_optional: bool) -> tup
         ),
     )
     return predict_request, batch_request
+
+
+def signature_problems(
+    inputs: Sequence[tuple[str | None, str]], fields: Sequence[InputField] | None = None
+) -> list[str]:
+    """Why a model whose signature has ``inputs`` (column name, MLflow type) cannot serve ``fields``: names, order
+    and types must match, since the service feeds the model positionally."""
+    expected = list(fields or contract_fields())
+    names = [name for name, _ in inputs]
+    if names != [f.name for f in expected]:
+        missing = [f.name for f in expected if f.name not in names]
+        unknown = [n for n in names if n not in {f.name for f in expected}]
+        detail = f"missing {missing}, unexpected {unknown}" if missing or unknown else "same names in another order"
+        return [
+            f"its signature's inputs {names} are not the serving contract's {[f.name for f in expected]} ({detail})"
+        ]
+    return [
+        f"input {f.name!r} is {kind!r} in the signature; the contract needs {' or '.join(sorted(allowed))}"
+        for f, (_, kind) in zip(expected, inputs, strict=True)
+        if kind not in (allowed := _SIGNATURE_TYPES[f.kind])
+    ]
 
 
 class Prediction(BaseModel):
@@ -62,3 +150,59 @@ class PredictResponse(Prediction):
 class PredictBatchResponse(BaseModel):
     request_id: str
     predictions: list[Prediction]
+
+
+# --- Every other response the service gives, as it gives it (documented in the OpenAPI document) ---------------
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(..., description="What went wrong and how to fix the request")
+
+
+class FieldError(BaseModel):
+    field: str = Field(..., description="Dotted path of the offending field ('body' for the whole body)")
+    message: str
+    type: str = Field(..., description="Pydantic error type, e.g. float_type, less_than_equal, extra_forbidden")
+    input: Any = Field(None, description="The offending value when it is a scalar")
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[FieldError]
+
+
+class ServedModel(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_version: str
+    runtime: str
+
+
+class RefusedVersion(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_version: str
+    reason: str = Field(..., description="Bounded reason, also the label of model_reload_failures_total")
+    message: str
+    attempts: int
+    retry_in_seconds: float = Field(..., description="Back-off before the version is tried again")
+
+
+class ReadyResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    status: Literal["ready"]
+    model_name: str
+    models: dict[str, ServedModel]
+    refused: dict[str, RefusedVersion] = Field(
+        default_factory=dict, description="Variants whose alias points at a version the service refused to load"
+    )
+
+
+class NotReadyResponse(BaseModel):
+    status: Literal["loading", "refused"]
+    detail: str
+    refused: dict[str, RefusedVersion] = Field(default_factory=dict)
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]

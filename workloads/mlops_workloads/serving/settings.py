@@ -33,6 +33,9 @@ class ServingSettings(BaseModel):
     reload_interval_seconds: float = Field(30.0, gt=0.0, le=3600.0, description="Alias polling period")
     startup_backoff_initial_seconds: float = Field(0.5, gt=0.0, le=60.0)
     startup_backoff_max_seconds: float = Field(30.0, gt=0.0, le=600.0, description="Cap of the start-up backoff")
+    refused_backoff_max_seconds: float = Field(
+        900.0, gt=0.0, le=86_400.0, description="Cap of the back-off before a refused version is downloaded again"
+    )
     max_batch_size: int = Field(256, ge=1, le=10_000, description="Rows accepted by /predict/batch")
     log_payloads: bool = Field(False, description="Put request features in the access log (off: audit only)")
     feast_repo_path: str | None = Field(None, description="Feast repo; when set, missing features are looked up")
