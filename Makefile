@@ -13,15 +13,21 @@ UV := $(shell command -v uv 2>/dev/null)
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup uv demo test lint typecheck test-infra test-workloads plan plan-all policy bench docs clean charts \
-	render verify
+.PHONY: setup setup-infra setup-workloads uv demo test lint typecheck test-infra test-workloads plan plan-all policy \
+	cost check-eks-addons deploy-permissions bench docs clean charts render verify
 
 uv:
 ifeq ($(UV),)
 	python3 -m pip install --quiet "uv==$(UV_VERSION)"
 endif
 
-setup: uv .venv/.synced workloads/.venv/.synced .tools/bin/.installed
+setup: setup-infra setup-workloads  ## both environments
+
+# The infra path (plan, policy, docs, the deploy and preview workflows) needs only the infra environment: a broken
+# workloads lock must never block an infrastructure deploy.
+setup-infra: uv .venv/.synced .tools/bin/.installed
+
+setup-workloads: uv workloads/.venv/.synced
 
 .venv/.synced: pyproject.toml uv.lock
 	uv sync --frozen --quiet
@@ -41,46 +47,66 @@ demo: setup  ## the main job: the ML lifecycle on this machine, then the offline
 
 test: setup lint typecheck test-infra test-workloads  ## everything CI runs
 
-lint: setup
+lint: setup-infra
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-typecheck: setup
+typecheck: setup-infra
 	.venv/bin/mypy
 
-test-infra: setup
+test-infra: setup-infra
 	.venv/bin/pytest tests/infra -q -n 2
 
 test-workloads: setup  ## includes the slow end-to-end runs (local kfp pipeline, the demo in its fast size)
 	$(WORKLOADS_PY) -m pytest tests/workloads -q -n 2
 
-plan: setup  ## STACK=<name>: tree on stdout, build/plan/<name>.json and build/plan/<name>/manifests/
+plan: setup-infra  ## STACK=<name>: tree on stdout, build/plan/<name>.json and build/plan/<name>/manifests/
 	$(INFRA_PY) -m infra.plan --stack $(STACK) --json build/plan/$(STACK).json --manifests build/plan/$(STACK)/manifests
 
-plan-all: setup
+plan-all: setup-infra
 	@for stack in $(STACKS); do $(INFRA_PY) -m infra.plan --stack $$stack --quiet --json build/plan/$$stack.json \
 		--manifests build/plan/$$stack/manifests || exit 1; done
 
-policy: setup  ## STACK=<name>: the CrossGuard pack over the recorded plan (planned first if missing or stale)
+policy: setup-infra  ## STACK=<name>: the CrossGuard pack over the recorded plan (planned first if missing or stale)
 	$(INFRA_PY) -m policies.offline --stack $(STACK)
 
 # Render and verify read the recorded plan build/plan/<name>.json (planned first if missing or older than its sources).
-charts: setup  ## the pinned charts and Kubeflow Pipelines manifests into $$MLOPS_CHART_CACHE (default .cache/charts)
+charts: setup-infra  ## the pinned charts and Kubeflow Pipelines manifests into $$MLOPS_CHART_CACHE (default .cache/charts)
 	$(INFRA_PY) -m infra.render.charts
 
-render: setup  ## STACK=<name>: every Helm release and kustomize Directory of the plan, into build/plan/<name>/rendered
+render: setup-infra  ## STACK=<name>: every Helm release and kustomize Directory of the plan, into build/plan/<name>/rendered
 	$(INFRA_PY) -m infra.render --stack $(STACK)
 
-verify: setup  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
+verify: setup-infra  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
 	$(INFRA_PY) -m infra.verify --stack $(STACK)
 
-bench: setup  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
+# Monthly cost (idle/typical/peak) from build/plan/$(STACK).json, planned first if missing; build/cost/$(STACK).json.
+cost: setup-infra  ## STACK=<name> [BASE=<base plan.json>: the change from it] [COST_ARGS=--json|--markdown]
+	$(INFRA_PY) -m infra.cost --stack $(STACK) $(if $(BASE),--base $(BASE)) $(COST_ARGS)
+
+# With AWS credentials (deploy.yml, preview.yml): every EKS add-on version the stack pins is one AWS offers for the
+# cluster's Kubernetes minor, checked before preview/up instead of failing half-way through an update.
+check-eks-addons: setup-infra  ## STACK=<name>
+	@pins="$$($(INFRA_PY) -m infra.eks_addons --stack $(STACK))" || exit 1; \
+	printf '%s\n' "$$pins" | while read -r addon version minor; do \
+		[ -n "$$addon" ] || continue; \
+		offered="$$(aws eks describe-addon-versions --addon-name "$$addon" --kubernetes-version "$$minor" \
+			--query 'addons[].addonVersions[].addonVersion' --output text | tr '\t' '\n')" || exit 1; \
+		if printf '%s\n' "$$offered" | grep -qx "$$version"; then echo "$$addon $$version: offered for $$minor"; \
+		else echo "::error::$$addon $$version is not offered for Kubernetes $$minor; offered: $$offered"; exit 1; fi; \
+	done
+
+bench: setup-workloads  ## performance targets, measured side by side with the peer (see benchmarks/README.md)
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
 
-docs: setup  ## regenerate the README's configuration reference from components/spec.py
+deploy-permissions: setup-infra  ## deploy/permissions/<stack>.{deploy,preview}.json for every shipped stack
+	$(INFRA_PY) -m infra.deploy_permissions $(foreach stack,$(STACKS),--stack $(stack)) --write
+
+docs: setup-infra  ## regenerate the README's configuration reference (components/spec.py) and cost table (the stacks)
 	$(INFRA_PY) -m infra.config --write-readme
+	$(INFRA_PY) -m infra.cost --write-readme
 
 clean:
 	rm -rf build .demo .tools .cache/render .cache/pycache

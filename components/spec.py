@@ -10,8 +10,10 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from components.versions import DEFAULT_KUBERNETES_VERSION
 
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "staging", "prod"]
@@ -25,9 +27,23 @@ BUCKET_ROLES: tuple[BucketRole, ...] = ("data", "models", "pipelines", "monitori
 PLATFORM_ROLES: tuple[PlatformRole, ...] = ("platform-admins", "ml-engineers", "data-scientists", "viewers")
 
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(ge=1)]
+# Counts and sizes end up in cloud APIs as 32-bit integers: a larger value would plan but fail to deploy.
+INT32_MAX = 2**31 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+TagValue = Annotated[str, Field(min_length=1, max_length=256)]  # AWS tag values: 1-256 characters
+
+
+def _cidr_text(value: object) -> object:
+    """A CIDR is written as text: pydantic would read `true` or `42` as the address 0.0.0.1/32 or 0.0.0.42/32."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("a CIDR is written as text, e.g. 10.0.0.0/16")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
 
 
 class SpecModel(BaseModel):
@@ -40,11 +56,12 @@ class SpecModel(BaseModel):
         frozen=True,
         validate_default=True,
         use_attribute_docstrings=True,
+        allow_inf_nan=False,  # `.inf` would pass `gt=0` and crash the plan (int(inf)) or the deploy
     )
 
 
 class NetworkSpec(SpecModel):
-    vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")
     """VPC (AWS) or subnet (GCP) primary range; /16 to /20."""
     zone_count: Annotated[int, Field(ge=1, le=6)] = 2
     """Zones to spread subnets and nodes over: 2 in dev, 3 in prod (AWS); GCP regional clusters use 3."""
@@ -56,11 +73,11 @@ class NetworkSpec(SpecModel):
     """With existingVpcId: private subnet ids, one per zone (nodes, database, cache)."""
     existing_public_subnet_ids: list[str] = []
     """With existingVpcId: public subnet ids for internet-facing load balancers."""
-    pods_cidr: IPv4Network = IPv4Network("10.16.0.0/14")
+    pods_cidr: Cidr = IPv4Network("10.16.0.0/14")
     """GKE secondary range for pods."""
-    services_cidr: IPv4Network = IPv4Network("10.20.0.0/20")
+    services_cidr: Cidr = IPv4Network("10.20.0.0/20")
     """GKE secondary range for services."""
-    control_plane_cidr: IPv4Network = IPv4Network("172.16.0.0/28")
+    control_plane_cidr: Cidr = IPv4Network("172.16.0.0/28")
     """GKE private control plane range (/28)."""
 
 
@@ -72,9 +89,9 @@ class AccessEntrySpec(SpecModel):
 
 
 class ClusterSpec(SpecModel):
-    kubernetes_version: str = "1.33"
-    """Kubernetes minor version, quoted ("1.33"); validated against the supported range."""
-    public_access_cidrs: list[IPv4Network] = []
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    """Kubernetes minor version, quoted; one in standard support on the cloud (components/versions.py)."""
+    public_access_cidrs: list[Cidr] = []
     """Admin networks allowed to reach the public API endpoint; empty = private endpoint only."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = "UNSPECIFIED"
     """GKE release channel; UNSPECIFIED pins kubernetesVersion."""
@@ -266,10 +283,46 @@ class WorkloadsSpec(SpecModel):
 
 
 class BudgetSpec(SpecModel):
-    monthly_limit_usd: Annotated[float, Field(gt=0)] = 1000.0
+    monthly_limit_usd: Annotated[float, Field(gt=0, le=1e9)] = 1000.0
     """Monthly budget; alerts at 80/90/100%."""
     notification_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
     """Who receives budget alerts."""
+    enforce_estimate: bool = False
+    """Refuse a plan or preview whose typical monthly estimate (`make cost`) exceeds monthlyLimitUsd; false warns."""
+
+
+class BucketUsageSpec(SpecModel):
+    data: NonNegativeFloat = 500.0
+    """GB stored in the data bucket."""
+    models: NonNegativeFloat = 50.0
+    """GB stored in the models bucket (all versions)."""
+    pipelines: NonNegativeFloat = 100.0
+    """GB of pipeline artifacts."""
+    monitoring: NonNegativeFloat = 20.0
+    """GB of monitoring reports and reference data."""
+
+
+class CostSpec(SpecModel):
+    """Usage assumptions of the monthly estimate (`make cost`); the plan records them, so review shows their changes."""
+
+    gpu_hours_per_month: NonNegativeFloat = 40.0
+    """Typical month: GPU node-hours (training runs); idle runs none, peak every GPU node all month."""
+    cpu_average_nodes: NonNegativeFloat | None = None
+    """Typical month: average CPU-pool nodes; unset = minSize, at least 1 (the inference service runs there)."""
+    system_average_nodes: NonNegativeFloat | None = None
+    """Typical month: average system-pool nodes; unset = desiredSize (or minSize)."""
+    bucket_gb: BucketUsageSpec = BucketUsageSpec()
+    """GB stored per bucket role, priced at the standard storage class."""
+    registry_gb: NonNegativeFloat = 20.0
+    """GB of container images in the registry."""
+    log_gb_per_month: NonNegativeFloat = 20.0
+    """GB of logs ingested per month (control plane, database, workloads, flow logs)."""
+    nat_gb_per_month: NonNegativeFloat = 100.0
+    """GB through the NAT gateways per month (object-store traffic bypasses NAT)."""
+    internet_egress_gb_per_month: NonNegativeFloat = 50.0
+    """GB sent to the internet per month."""
+    gke_free_tier: bool = True
+    """GCP: this stack's zonal cluster gets the billing account's one free GKE management fee."""
 
 
 class GcpSpec(SpecModel):
@@ -294,14 +347,16 @@ class PlatformSpec(SpecModel):
     """Cloud region."""
     name_prefix: DnsLabel = "mlops"
     """Prefix of every physical name."""
-    team: str = "ml-platform"
+    team: TagValue = "ml-platform"
     """Team tag/label."""
-    owner: str = "ml-platform@example.com"
+    owner: TagValue = "ml-platform@example.com"
     """Owner tag/label."""
-    cost_center: str = "ml"
+    cost_center: TagValue = "ml"
     """CostCenter tag (AWS)."""
     deletion_protection: bool = False
     """Protect and retain stateful resources (required in prod)."""
+    decommission: bool = False
+    """Prod only, with deletionProtection false: tear this stack down on purpose (README, "Tearing prod down")."""
     network: NetworkSpec = NetworkSpec()
     """Network layout."""
     cluster: ClusterSpec = ClusterSpec()
@@ -324,6 +379,8 @@ class PlatformSpec(SpecModel):
     """Reference ML workloads."""
     budget: BudgetSpec = BudgetSpec()
     """Cost budget."""
+    cost: CostSpec = CostSpec()
+    """Usage assumptions of the monthly cost estimate."""
     gcp: GcpSpec | None = None
     """GCP-only settings."""
 

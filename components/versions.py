@@ -17,37 +17,69 @@ class HelmChart:
     version: str
 
 
-# Kubernetes minor versions each managed offering supports and this platform is tested against (schemas included).
+# --- Kubernetes ----------------------------------------------------------------------------------------------------
+# The minors in STANDARD support on each managed offering on 2026-12-01; the only place the supported range is written.
+# Config validation, the default, the add-on and autoscaler pins and the manifest schemas all derive from it.
+# - EKS: 1.36, 1.35 and 1.34 are listed under standard support in the EKS release notes
+#   (https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions-standard.html, read 2026-12-01); the EKS
+#   release calendar (https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html) ends standard
+#   support of 1.34 on 2026-12-02 and of 1.35 on 2027-03-27 (https://endoflife.date/amazon-eks, read 2026-12-01);
+#   1.31 is out of support, 1.32 and 1.33 are in paid extended support. 1.34 is left out: a cluster created today
+#   would be in paid extended support tomorrow, and with upgrade_policy STANDARD (components/aws/cluster.py) EKS
+#   itself would upgrade it to 1.35 behind Pulumi's back. An existing 1.34 cluster moves to 1.35 with this release.
+# - GKE: 1.35 is the default of the Regular channel since 2026-07-09 and of the Extended channel since 2026-05-27, 1.36
+#   the default of the Rapid channel since 2026-09-23 (https://docs.cloud.google.com/kubernetes-engine/docs/release-
+#   notes-regular, -extended, -rapid, read 2026-12-01); 1.34's standard support ended 2026-10-01 and 1.35's runs to
+#   2027-04-11 (https://endoflife.date/api/v1/products/google-kubernetes-engine, read 2026-12-01); 1.31-1.32 are no
+#   longer offered.
 SUPPORTED_KUBERNETES_VERSIONS: Final[dict[str, tuple[str, ...]]] = {
-    "aws": ("1.31", "1.32", "1.33", "1.34"),
-    "gcp": ("1.31", "1.32", "1.33", "1.34"),
+    "aws": ("1.35", "1.36"),
+    "gcp": ("1.35", "1.36"),
 }
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+# The default is the oldest minor every cloud supports in standard support: it is the default of GKE's Regular channel
+# (1.36 is still Rapid-only there) and every pin below is qualified for it; 1.36 is one `kubernetesVersion` away.
+DEFAULT_KUBERNETES_VERSION: Final[str] = min(
+    set.intersection(*(set(minors) for minors in SUPPORTED_KUBERNETES_VERSIONS.values())), key=_minor
+)
 
 POSTGRES_MAJOR_VERSIONS: Final[tuple[str, ...]] = ("15", "16", "17")
 
 # --- AWS layer (components/aws) ---------------------------------------------------------------------------------------
 
-# EKS managed add-on versions per Kubernetes minor (`aws eks describe-addon-versions --kubernetes-version <v>`).
-# kube-proxy and CoreDNS follow the control plane; the VPC CNI and the EBS CSI driver support the whole range.
+# EKS managed add-on versions per Kubernetes minor (what `aws eks describe-addon-versions --kubernetes-version <v>`
+# offers; deploy.yml and preview.yml check these pins against that call before `pulumi up`/`preview`):
+# - kube-proxy, coredns: the "latest version of the Amazon EKS add-on type for each Kubernetes version" tables,
+#   https://docs.aws.amazon.com/ja_jp/eks/latest/userguide/managing-kube-proxy.md and managing-coredns.md (read
+#   2026-12-01; the English pages lag behind their translations).
+# - vpc-cni: v1.23.0-eksbuild.1, the newest version on EKS 1.35 clusters (zalando-incubator/kubernetes-on-aws pull
+#   #11667, 2026-07-15, merged 2026-08-11); the CNI add-on publishes one version for every supported minor.
+# - aws-ebs-csi-driver: v1.66.0-eksbuild.1, "the version AWS currently marks defaultVersion for Kubernetes 1.36"
+#   (mitodl/ol-infrastructure pull #5959, 2026-09-21); driver add-on versions are offered for every supported minor.
 EKS_ADDON_VERSIONS: Final[dict[str, dict[str, str]]] = {
-    "1.31": {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.31.10-eksbuild.2",
-             "coredns": "v1.11.4-eksbuild.14", "aws-ebs-csi-driver": "v1.48.0-eksbuild.1"},
-    "1.32": {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.32.6-eksbuild.2",
-             "coredns": "v1.11.4-eksbuild.14", "aws-ebs-csi-driver": "v1.48.0-eksbuild.1"},
-    "1.33": {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.33.3-eksbuild.4",
-             "coredns": "v1.12.2-eksbuild.4", "aws-ebs-csi-driver": "v1.48.0-eksbuild.1"},
-    "1.34": {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.34.0-eksbuild.2",
-             "coredns": "v1.12.3-eksbuild.1", "aws-ebs-csi-driver": "v1.48.0-eksbuild.1"},
+    "1.35": {"vpc-cni": "v1.23.0-eksbuild.1", "kube-proxy": "v1.35.3-eksbuild.13",
+             "coredns": "v1.14.3-eksbuild.3", "aws-ebs-csi-driver": "v1.66.0-eksbuild.1"},
+    "1.36": {"vpc-cni": "v1.23.0-eksbuild.1", "kube-proxy": "v1.36.0-eksbuild.14",
+             "coredns": "v1.14.3-eksbuild.3", "aws-ebs-csi-driver": "v1.66.0-eksbuild.1"},
 }  # fmt: skip
 
+# Chart 9.59.0 (appVersion 1.35.0) is the newest chart in kubernetes/autoscaler (tag cluster-autoscaler-chart-9.59.0,
+# commit 5a0b98e, 2026-07-21; no chart change after it up to 55c37cd, 2026-08-22); its ClusterRole already grants the
+# resource.k8s.io (DRA) reads 1.35+ autoscalers make (templates/clusterrole.yaml). 9.50.1 ships appVersion 1.33.0.
 CLUSTER_AUTOSCALER_CHART: Final[HelmChart] = HelmChart(
-    name="cluster-autoscaler", repository="https://kubernetes.github.io/autoscaler", version="9.50.1"
+    name="cluster-autoscaler", repository="https://kubernetes.github.io/autoscaler", version="9.59.0"
 )
-# The autoscaler's minor must match the control plane's: the chart's default image is overridden per version.
+# The autoscaler's minor must match the control plane's: the chart's default image is overridden per version with the
+# latest patch tag of kubernetes/autoscaler (tags cluster-autoscaler-1.35.2 @ 2d42588 and -1.36.1 @ 35e8a28, both
+# 2026-07-22; cluster-autoscaler/version/version.go at each tag; newest tags in the mirror of 2026-08-22).
 CLUSTER_AUTOSCALER_IMAGE: Final[str] = "registry.k8s.io/autoscaling/cluster-autoscaler"
-CLUSTER_AUTOSCALER_IMAGE_TAGS: Final[dict[str, str]] = {
-    "1.31": "v1.31.0", "1.32": "v1.32.0", "1.33": "v1.33.0", "1.34": "v1.34.0",
-}  # fmt: skip
+CLUSTER_AUTOSCALER_IMAGE_TAGS: Final[dict[str, str]] = {"1.35": "v1.35.2", "1.36": "v1.36.1"}
 
 # The Feast online store engine on ElastiCache: Redis OSS 7.1, the same major as Memorystore on GCP.
 ELASTICACHE_ENGINE: Final[str] = "redis"
@@ -81,8 +113,14 @@ DCGM_EXPORTER_CHART: Final = HelmChart("dcgm-exporter", "https://nvidia.github.i
 KFP_VERSION: Final[str] = "2.17.0"
 KFP_MANIFESTS_URL: Final[str] = "https://github.com/kubeflow/pipelines/manifests/kustomize"
 
-# psql client for the database bootstrap Job (server majors 15-17 accept a 17 client).
-POSTGRES_CLIENT_IMAGE: Final[str] = "docker.io/library/postgres:17.6-alpine3.22"
+# psql client for the database bootstrap Job (server majors 15-17 accept a 17 client). 17.6-alpine3.22 is no longer
+# published; 17.11-alpine3.24 is (docker-library/official-images library/postgres @ 62e3678, 2026-08-13), pinned by
+# the digest of its multi-platform index (docker-library/repo-info repos/postgres/remote/17.11-alpine3.24.md
+# @ 14ad5cc, built 2026-09-17), which also shows `adduser -u 70 ... postgres`.
+POSTGRES_CLIENT_IMAGE: Final[str] = (
+    "docker.io/library/postgres:17.11-alpine3.24"
+    "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
+)
 POSTGRES_CLIENT_UID: Final[int] = 70  # the `postgres` user of the alpine image
 # kube-prometheus-stack's CRD upgrade Job defaults to busybox:latest; pinned here.
 KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pulumi
 
 from components.contract import CloudPlatform
+from components.cost import CostAssumptions
 from components.k8s import AlertingSecrets, InClusterPlatform, InClusterPlatformArgs
 from components.spec import PlatformSpec
 from infra.config import NAMESPACE, load_from_pulumi
@@ -26,6 +27,7 @@ def build_cloud_layer(spec: PlatformSpec) -> CloudPlatform:
 
 def main() -> None:
     spec = load_from_pulumi()  # raises with every problem before anything is registered
+    CostAssumptions(f"{spec.base_name}-cost", spec)  # what the cost estimate and the budget policies assume
     cloud = build_cloud_layer(spec)
     config = pulumi.Config(NAMESPACE)
     secrets = AlertingSecrets(

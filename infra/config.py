@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from ipaddress import IPv4Network
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Network, collapse_addresses
 from itertools import combinations
 from typing import Any, Literal
 
@@ -22,9 +23,16 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 from components.aws import catalog as aws_catalog
+from components.aws.network import subnet_zone as aws_subnet_zone
 from components.gcp import catalog as gcp_catalog
-from components.spec import NodePoolSpec, PlatformSpec
+from components.image_tags import EXAMPLE as TAG_EXAMPLE
+from components.image_tags import tag_problem
+from components.machines import InstanceType
+from components.spec import NodePoolSpec, PlatformSpec, PoolName
 from components.versions import POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
+from infra.cost.catalog import HOURS_PER_MONTH
+from infra.cron import FORMAT as CRON_FORMAT
+from infra.cron import schedule_problem
 
 NAMESPACE = "mlops"
 # Secrets live in their own keys (`pulumi config set --secret mlops:<key>`), read as Pulumi secrets, never in the spec.
@@ -46,7 +54,6 @@ RESERVED_NAMESPACES = frozenset(
     }
 )
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _AWS_PRINCIPAL = re.compile(r"^arn:aws:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
 _GCP_PRINCIPAL = re.compile(r"^(user|group):[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -59,9 +66,12 @@ class Problem:
     value: Any
     message: str
     fix: str
+    secret: bool = False  # a secret-bearing value is never echoed (the message lands in CI logs)
 
     def render(self, source: str) -> str:
-        return f"{source}: {NAMESPACE}:{self.path} = {_show(self.value)} {self.message}; fix: {self.fix}"
+        shown = "(secret, not shown)" if self.secret else _show(self.value)
+        line = f"{source}: {NAMESPACE}:{self.path} = {shown} {self.message}; fix: {self.fix}"
+        return line.replace("\r", "\\r").replace("\n", "\\n")  # one problem, one line, whatever the value holds
 
 
 class StackConfigError(pulumi.RunError):
@@ -85,42 +95,178 @@ def _show(value: Any) -> str:
 
 
 def load_from_pulumi() -> PlatformSpec:
-    """The spec of the running stack, from the config the Pulumi engine (or the offline plan) provides."""
+    """The spec of the running stack, from the config the Pulumi engine (or the offline plan) provides.
+
+    Besides the static checks, an AWS stack that brings its own VPC has its subnets looked up (an invoke, which
+    registers nothing), so subnets of another VPC or all in one zone are refused before anything is created."""
     raw = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    return parse_spec(raw, source=f"Pulumi.{pulumi.get_stack()}.yaml")
+    secret = {*pulumi.runtime.config.get_config_secret_keys_env(), *filter(pulumi.runtime.is_config_secret, raw)}
+    return parse_spec(raw, f"Pulumi.{pulumi.get_stack()}.yaml", secret, subnet_zone=aws_subnet_zone)
 
 
-def parse_spec(raw_config: Mapping[str, Any], source: str) -> PlatformSpec:
-    """Validate `mlops:*` config values (strings or JSON, as Pulumi passes them) into a spec, or raise every problem."""
+# Secret-bearing keys and values: never echoed, and refused anywhere but in their own encrypted keys.
+_SECRET_KEY_HINT = re.compile(r"webhook|routing.?key|token|password|secret|api.?key|credential", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"^https://(hooks\.slack\.com|events\.pagerduty\.com)/", re.IGNORECASE)
+
+
+def _secret_bearing(key: str, value: Any) -> bool:
+    return bool(_SECRET_KEY_HINT.search(key)) or (isinstance(value, str) and bool(_SECRET_VALUE.match(value)))
+
+
+def _secret_key_problems(raw_config: Mapping[str, Any], secret_keys: Collection[str]) -> Iterator[Problem]:
+    """A secret key given in plain text, and unknown top-level keys that hold a secret (without echoing it)."""
+    spec_keys = set(_allowed_keys(()))
+    for key, value in raw_config.items():
+        name = key.removeprefix(f"{NAMESPACE}:")
+        if not key.startswith(f"{NAMESPACE}:") or name in spec_keys:
+            continue
+        if name in SECRET_KEYS:
+            if key not in secret_keys:
+                yield Problem(
+                    name,
+                    value,
+                    "is a secret stored in plain text in the stack file (and so in git and CI logs)",
+                    f"remove it and run `pulumi config set --secret {NAMESPACE}:{name} <value>` (stored encrypted)",
+                    secret=True,
+                )
+        elif key in secret_keys or _secret_bearing(name, value):
+            close = difflib.get_close_matches(name, list(SECRET_KEYS), n=1, cutoff=0.6)
+            target = close[0] if close else "<one of " + ", ".join(SECRET_KEYS) + ">"
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            yield Problem(
+                name,
+                value,
+                "is not a known key",
+                f"{hint}remove it and run `pulumi config set --secret {NAMESPACE}:{target} <value>`",
+                secret=True,
+            )
+
+
+def parse_spec(
+    raw_config: Mapping[str, Any],
+    source: str,
+    secret_keys: Collection[str] = (),
+    subnet_zone: SubnetZoneLookup | None = None,
+) -> PlatformSpec:
+    """Validate `mlops:*` config values (strings or JSON, as Pulumi passes them) into a spec, or raise every problem.
+
+    `secret_keys` are the full keys (`mlops:slackWebhookUrl`) the engine marks as secret; `subnet_zone` looks up an
+    existing VPC's subnets (None: offline unit checks that cannot ask the cloud)."""
+    secret_problems = list(_secret_key_problems(raw_config, secret_keys))
+    left_out = {*SECRET_KEYS, *(p.path for p in secret_problems)}
     document = {
         key.removeprefix(f"{NAMESPACE}:"): _decode(value)
         for key, value in raw_config.items()
-        if key.startswith(f"{NAMESPACE}:") and key.removeprefix(f"{NAMESPACE}:") not in SECRET_KEYS
+        if key.startswith(f"{NAMESPACE}:") and key.removeprefix(f"{NAMESPACE}:") not in left_out
     }
+    problems: list[Problem] = list(secret_problems)
+    spec: PlatformSpec | None
     try:
         spec = PlatformSpec.model_validate(document)
     except ValidationError as error:
-        problems = list(_type_problems(error))
-        # Report the semantic problems too, on the document without the ill-typed values (where it still validates).
-        repaired = _without(document, [tuple(e["loc"]) for e in error.errors()])
-        with contextlib.suppress(ValidationError):
-            problems += [p for p in semantic_problems(PlatformSpec.model_validate(repaired)) if p not in problems]
-        raise StackConfigError(source, problems) from None
-    problems = list(semantic_problems(spec))
-    if problems:
-        raise StackConfigError(source, problems)
+        problems += _type_problems(error)
+        # The semantic problems too, on the document without the ill-typed values (stand-ins where required).
+        spec, semantic = _best_effort_spec(document, error)
+        problems += semantic
+    else:
+        problems += semantic_problems(spec)
+    if spec is not None and subnet_zone is not None:
+        problems += existing_network_problems(spec, subnet_zone)
+    # A spec key the engine holds as a secret (e.g. `pulumi config set --secret mlops:gcp ...`) is never echoed.
+    secret_paths = tuple(key.removeprefix(f"{NAMESPACE}:") for key in secret_keys)
+    unique: list[Problem] = []
+    for problem in problems:
+        hidden = replace(problem, secret=True) if secret_paths and problem.path.startswith(secret_paths) else problem
+        if hidden not in unique:
+            unique.append(hidden)
+    if unique or spec is None:
+        raise StackConfigError(source, unique)
     return spec
 
 
-def _without(document: dict[str, Any], locations: list[tuple[Any, ...]]) -> dict[str, Any]:
-    repaired: dict[str, Any] = json.loads(json.dumps(document, default=str))
-    for loc in locations:
-        node: Any = repaired
-        for part in loc[:-1]:
-            node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
-        if node is not None and _has(node, loc[-1]):
+# Neutral values for required top-level keys whose own value is unusable, so every other key is still checked.
+def _stand_in(key: str, document: Mapping[str, Any]) -> Any:
+    cloud = document.get("cloud") if document.get("cloud") in _CATALOGS else None
+    if cloud is None:
+        cloud = "gcp" if document.get("region") in gcp_catalog.REGIONS else "aws"
+    example = _CATALOGS[cloud].example
+    return {
+        "cloud": cloud,
+        "environment": "dev",
+        "region": "us-east-1" if cloud == "aws" else "us-central1",
+        "nodePools": {"system": {"instanceTypes": [example], "minSize": 1}, "cpu": {"instanceTypes": [example]}},
+    }.get(key)
+
+
+class _Repair:
+    """A copy of the document that ill-typed values are dropped from. It remembers which list entries it dropped,
+    so problems found on the repaired document point at the entry's index in the user's file."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document: dict[str, Any] = json.loads(json.dumps(document, default=str))
+        self.dropped: dict[str, set[int]] = {}
+
+    def drop(self, locations: Iterable[tuple[Any, ...]]) -> None:
+        # Deepest and highest list indices first, so a deletion never shifts a location still to delete.
+        for loc in sorted(set(locations), key=lambda loc: (len(loc), [str(p).zfill(8) for p in loc]), reverse=True):
+            node: Any = self.document
+            for part in loc[:-1]:
+                node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+            if node is None or not _has(node, loc[-1]):
+                continue
+            if isinstance(node, list):
+                dropped = self.dropped.setdefault(_path(loc[:-1]), set())
+                dropped.add(self._original(dropped, loc[-1]))
             del node[loc[-1]]
-    return repaired
+
+    @staticmethod
+    def _original(dropped: set[int], index: int) -> int:
+        kept = (i for i in itertools.count() if i not in dropped)
+        return next(itertools.islice(kept, index, None))
+
+    def original_path(self, path: str) -> str:
+        for list_path, dropped in self.dropped.items():
+            match = re.match(rf"{re.escape(list_path)}\[(\d+)\]", path)
+            if match:
+                original = self._original(dropped, int(match.group(1)))
+                path = f"{list_path}[{original}]{path[match.end() :]}"
+        return path
+
+
+def _best_effort_spec(document: dict[str, Any], error: ValidationError) -> tuple[PlatformSpec | None, list[Problem]]:
+    """The semantic problems of the document without its ill-typed values. Where that leaves a required key missing,
+    its parent object is dropped too (an access entry without a principal), up to the top level, where a neutral
+    stand-in takes its place; problems found only because of a stand-in are not reported."""
+    repair = _Repair(document)
+    repair.drop(tuple(e["loc"]) for e in error.errors())
+    stand_ins: dict[str, Any] = {}
+    for _ in range(8):  # each round climbs one level; specs are at most five levels deep
+        try:
+            spec = PlatformSpec.model_validate(repair.document)
+        except ValidationError as again:
+            parents = []
+            for item in again.errors():
+                loc = tuple(item["loc"])
+                if len(loc) > 1:
+                    parents.append(loc[:-1])
+                elif (value := _stand_in(str(loc[0]), repair.document)) is not None and str(loc[0]) not in stand_ins:
+                    stand_ins[str(loc[0])] = repair.document[str(loc[0])] = value
+                else:
+                    parents.append(loc)
+            repair.drop(parents)
+            continue
+        problems = [replace(p, path=repair.original_path(p.path)) for p in semantic_problems(spec)]
+        return spec, [p for p in problems if not _under_stand_in(p, stand_ins)]
+    return None, []
+
+
+def _under_stand_in(problem: Problem, stand_ins: Mapping[str, Any]) -> bool:
+    for key, value in stand_ins.items():
+        if problem.path == key or problem.path.startswith((f"{key}.", f"{key}[")) or f"{key} = " in problem.message:
+            return True
+        if isinstance(value, str) and value in problem.message:
+            return True
+    return False
 
 
 def _has(node: dict[str, Any] | list[Any], key: Any) -> bool:
@@ -146,6 +292,16 @@ def _type_problems(error: ValidationError) -> Iterator[Problem]:
         if item["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
             key = str(loc[-1])
+            if _secret_bearing(key, item["input"]):
+                yield Problem(
+                    path,
+                    item["input"],
+                    "is not a known key",
+                    "secrets live in their own encrypted keys: remove it and run `pulumi config set --secret "
+                    f"{NAMESPACE}:<{' or '.join(SECRET_KEYS)}> <value>`",
+                    secret=True,
+                )
+                continue
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(sorted(allowed))}"
             yield Problem(path, item["input"], "is not a known key", f"{hint} (remove or rename it)")
@@ -159,8 +315,45 @@ def _type_problems(error: ValidationError) -> Iterator[Problem]:
                 path,
                 item["input"],
                 f"is invalid: {item['msg'][:1].lower()}{item['msg'][1:]}",
-                "correct the value's type or format",
+                _type_fix(item["type"], item.get("ctx", {})),
+                secret=_secret_bearing(str(loc[-1]) if loc else "", item["input"]),
             )
+
+
+_TYPE_FIXES: Mapping[str, str] = {
+    "int_type": "use a whole number",
+    "int_parsing": "use a whole number",
+    "int_from_float": "use a whole number",
+    "float_type": "use a number",
+    "float_parsing": "use a number",
+    "finite_number": "use a finite number",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "string_type": "use a (quoted) string",
+    "list_type": "use a YAML list here",
+    "dict_type": "use a YAML mapping (key: value) here",
+    "model_type": "use a YAML mapping (key: value) here",
+    "model_attributes_type": "use a YAML mapping (key: value) here",
+    "ip_v4_network": "use an IPv4 CIDR with its host bits zero, e.g. 10.0.0.0/16",
+}
+_BOUND_FIXES: Mapping[str, str] = {
+    "greater_than_equal": "use a value >= {ge}",
+    "greater_than": "use a value > {gt}",
+    "less_than_equal": "use a value <= {le}",
+    "less_than": "use a value < {lt}",
+    "too_short": "give at least {min_length} item(s)",
+    "too_long": "give at most {max_length} item(s)",
+    "string_too_short": "use at least {min_length} character(s)",
+    "string_too_long": "use at most {max_length} character(s)",
+    "string_pattern_mismatch": "use a value matching {pattern}",
+}
+
+
+def _type_fix(kind: str, ctx: Mapping[str, Any]) -> str:
+    if kind in _BOUND_FIXES:
+        with contextlib.suppress(KeyError):
+            return _BOUND_FIXES[kind].format(**ctx)
+    return _TYPE_FIXES.get(kind, "correct the value's type or format")
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -206,6 +399,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     for check in (
+        _check_plaintext_secrets,
         _check_location,
         _check_kubernetes,
         _check_network,
@@ -214,8 +408,32 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_production,
         _check_workloads,
         _check_access,
+        _check_cost,
     ):
         yield from check(spec)
+
+
+def _check_plaintext_secrets(spec: PlatformSpec) -> Iterator[Problem]:
+    """A webhook URL or routing key pasted into a plain spec value (e.g. monitoring.slackChannel) is refused unseen."""
+
+    def walk(node: Any, path: str) -> Iterator[Problem]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from walk(value, f"{path}[{i}]")
+        elif isinstance(node, str) and _SECRET_VALUE.match(node):
+            yield Problem(
+                path,
+                node,
+                "is a secret (a webhook or events URL) in plain text",
+                "put the channel name here and run `pulumi config set --secret mlops:slackWebhookUrl <url>` "
+                "(or mlops:pagerdutyRoutingKey)",
+                secret=True,
+            )
+
+    yield from walk(spec.model_dump(mode="json", by_alias=True), "")
 
 
 def _check_location(spec: PlatformSpec) -> Iterable[Problem]:
@@ -229,13 +447,8 @@ def _check_location(spec: PlatformSpec) -> Iterable[Problem]:
         why = (
             f"is a {other_name} region, but cloud = {spec.cloud}" if spec.region in other else f"is not {label} region"
         )
-        close = difflib.get_close_matches(spec.region, sorted(regions), n=1, cutoff=0.5)
-        yield Problem(
-            "region",
-            spec.region,
-            why,
-            f"use {label} region such as '{close[0] if close else sorted(regions)[0]}'",
-        )
+        close = difflib.get_close_matches(spec.region, sorted(regions), n=2, cutoff=0.5) or sorted(regions)[:1]
+        yield Problem("region", spec.region, why, f"use {label} region such as {' or '.join(map(repr, close))}")
     if spec.cloud == "gcp" and spec.gcp is None:
         yield Problem(
             "gcp", None, "is required when cloud = gcp", "set mlops:gcp.project (and gcp.zone for a zonal cluster)"
@@ -255,11 +468,12 @@ def _check_location(spec: PlatformSpec) -> Iterable[Problem]:
 def _check_kubernetes(spec: PlatformSpec) -> Iterable[Problem]:
     supported = SUPPORTED_KUBERNETES_VERSIONS[spec.cloud]
     if spec.cluster.kubernetes_version not in supported:
+        offering = {"aws": "EKS", "gcp": "GKE"}[spec.cloud]
         yield Problem(
             "cluster.kubernetesVersion",
             spec.cluster.kubernetes_version,
-            f"is outside the supported range {supported[0]} to {supported[-1]}",
-            f"set a version between {supported[0]} and {supported[-1]} (as a quoted string)",
+            f"is not a Kubernetes minor in {offering} standard support (supported: {', '.join(supported)})",
+            f"set one of {', '.join(repr(v) for v in supported)} as a quoted string (components/versions.py)",
         )
 
 
@@ -296,44 +510,196 @@ def _check_network(spec: PlatformSpec) -> Iterable[Problem]:
                 "must be a /28 (GKE private control plane)",
                 "use e.g. 172.16.0.0/28",
             )
-    if net.existing_vpc_id is not None and not net.existing_private_subnet_ids:
+    yield from _check_existing_network(spec)
+    yield from _check_public_access(spec)
+
+
+# A prod API endpoint is reachable from a few admin networks at most: no single range, nor all of them together,
+# may be broader than a /16 (65,536 addresses); `[0.0.0.0/1, 128.0.0.0/1]` is the whole internet in two lines.
+MAX_PROD_ADMIN_ADDRESSES = 2**16
+
+
+def _check_public_access(spec: PlatformSpec) -> Iterator[Problem]:
+    cidrs = spec.cluster.public_access_cidrs
+    if not spec.is_prod or not cidrs:
+        return
+    fix = "list only your admin networks (e.g. the VPN egress /32), or leave the list empty for a private endpoint"
+    merged = list(collapse_addresses(cidrs))
+    if IPv4Network("0.0.0.0/0") in merged:
         yield Problem(
-            "network.existingPrivateSubnetIds",
-            [],
-            "is empty although existingVpcId is set",
-            "list the private subnet ids (one per zone) of the existing VPC",
+            "cluster.publicAccessCidrs",
+            [str(c) for c in cidrs],
+            "together cover the whole internet (0.0.0.0/0)",
+            fix,
         )
-    if net.existing_vpc_id is None and (net.existing_private_subnet_ids or net.existing_public_subnet_ids):
+        return
+    broad = [(i, c) for i, c in enumerate(cidrs) if c.num_addresses > MAX_PROD_ADMIN_ADDRESSES]
+    for i, cidr in broad:
+        yield Problem(
+            f"cluster.publicAccessCidrs[{i}]",
+            cidr,
+            f"opens the prod API server to {cidr.num_addresses:,} addresses (more than a /16)",
+            fix,
+        )
+    total = sum(network.num_addresses for network in merged)
+    if not broad and total > MAX_PROD_ADMIN_ADDRESSES:
+        yield Problem(
+            "cluster.publicAccessCidrs",
+            [str(c) for c in cidrs],
+            f"together open the prod API server to {total:,} addresses (more than a /16)",
+            fix,
+        )
+
+
+_AWS_ID = {kind: re.compile(rf"{kind}-([0-9a-f]{{8}}|[0-9a-f]{{17}})") for kind in ("vpc", "subnet")}
+SubnetZoneLookup = Callable[[str, str, str], str]  # (subnet id, VPC id, region) -> availability zone, or raise
+
+
+def _check_existing_network(spec: PlatformSpec) -> Iterator[Problem]:
+    net = spec.network
+    if net.existing_vpc_id is None:
+        if net.existing_private_subnet_ids or net.existing_public_subnet_ids:
+            yield Problem(
+                "network.existingVpcId",
+                None,
+                "is missing although existing subnet ids are listed",
+                "set existingVpcId to the VPC of those subnets, or remove the subnet ids",
+            )
+        return
+    if spec.cloud == "gcp":
         yield Problem(
             "network.existingVpcId",
-            None,
-            "is missing although existing subnet ids are listed",
-            "set existingVpcId to the VPC of those subnets, or remove the subnet ids",
+            net.existing_vpc_id,
+            "is not supported on GCP: the GCP layer creates its own VPC, subnet and private services range",
+            "remove network.existingVpcId (and the subnet ids) from the GCP stack",
         )
-    for i, cidr in enumerate(spec.cluster.public_access_cidrs):
-        if cidr.prefixlen == 0 and spec.is_prod:
-            yield Problem(
-                f"cluster.publicAccessCidrs[{i}]",
-                cidr,
-                "opens the prod API server to the whole internet",
-                "list your admin networks (e.g. the VPN egress /32) or leave the list empty",
-            )
+        return
+    if not _AWS_ID["vpc"].fullmatch(net.existing_vpc_id):
+        yield Problem(
+            "network.existingVpcId",
+            net.existing_vpc_id,
+            "is not a VPC id",
+            "use the id `aws ec2 describe-vpcs` shows, e.g. vpc-0a1b2c3d4e5f67890",
+        )
+    for key, ids in (
+        ("existingPrivateSubnetIds", net.existing_private_subnet_ids),
+        ("existingPublicSubnetIds", net.existing_public_subnet_ids),
+    ):
+        for i, subnet in enumerate(ids):
+            if not _AWS_ID["subnet"].fullmatch(subnet):
+                yield Problem(
+                    f"network.{key}[{i}]",
+                    subnet,
+                    "is not a subnet id",
+                    f"use ids from `aws ec2 describe-subnets --filters Name=vpc-id,Values={net.existing_vpc_id}`, "
+                    "e.g. subnet-0a1b2c3d4e5f67890",
+                )
+            elif subnet in ids[:i]:
+                yield Problem(f"network.{key}[{i}]", subnet, "is listed twice", "list each subnet once")
+    if len(set(net.existing_private_subnet_ids)) < 2:
+        yield Problem(
+            "network.existingPrivateSubnetIds",
+            net.existing_private_subnet_ids,
+            "lists fewer than two subnets: EKS needs subnets in at least two availability zones",
+            "list one private subnet per zone, in two zones or more",
+        )
 
 
-def _pool_architectures(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> Iterator[Problem]:
-    catalog = aws_catalog if spec.cloud == "aws" else gcp_catalog
-    parse = aws_catalog.parse_instance_type if spec.cloud == "aws" else gcp_catalog.parse_machine_type
-    valid = []
+def existing_network_problems(spec: PlatformSpec, subnet_zone: SubnetZoneLookup) -> Iterator[Problem]:
+    """An existing VPC's subnets, as the cloud sees them: each must belong to the VPC, the private ones must span
+    at least two availability zones. Looked up with an invoke (`subnet_zone`), which creates nothing."""
+    net, vpc = spec.network, spec.network.existing_vpc_id
+    if spec.cloud != "aws" or vpc is None or not _AWS_ID["vpc"].fullmatch(vpc):
+        return
+    zones: dict[str, str] = {}
+    for key, ids in (
+        ("existingPrivateSubnetIds", net.existing_private_subnet_ids),
+        ("existingPublicSubnetIds", net.existing_public_subnet_ids),
+    ):
+        for i, subnet in enumerate(ids):
+            if not _AWS_ID["subnet"].fullmatch(subnet) or subnet in ids[:i]:
+                continue  # reported by the static checks
+            try:
+                zone = subnet_zone(subnet, vpc, spec.region)
+            except Exception as error:  # the lookup's own message says why (not found, wrong VPC, no access)
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                yield Problem(
+                    f"network.{key}[{i}]",
+                    subnet,
+                    f"is not a subnet of {vpc} in {spec.region} ({reason})",
+                    f"use ids from `aws ec2 describe-subnets --filters Name=vpc-id,Values={vpc}`",
+                )
+                continue
+            if key == "existingPrivateSubnetIds":
+                zones[subnet] = zone
+    if len(zones) >= 2 and len(set(zones.values())) < 2:
+        yield Problem(
+            "network.existingPrivateSubnetIds",
+            net.existing_private_subnet_ids,
+            f"puts every subnet in one availability zone ({next(iter(zones.values()))}): EKS needs subnets in at "
+            "least two zones",
+            "add a private subnet of another availability zone",
+        )
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """The pinned VM catalog of one cloud, as config validation reads it."""
+
+    kind: str
+    example: str
+    lookup: Callable[[str], InstanceType | None]
+    suggest: Callable[[str], str | None]
+    accelerators: Callable[[InstanceType], dict[str, tuple[int, ...]]]
+    source: str
+    date: str
+
+
+_CATALOGS: Mapping[str, _Catalog] = {
+    "aws": _Catalog("EC2 instance type", "m6i.xlarge", aws_catalog.instance_type, aws_catalog.suggest,
+                    aws_catalog.allowed_accelerators, aws_catalog.CATALOG_SOURCE, aws_catalog.CATALOG_DATE),
+    "gcp": _Catalog("Compute Engine machine type", "n2-standard-4", gcp_catalog.machine_type, gcp_catalog.suggest,
+                    gcp_catalog.allowed_accelerators, gcp_catalog.CATALOG_SOURCE, gcp_catalog.CATALOG_DATE),
+}  # fmt: skip
+
+
+def _known_types(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> Iterator[Problem | InstanceType]:
+    """The catalog record of each listed type, or a problem naming the closest known type."""
+    catalog = _CATALOGS[spec.cloud]
     for i, name in enumerate(pool.instance_types):
-        if parse(name) is None:
-            kind = "EC2 instance type" if spec.cloud == "aws" else "Compute Engine machine type"
-            example = "m6i.large" if spec.cloud == "aws" else "e2-standard-4"
-            yield Problem(f"{path}.instanceTypes[{i}]", name, f"is not a valid {kind}", f"use a name like '{example}'")
+        found = catalog.lookup(name)
+        if found is not None:
+            yield found
+            continue
+        close = catalog.suggest(name)
+        hint = f"did you mean '{close}'?" if close else f"use a type such as '{catalog.example}'"
+        yield Problem(
+            f"{path}.instanceTypes[{i}]",
+            name,
+            f"is not a known {catalog.kind} (catalog: {catalog.source}, {catalog.date})",
+            f"{hint} (a type the catalog lacks is added to components/{spec.cloud}/catalog.py with its source)",
+        )
+
+
+def _check_pool_types(spec: PlatformSpec, name: PoolName, pool: NodePoolSpec) -> Iterator[Problem]:
+    path = f"nodePools.{name}"
+    known: list[InstanceType] = []
+    for item in _known_types(spec, pool, path):
+        if isinstance(item, Problem):
+            yield item
         else:
-            valid.append(name)
+            known.append(item)
+    if spec.cloud == "gcp" and len(pool.instance_types) > 1:
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"lists {len(pool.instance_types)} machine types, but a GKE node pool runs exactly one (the others "
+            "would be ignored)",
+            f"keep one machine type, e.g. [{pool.instance_types[0]}]",
+        )
     by_arch: dict[str, list[str]] = {}
-    for name in valid:
-        by_arch.setdefault(catalog.architecture(name), []).append(name)
+    for machine in known:
+        by_arch.setdefault(machine.architecture, []).append(machine.name)
     if len(by_arch) > 1:
         detail = "; ".join(f"{arch}: {', '.join(names)}" for arch, names in sorted(by_arch.items()))
         yield Problem(
@@ -342,16 +708,87 @@ def _pool_architectures(spec: PlatformSpec, pool: NodePoolSpec, path: str) -> It
             f"mixes CPU architectures ({detail})",
             "keep one architecture per pool (a node group's AMI is either x86_64 or arm64)",
         )
+    elif len({(m.vcpus, m.memory_gib) for m in known}) > 1:
+        # The cluster autoscaler sizes every node of a group like its first instance type (kubernetes/autoscaler,
+        # tag cluster-autoscaler-1.35.2, cluster-autoscaler/cloudprovider/aws/README.md lines 185-196, 344-346).
+        detail = "; ".join(f"{m.name}: {m.vcpus} vCPU/{m.memory_gib:g} GiB" for m in known)
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"mixes instance sizes ({detail}): the cluster autoscaler plans every node as the first type",
+            "list types with the same vCPUs and memory (e.g. m6i.xlarge, m6a.xlarge, m5.xlarge)",
+        )
+    if name == "gpu":
+        yield from _check_accelerator(spec, pool, known)
+        return
+    gpu_types = [m.name for m in known if m.gpus]
+    if gpu_types:
+        yield Problem(
+            f"{path}.instanceTypes",
+            pool.instance_types,
+            f"puts GPU machines in the {name} pool ({', '.join(gpu_types)})",
+            "move GPU types to nodePools.gpu, which is tainted and scales to zero",
+        )
+    if pool.accelerator is not None:
+        yield Problem(
+            f"{path}.accelerator",
+            pool.accelerator.model_dump(),
+            f"is set on the {name} pool, which runs no GPUs",
+            "remove it; GPUs belong to nodePools.gpu",
+        )
 
 
-def _is_gpu(spec: PlatformSpec, instance_type: str) -> bool:
-    if spec.cloud == "aws":
-        return aws_catalog.is_gpu_instance(instance_type)
-    return gcp_catalog.is_gpu_machine(instance_type) and not instance_type.startswith("n1-")
+def _check_accelerator(spec: PlatformSpec, gpu: NodePoolSpec, known: list[InstanceType]) -> Iterator[Problem]:
+    """Each GPU machine has a fixed GPU model and count (EC2, GCE G2/A2/A3) or attachable ones (GCE N1)."""
+    catalog = _CATALOGS[spec.cloud]
+    allowed = {machine.name: catalog.accelerators(machine) for machine in known}
+    for i, name in enumerate(gpu.instance_types):
+        if name in allowed and not allowed[name]:
+            yield Problem(
+                f"nodePools.gpu.instanceTypes[{i}]",
+                name,
+                "has no GPU",
+                "use a GPU type (AWS: g5.xlarge, g6.xlarge; GCP: g2-standard-8)",
+            )
+    accelerator = gpu.accelerator
+    if accelerator is None:
+        example = "{type: nvidia-a10g, count: 1}" if spec.cloud == "aws" else "{type: nvidia-l4, count: 1}"
+        yield Problem(
+            "nodePools.gpu.accelerator",
+            None,
+            "is missing: a GPU pool needs its accelerator for scheduling and scale-from-zero",
+            f"set nodePools.gpu.accelerator: {example}",
+        )
+        return
+    for name, models in allowed.items():
+        if not models:
+            continue
+        offered = "; ".join(f"{' or '.join(map(str, counts))} x {model}" for model, counts in sorted(models.items()))
+        if accelerator.type not in models:
+            model, counts = sorted(models.items())[0]
+            yield Problem(
+                "nodePools.gpu.accelerator.type",
+                accelerator.type,
+                f"is not a GPU {name} can have ({name}: {offered})",
+                f"set accelerator: {{type: {model}, count: {counts[-1]}}} or use a machine type with "
+                f"{accelerator.type}",
+            )
+        elif accelerator.count not in models[accelerator.type]:
+            counts = models[accelerator.type]
+            yield Problem(
+                "nodePools.gpu.accelerator.count",
+                accelerator.count,
+                f"is not a number of {accelerator.type} GPUs {name} can have ({name}: {offered})",
+                f"set count: {counts[-1]} or use a machine type with {accelerator.count} x {accelerator.type}",
+            )
 
 
 def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
-    pools = {"system": spec.node_pools.system, "cpu": spec.node_pools.cpu, "gpu": spec.node_pools.gpu}
+    pools: dict[PoolName, NodePoolSpec | None] = {
+        "system": spec.node_pools.system,
+        "cpu": spec.node_pools.cpu,
+        "gpu": spec.node_pools.gpu,
+    }
     for name, pool in pools.items():
         if pool is None:
             continue
@@ -370,14 +807,7 @@ def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
                 f"is outside minSize..maxSize = {pool.min_size}..{pool.max_size}",
                 "set desiredSize within the bounds or leave it unset",
             )
-        yield from _pool_architectures(spec, pool, path)
-        if name != "gpu" and any(_is_gpu(spec, t) for t in pool.instance_types):
-            yield Problem(
-                f"{path}.instanceTypes",
-                pool.instance_types,
-                f"puts GPU machines in the {name} pool",
-                "move GPU types to nodePools.gpu, which is tainted and scales to zero",
-            )
+        yield from _check_pool_types(spec, name, pool)
     system = spec.node_pools.system
     if system.capacity_type == "SPOT":
         yield Problem(
@@ -400,35 +830,6 @@ def _check_node_pools(spec: PlatformSpec) -> Iterable[Problem]:
             "must be empty: platform services schedule on the system pool without tolerations",
             "remove the taints",
         )
-    gpu = spec.node_pools.gpu
-    if gpu is not None:
-        yield from _check_gpu_pool(spec, gpu)
-
-
-def _check_gpu_pool(spec: PlatformSpec, gpu: NodePoolSpec) -> Iterable[Problem]:
-    if gpu.accelerator is None:
-        example = "{type: nvidia-a10g, count: 1}" if spec.cloud == "aws" else "{type: nvidia-l4, count: 1}"
-        yield Problem(
-            "nodePools.gpu.accelerator",
-            None,
-            "is missing: a GPU pool needs its accelerator for scheduling and scale-from-zero",
-            f"set nodePools.gpu.accelerator: {example}",
-        )
-    elif spec.cloud == "gcp" and gpu.accelerator.type not in gcp_catalog.ACCELERATOR_TYPES:
-        yield Problem(
-            "nodePools.gpu.accelerator.type",
-            gpu.accelerator.type,
-            "is not a GKE accelerator type",
-            f"use one of {', '.join(sorted(gcp_catalog.ACCELERATOR_TYPES))}",
-        )
-    for i, name in enumerate(gpu.instance_types):
-        if not _is_gpu(spec, name) and not (spec.cloud == "gcp" and name.startswith("n1-")):
-            yield Problem(
-                f"nodePools.gpu.instanceTypes[{i}]",
-                name,
-                "has no GPU",
-                "use a GPU type (AWS: g5.xlarge, g6.xlarge; GCP: g2-standard-8)",
-            )
 
 
 def _check_data_services(spec: PlatformSpec) -> Iterable[Problem]:
@@ -481,16 +882,30 @@ def _check_data_services(spec: PlatformSpec) -> Iterable[Problem]:
 
 
 def _check_production(spec: PlatformSpec) -> Iterable[Problem]:
+    if spec.decommission and not spec.is_prod:
+        yield Problem(
+            "decommission",
+            True,
+            f"only applies to prod; a {spec.environment} stack is destroyed as it is",
+            "remove mlops:decommission and run `pulumi destroy`",
+        )
+    if spec.decommission and spec.deletion_protection:
+        yield Problem(
+            "decommission",
+            True,
+            "has no effect while deletionProtection is true",
+            "set mlops:deletionProtection: false as well, or remove mlops:decommission",
+        )
     if not spec.is_prod:
         return
-    if not spec.deletion_protection:
+    if not spec.deletion_protection and not spec.decommission:  # a deliberate teardown lifts the guard
         yield Problem(
             "deletionProtection",
             False,
             "is off in prod: a mistaken destroy would drop the database, buckets and cluster",
-            "set mlops:deletionProtection: true",
+            "set mlops:deletionProtection: true (to tear prod down on purpose, see the README)",
         )
-    if spec.storage.force_destroy:
+    if spec.storage.force_destroy and not spec.decommission:
         yield Problem(
             "storage.forceDestroy",
             True,
@@ -508,12 +923,13 @@ def _check_production(spec: PlatformSpec) -> Iterable[Problem]:
 
 def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
     wl = spec.workloads
-    if wl.image_tag == "latest":
+    tag_reason = tag_problem(wl.image_tag)
+    if tag_reason is not None:
         yield Problem(
             "workloads.imageTag",
             wl.image_tag,
-            "is mutable: deploys would not be reproducible",
-            "use an immutable version tag such as '0.1.0' (ECR/Artifact Registry tags are immutable)",
+            tag_reason,
+            f"use an immutable version tag such as '{TAG_EXAMPLE}' (ECR/Artifact Registry tags are immutable)",
         )
     seen: set[str] = set()
     for i, team in enumerate(wl.teams):
@@ -543,11 +959,15 @@ def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
             f"is below minReplicas = {wl.inference.min_replicas}",
             "raise maxReplicas or lower minReplicas",
         )
-    for key in ("monitoring_schedule", "batch_schedule"):
-        value = getattr(wl, key)
-        if not _CRON.match(value):
-            camel = "monitoringSchedule" if key == "monitoring_schedule" else "batchSchedule"
-            yield Problem(f"workloads.{camel}", value, "is not a 5-field cron expression", "use e.g. '0 * * * *'")
+    for key, value in (("monitoringSchedule", wl.monitoring_schedule), ("batchSchedule", wl.batch_schedule)):
+        reason = schedule_problem(value)
+        if reason is not None:
+            yield Problem(
+                f"workloads.{key}",
+                value,
+                reason,
+                f"use five cron fields ({CRON_FORMAT}) or a descriptor like @daily, e.g. '0 * * * *'",
+            )
 
 
 def _check_access(spec: PlatformSpec) -> Iterable[Problem]:
@@ -564,6 +984,41 @@ def _check_access(spec: PlatformSpec) -> Iterable[Problem]:
                 f"is not a valid {spec.cloud.upper()} principal",
                 f"use a value like '{example}'",
             )
+
+
+def _check_cost(spec: PlatformSpec) -> Iterable[Problem]:
+    """Usage assumptions must fit the pools they describe: an average the autoscaler can never reach is a typo."""
+    cost, pools = spec.cost, spec.node_pools
+    for key, pool_name, average in (
+        ("systemAverageNodes", "system", cost.system_average_nodes),
+        ("cpuAverageNodes", "cpu", cost.cpu_average_nodes),
+    ):
+        pool = pools.system if pool_name == "system" else pools.cpu
+        if average is not None and not pool.min_size <= average <= pool.max_size:
+            yield Problem(
+                f"cost.{key}",
+                average,
+                f"is outside nodePools.{pool_name} minSize..maxSize = {pool.min_size}..{pool.max_size}",
+                f"set an average between {pool.min_size} and {pool.max_size}, or leave it unset",
+            )
+    hours = cost.gpu_hours_per_month
+    if pools.gpu is None and hours > 0 and "gpu_hours_per_month" in cost.model_fields_set:
+        yield Problem(
+            "cost.gpuHoursPerMonth",
+            hours,
+            "is set but the stack has no GPU pool (nodePools.gpu)",
+            "remove cost.gpuHoursPerMonth or add nodePools.gpu",
+        )
+    elif pools.gpu is not None and hours > pools.gpu.max_size * HOURS_PER_MONTH:
+        ceiling = pools.gpu.max_size * HOURS_PER_MONTH
+        yield Problem(
+            "cost.gpuHoursPerMonth",
+            hours,
+            f"exceeds what nodePools.gpu can run: maxSize {pools.gpu.max_size} x {HOURS_PER_MONTH} h = {ceiling} h",
+            f"use at most {ceiling} GPU node-hours or raise nodePools.gpu.maxSize",
+        )
+    if spec.cloud == "aws" and "gke_free_tier" in cost.model_fields_set:
+        yield Problem("cost.gkeFreeTier", cost.gke_free_tier, "is a GCP setting but cloud = aws", "remove it")
 
 
 # --- reference documentation, generated from the spec so it cannot drift ---
@@ -586,7 +1041,8 @@ def _type_name(annotation: Any) -> str:
         return "one of " + ", ".join(f"`{a}`" for a in annotation.__args__)
     text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
     text = text or str(annotation)
-    text = re.sub(r"typing\.|components\.spec\.|ipaddress\.|Annotated\[(\w+), [^\]]*\]", r"\1", text)
+    text = re.sub(r"typing\.|components\.spec\.|ipaddress\.", "", text)
+    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
     return text.replace("NoneType", "None").replace(" | ", " or ")
 
 

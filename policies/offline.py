@@ -1,7 +1,8 @@
 """Evaluate the policy pack over an offline plan, as the Pulumi analyzer would over a preview.
 
 `python -m policies.offline --stack dev` reads the recorded plan (build/plan/dev.json, planned first when missing or
-stale), prints every violation and exits 1 if there is one.
+stale), prints every violation and exits 1 if a mandatory one is among them (advisory violations, like a
+typical cost estimate above the budget, are printed as warnings).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
     PolicyCustomTimeouts,
     PolicyProviderResource,
     PolicyResource,
@@ -22,7 +25,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from infra.plan.engine import Plan, RecordedResource
+from infra.plan.engine import Plan, PlanError, ProgramFailed, RecordedResource
 from infra.plan.recorded import recorded_plan
 from policies.rules import RESOURCE_POLICIES, STACK_POLICIES
 
@@ -32,9 +35,10 @@ class Violation:
     policy: str
     urn: str
     message: str
+    advisory: bool = False
 
     def __str__(self) -> str:
-        return f"[{self.policy}] {self.urn}: {self.message}"
+        return f"[{self.policy}{' (advisory)' if self.advisory else ''}] {self.urn}: {self.message}"
 
 
 def _options(resource: RecordedResource) -> PolicyResourceOptions:
@@ -81,9 +85,11 @@ def policy_resources(plan: Plan) -> list[PolicyResource]:
 def evaluate(plan: Plan) -> list[Violation]:
     violations: list[Violation] = []
 
-    def reporter(policy: str, default_urn: str) -> ReportViolation:
+    def reporter(policy: Policy, default_urn: str) -> ReportViolation:
+        advisory = policy.enforcement_level == EnforcementLevel.ADVISORY
+
         def report(message: str, urn: str | None = None) -> None:
-            violations.append(Violation(policy, urn or default_urn, message))
+            violations.append(Violation(policy.name, urn or default_urn, message, advisory))
 
         return report
 
@@ -93,10 +99,10 @@ def evaluate(plan: Plan) -> list[Violation]:
             _provider(plan, resource),
         )  # fmt: skip
         for policy in RESOURCE_POLICIES:
-            policy.validate(args, reporter(policy.name, resource.urn))
+            policy.validate(args, reporter(policy, resource.urn))
     stack_args = StackValidationArgs(policy_resources(plan))
     for stack_policy in STACK_POLICIES:
-        stack_policy.validate(stack_args, reporter(stack_policy.name, f"stack {plan.stack}"))
+        stack_policy.validate(stack_args, reporter(stack_policy, f"stack {plan.stack}"))
     return sorted(violations, key=lambda v: (v.policy, v.urn, v.message))
 
 
@@ -104,13 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.offline", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
-    plan = recorded_plan(args.stack)
+    try:
+        plan = recorded_plan(args.stack)
+    except PlanError as error:  # a bad stack file or config: its own one-line messages, no traceback
+        print(error.error if isinstance(error, ProgramFailed) else error, file=sys.stderr)
+        return 1
     violations = evaluate(plan)
     policies = len(RESOURCE_POLICIES) + len(STACK_POLICIES)
     for violation in violations:
         print(violation)
     print(f"{args.stack}: {policies} policies over {len(plan.resources)} resources, {len(violations)} violation(s)")
-    return 1 if violations else 0
+    return 1 if any(not v.advisory for v in violations) else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra.cost.model import CostError, PricedResource, estimate, read_assumptions
+
 MANDATORY = EnforcementLevel.MANDATORY
 REQUIRED_AWS_TAGS = ("Project", "Environment", "Team", "Owner", "ManagedBy", "CostCenter")
 REQUIRED_GCP_LABELS = ("project", "environment", "team", "owner", "managed-by")
@@ -285,6 +287,44 @@ def _provider_tags(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"provider {resource.name} does not tag resources with {', '.join(missing)}", resource.urn)
 
 
+def _priced(resources: Iterable[PolicyResource]) -> list[PricedResource]:
+    return [
+        PricedResource(
+            urn=r.urn,
+            type=r.resource_type,
+            name=r.name,
+            props=r.props,
+            property_dependencies={key: [d.urn for d in deps] for key, deps in r.property_dependencies.items()},
+            parent=r.parent.urn if r.parent is not None else "",
+        )
+        for r in resources
+    ]
+
+
+def _monthly_budget(enforced: bool) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    """The typical monthly estimate (infra/cost/model.py, as `make cost`) against budget.monthlyLimitUsd.
+
+    Two policies share it, because a policy's enforcement level is fixed: the advisory one reports stacks that
+    only warn, the mandatory one stacks with budget.enforceEstimate: true (an unpriceable stack fails it too).
+    """
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        resources = _priced(args.resources)
+        assumptions = read_assumptions(resources)
+        if assumptions.budget_limit is None or assumptions.enforce != enforced:
+            return
+        stack = resources[0].urn.split("::")[0].removeprefix("urn:pulumi:") if resources else ""
+        try:
+            check = estimate(resources, stack).budget()
+        except CostError as error:
+            report(f"the monthly cost cannot be estimated, so the budget is unchecked: {error}", None)
+            return
+        if check is not None and check.exceeded:
+            report(check.message(), None)
+
+    return validate
+
+
 RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     ResourceValidationPolicy(name=name, description=description, validate=validate, enforcement_level=MANDATORY)
     for name, description, validate in (
@@ -310,11 +350,15 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
 ]  # fmt: skip
 
 STACK_POLICIES: list[StackValidationPolicy] = [
-    StackValidationPolicy(name=name, description=description, validate=validate, enforcement_level=MANDATORY)
-    for name, description, validate in (
+    StackValidationPolicy(name=name, description=description, validate=validate, enforcement_level=level)
+    for name, description, validate, level in (
         ("aws-every-bucket-locked-down", "Every S3 bucket is encrypted and blocks public access.",
-         _every_s3_bucket_locked_down),
-        ("prod-state-protected", "Stateful resources are protected in prod.", _prod_state_protected),
-        ("provider-default-tags", "Providers tag every resource with the platform tags.", _provider_tags),
+         _every_s3_bucket_locked_down, MANDATORY),
+        ("prod-state-protected", "Stateful resources are protected in prod.", _prod_state_protected, MANDATORY),
+        ("provider-default-tags", "Providers tag every resource with the platform tags.", _provider_tags, MANDATORY),
+        ("monthly-budget-estimate", "The typical monthly cost estimate stays within budget.monthlyLimitUsd.",
+         _monthly_budget(enforced=False), EnforcementLevel.ADVISORY),
+        ("monthly-budget-enforced", "With budget.enforceEstimate, the typical monthly estimate must stay within "
+         "budget.monthlyLimitUsd.", _monthly_budget(enforced=True), MANDATORY),
     )
 ]  # fmt: skip

@@ -92,7 +92,9 @@ class EksCluster(pulumi.ComponentResource):
             retention_in_days=spec.cluster.log_retention_days,
             kms_key_id=args.key_arn,
             tags={"Name": cluster_name},
-            opts=child(self),
+            # Audit logs are data: prod keeps them through a destroy. The cluster depends on the group, so a destroy
+            # deletes the cluster (and its log writer) first and EKS cannot recreate the group behind Pulumi's back.
+            opts=child(self, protected(spec)),
         )
         public_cidrs = [str(c) for c in spec.cluster.public_access_cidrs]
         self.cluster = aws.eks.Cluster(

@@ -60,6 +60,13 @@ class PostgresServer(pulumi.ComponentResource):
         )
         secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         insights = spec.is_prod
+        # Deleting a prod instance, even on purpose (mlops:decommission), always leaves a final snapshot. Snapshots
+        # outlive the instance: a fixed name would make the second teardown of a rebuilt prod fail with
+        # DBSnapshotAlreadyExists, so each instance lifetime gets its own suffix.
+        final_snapshot: pulumi.Output[str] | None = None
+        if spec.is_prod:
+            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child(self))
+            final_snapshot = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
         self.instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -82,8 +89,8 @@ class PostgresServer(pulumi.ComponentResource):
             backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
             deletion_protection=spec.deletion_protection,
-            skip_final_snapshot=not spec.deletion_protection,
-            final_snapshot_identifier=f"{identifier}-final" if spec.deletion_protection else None,
+            skip_final_snapshot=not spec.is_prod,
+            final_snapshot_identifier=final_snapshot,
             performance_insights_enabled=insights,
             performance_insights_kms_key_id=args.key_arn if insights else None,
             performance_insights_retention_period=7 if insights else None,

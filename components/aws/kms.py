@@ -104,7 +104,9 @@ class PlatformKey(pulumi.ComponentResource):
             deletion_window_in_days=30 if spec.is_prod else 7,
             policy=key_policy(account, cluster_name),
             tags={"Name": f"{spec.base_name}-platform"},
-            opts=child(self, protected(spec)),
+            # Retained in prod even when torn down on purpose: the final RDS snapshot is encrypted with this key
+            # and stays readable only while the key exists (schedule its deletion once the snapshot is gone).
+            opts=child(self, protected(spec), pulumi.ResourceOptions(retain_on_delete=spec.is_prod)),
         )
         aws.kms.Alias(
             f"{name}-alias", name=f"alias/{spec.base_name}-platform", target_key_id=self.key.key_id, opts=child(self)

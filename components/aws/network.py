@@ -163,3 +163,9 @@ class Network(pulumi.ComponentResource):
         )
         self.private_subnet_ids = [s.id for s in private_subnets]
         self.public_subnet_ids = [s.id for s in public_subnets]
+
+
+def subnet_zone(subnet_id: str, vpc_id: str, region: str) -> str:
+    """The availability zone of an existing subnet of `vpc_id` (an invoke, which creates nothing). Raises when the
+    subnet does not exist in that VPC and region; config validation reports it before anything is registered."""
+    return str(aws.ec2.get_subnet(id=subnet_id, vpc_id=vpc_id, region=region).availability_zone)

@@ -49,7 +49,10 @@ class Pool:
     def ami_type(self) -> str:
         if self.name == "gpu":
             return catalog.GPU_AMI_TYPE
-        return catalog.NODE_AMI_TYPES[catalog.architecture(self.spec.instance_types[0])]
+        first = catalog.instance_type(self.spec.instance_types[0])
+        if first is None:  # config validation refuses unknown types before anything is built
+            raise ValueError(f"{self.spec.instance_types[0]!r} is not in components/aws/catalog.py")
+        return catalog.NODE_AMI_TYPES[first.architecture]
 
     def placement(self) -> NodePlacement:
         tolerations = tuple(Toleration(key=t.key, value=t.value, effect=t.effect) for t in self.taints)

@@ -14,6 +14,8 @@ from components.spec import DatabaseSpec
 
 ADMIN_USERNAME = "platform_admin"
 POSTGRES_PORT = 5432
+# The longest a final backup may be kept (gcloud sql instances delete --final-backup-retention-days: 1 to 365).
+FINAL_BACKUP_RETENTION_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class PostgresArgs:
     grant_key: Callable[[str, pulumi.Input[str]], pulumi.Resource]  # PlatformKey.allow, for the SQL service agent
     protect: bool
     labels: Mapping[str, str]  # settings.user_labels sit below the provider's default_labels reach
+    final_backup: bool = False  # prod: deleting the instance, even on purpose, leaves a backup for a year
 
 
 def edition(tier: str) -> str:
@@ -63,6 +66,11 @@ class PostgresDatabase(pulumi.ComponentResource):
                 disk_autoresize=True,
                 disk_autoresize_limit=db.max_storage_gb,
                 deletion_protection_enabled=args.protect,  # API-side guard, also against console deletes
+                final_backup_config=gcp.sql.DatabaseInstanceSettingsFinalBackupConfigArgs(
+                    enabled=True, retention_days=FINAL_BACKUP_RETENTION_DAYS
+                )
+                if args.final_backup
+                else None,
                 ip_configuration=gcp.sql.DatabaseInstanceSettingsIpConfigurationArgs(
                     ipv4_enabled=False, private_network=args.vpc_id, ssl_mode="ENCRYPTED_ONLY"
                 ),

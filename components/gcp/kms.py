@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from components.gcp.naming import KMS_ENCRYPTER_DECRYPTER
 
@@ -21,6 +22,7 @@ class PlatformKeyArgs:
     base_name: str
     region: str
     protect: bool
+    keep: bool  # prod: a stable ring name, retained even by a deliberate teardown (the final backup needs the key)
 
 
 class PlatformKey(pulumi.ComponentResource):
@@ -29,9 +31,18 @@ class PlatformKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gcp:PlatformKey", name, None, opts)
         self._prefix = name
-        # Key rings and keys cannot be deleted in GCP (only their versions destroyed): protect them in prod.
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        ring = gcp.kms.KeyRing(f"{name}-ring", name=f"{args.base_name}-keyring", location=args.region, opts=stateful)
+        # Key rings and keys can never be deleted in GCP (a destroy only destroys the key's versions, which makes
+        # everything encrypted with them unreadable; pulumi_gcp 10.2.0 kms/key_ring.py and crypto_key.py notes).
+        # Prod (keep): one stable ring, retained even by a deliberate teardown, so the final Cloud SQL backup and
+        # any data kept stay readable, and a rebuild imports the same ring (README, "Tearing prod down"). Dev: a
+        # fresh ring name per stack lifetime, or `up` after `destroy` collides with the ring the previous dev stack
+        # left behind; its data is destroyed with it, so nothing readable is lost with the old key.
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.keep)
+        ring_name: pulumi.Input[str] = f"{args.base_name}-keyring"
+        if not args.keep:
+            suffix = random.RandomId(f"{name}-ring-suffix", byte_length=2, opts=pulumi.ResourceOptions(parent=self))
+            ring_name = suffix.hex.apply(lambda h: f"{args.base_name}-keyring-{h}")
+        ring = gcp.kms.KeyRing(f"{name}-ring", name=ring_name, location=args.region, opts=stateful)
         self.key = gcp.kms.CryptoKey(
             f"{name}-key",
             name=f"{args.base_name}-platform",

@@ -109,11 +109,18 @@ class Network(pulumi.ComponentResource):
             prefix_length=services_cidr.prefixlen,
             opts=child,
         )
+        # Cloud SQL keeps its producer-side resources for days after an instance is deleted, so deleting the
+        # connection fails ("Producer services ... are still using this connection", hashicorp/terraform-provider-
+        # google#16275, #19908). ABANDON would leave the VPC peering behind, which then blocks deleting the network
+        # (GoogleCloudPlatform/magic-modules#18476); REMOVE_PEERING removes the peering when the API refuses, so a
+        # destroy completes and the next up starts clean (pulumi_gcp 10.2.0 servicenetworking/connection.py, the
+        # deletion_policy docstring, lines 100-114).
         self.private_services = gcp.servicenetworking.Connection(
             f"{name}-private-services",
             network=vpc.id,
             service="servicenetworking.googleapis.com",
             reserved_peering_ranges=[peering_range.name],
+            deletion_policy="REMOVE_PEERING",
             opts=child,
         )
         self.vpc_id = vpc.id

@@ -99,7 +99,9 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         ).number
 
         key = PlatformKey(
-            f"{name}-kms", PlatformKeyArgs(spec.base_name, spec.region, protect), opts=self._child(after_apis)
+            f"{name}-kms",
+            PlatformKeyArgs(spec.base_name, spec.region, protect, keep=spec.is_prod),
+            opts=self._child(after_apis),
         )
         grants = {agent: key.allow(agent, agent_member(project_number, domain)) for agent, domain in KEY_USERS.items()}
         gcs_agent = gcp.storage.get_project_service_account_output(
@@ -173,6 +175,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 grant_key=key.allow,
                 protect=protect,
                 labels=self.labels,
+                final_backup=spec.is_prod,
             ),
             opts=self._child(after_apis),
         )

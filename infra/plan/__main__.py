@@ -2,7 +2,8 @@
 
 Prints a preview-like resource tree and counts per type, validates every Kubernetes object against the official
 schemas, and optionally writes the graph (`--json`) and the manifests (`--manifests`). Exit status: 0 clean,
-1 the stack cannot be planned (bad config, program error), 2 a Kubernetes object is schema-invalid.
+1 the stack cannot be planned (bad config, program error), 2 a Kubernetes object is schema-invalid, 3 the typical
+monthly cost estimate exceeds the budget and `budget.enforceEstimate` is true.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ from collections import defaultdict
 from pathlib import Path
 
 from infra.config import StackConfigError, parse_spec
+from infra.cost.model import budget_status
+from infra.cost.plans import priced_resources
 from infra.plan.engine import (
     PROJECT_ROOT,
     Plan,
     PlanError,
     ProgramFailed,
     RecordedResource,
+    StackFileError,
     load_stack_config,
     plan_stack,
 )
 from infra.plan.manifests import ManifestReport, validate_plan, write_manifests
 from infra.plan.recorded import write_plan
+
+OVER_BUDGET = 3  # the typical monthly estimate exceeds budget.monthlyLimitUsd and budget.enforceEstimate is true
 
 
 def render_tree(plan: Plan) -> str:
@@ -71,9 +77,9 @@ def render_summary(plan: Plan, report: ManifestReport | None) -> str:
 
 
 def run(stack: str, json_path: Path | None, manifests_dir: Path | None, quiet: bool) -> int:
-    config, _ = load_stack_config(PROJECT_ROOT, stack)
+    config, secret_keys = load_stack_config(PROJECT_ROOT, stack)
     try:
-        spec = parse_spec(config, source=f"Pulumi.{stack}.yaml")
+        spec = parse_spec(config, f"Pulumi.{stack}.yaml", secret_keys)
         plan = plan_stack(stack)
     except StackConfigError as error:
         print(error, file=sys.stderr)
@@ -88,7 +94,9 @@ def run(stack: str, json_path: Path | None, manifests_dir: Path | None, quiet: b
     if manifests_dir is not None:
         write_manifests(report, manifests_dir)
         print(f"Manifests written to {manifests_dir}/")
-    return 2 if report.errors else 0
+    budget, over_budget = budget_status(priced_resources(plan), stack)  # the same check as the CrossGuard pack's
+    print(f"\n{budget}")
+    return 2 if report.errors else OVER_BUDGET if over_budget else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.stack, args.json, args.manifests, args.quiet)
+    except StackFileError as error:
+        print(error, file=sys.stderr)
+        return 1
     except PlanError as error:
         cause = error.error if isinstance(error, ProgramFailed) else error
         print(f"plan failed for stack {args.stack}: {type(cause).__name__}: {cause}", file=sys.stderr)

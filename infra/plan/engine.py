@@ -27,7 +27,7 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.plan.mocks import DEFAULT_OUTPUTS, INVOKES, RESOURCE_OUTPUTS, MockContext
+from infra.plan.mocks import DEFAULT_OUTPUTS, INVOKES, RESOURCE_OUTPUTS, InvokeFailure, MockContext
 from infra.plan.mocks.kubernetes import kubernetes_object
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +122,10 @@ class PlanError(Exception):
     """The program could not be planned (duplicate URN, missing mock, program exception)."""
 
 
+class StackFileError(PlanError):
+    """The stack file cannot be read as YAML: one line naming the file, line and column (no traceback)."""
+
+
 class ProgramFailed(PlanError):
     """The program raised; `registered` lists the URNs registered before it did (for bad config: none)."""
 
@@ -173,12 +177,16 @@ class PlanMocks(pulumi_mocks.Mocks):
         resource_id = computed.pop("id", None) or f"{args.name}-{_short(args.typ, args.name)}"
         return resource_id, {**inputs, **computed}
 
-    # A plain dict, not the (dict, failures) tuple the stub declares: the mock monitor crashes on the tuple.
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+    # A plain dict, not the (dict, None) tuple the stub declares: the mock monitor crashes on None failures. A refused
+    # invoke is returned as (dict, failures), which the SDK raises in the caller as the real engine's error would.
+    def call(self, args: pulumi_mocks.MockCallArgs) -> Any:
         factory = INVOKES.get(args.token)
         if factory is None:
             raise PlanError(f"no mock for invoke {args.token}: add one to infra/plan/mocks/")
-        return factory(_plain(args.args), self.context)
+        try:
+            return factory(_plain(args.args), self.context)
+        except InvokeFailure as failure:
+            return {}, [(failure.property_name, str(failure))]
 
 
 def _short(*parts: str) -> str:
@@ -192,6 +200,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: dict[str, RecordedResource] = {}
         self.errors: list[str] = []
+        self._claimed: set[str] = set()
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -205,8 +214,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        # Check and claim the URN in one locked step: registrations run on threads, and a check followed later by an
+        # insert lets two concurrent registrations of one URN both pass.
         with self._lock:
-            if urn in self.records:
+            duplicate = urn in self._claimed
+            self._claimed.add(urn)
+            if duplicate:
                 self.errors.append(f"duplicate URN {urn}: the real engine refuses two resources with one name")
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         raw = json_format.MessageToDict(request.object)
@@ -231,8 +244,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
         )
         record.outputs = _plain(self.resources[urn].state) if urn in self.resources else {}
-        with self._lock:
-            self.records.setdefault(urn, record)
+        if not duplicate:
+            with self._lock:
+                self.records[urn] = record
         return response
 
 
@@ -249,10 +263,22 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
     if not path.exists():
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
         raise PlanError(f"{path.name} not found; stacks here: {', '.join(stacks)}")
-    document = yaml.safe_load(path.read_text()) or {}
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        problem = " ".join(str(part) for part in (error.context, error.problem) if part)
+        fix = "correct the YAML at that line (indentation, a missing ':' or an unclosed quote)"
+        raise StackFileError(f"{where}: {problem}; fix: {fix}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{path.name}: not valid YAML ({error}); fix: correct the stack file") from None
+    config_section = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config_section or {}, dict):
+        raise StackFileError(f"{path.name}: `config` is not a mapping; fix: write `config:` then `mlops:<key>: value`")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
+    for key, value in (config_section or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[key] = f"offline-plan-secret:{key}"
             secret_keys.append(key)
@@ -312,16 +338,21 @@ def run_program(
     return Plan(project=project, stack=stack, resources=resources, outputs=outputs, secret_outputs=secret_outputs)
 
 
-def plan_stack(stack: str, project_dir: Path = PROJECT_ROOT) -> Plan:
-    """Plan the real stack program `infra/__main__.py` for `Pulumi.<stack>.yaml`."""
-    config, secret_keys = load_stack_config(project_dir, stack)
+def stack_program(project_dir: Path = PROJECT_ROOT) -> Callable[[], None]:
+    """The real stack program, `infra/__main__.py`, as `run_program` runs it."""
     main = project_dir / "infra" / "__main__.py"
 
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
+    return program
+
+
+def plan_stack(stack: str, project_dir: Path = PROJECT_ROOT) -> Plan:
+    """Plan the real stack program `infra/__main__.py` for `Pulumi.<stack>.yaml`."""
+    config, secret_keys = load_stack_config(project_dir, stack)
     return run_program(
-        program,
+        stack_program(project_dir),
         project=project_name(project_dir),
         stack=stack,
         config=config,

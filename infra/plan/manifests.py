@@ -48,19 +48,21 @@ class ManifestReport:
     custom_resources: list[dict[str, Any]]
 
 
+def bundled_schema_versions() -> list[str]:
+    """Kubernetes minors kubernetes-validate ships strict schemas for (1.25-1.37 in 1.37.0)."""
+    names = (p.name for p in _SCHEMA_ROOT.iterdir() if p.name.endswith(".0-local-strict"))
+    minors = sorted(tuple(int(x) for x in n.removeprefix("v").split(".")[:2]) for n in names)
+    return [f"{major}.{minor}" for major, minor in minors]
+
+
 def schema_dir(kubernetes_version: str) -> str:
-    """kubernetes-validate's strict schema directory for a Kubernetes minor (the newest at or below it)."""
-    wanted = tuple(int(x) for x in kubernetes_version.split(".")[:2])
-    available = sorted(
-        tuple(int(x) for x in p.name.removeprefix("v").split(".")[:2])
-        for p in _SCHEMA_ROOT.iterdir()
-        if p.name.endswith("-local-strict")
-    )
-    usable = [v for v in available if v <= wanted]
-    if not usable:
-        raise ValueError(f"no bundled Kubernetes schema at or below {kubernetes_version}")
-    major, minor = usable[-1]
-    return f"v{major}.{minor}.0-local-strict"
+    """The schemas of exactly the cluster's minor: an older schema would accept fields the cluster drops or rejects."""
+    if kubernetes_version not in bundled_schema_versions():
+        raise ValueError(
+            f"kubernetes-validate bundles no schema for Kubernetes {kubernetes_version} "
+            f"(bundled: {', '.join(bundled_schema_versions())}); upgrade kubernetes-validate in pyproject.toml"
+        )
+    return f"v{kubernetes_version}.0-local-strict"
 
 
 @functools.cache

@@ -9,8 +9,9 @@ from test_aws_plans import AWS_STACKS, aws_plan, named, plan_with
 
 from components.aws import catalog
 from components.spec import PlatformSpec
-from components.versions import EKS_ADDON_VERSIONS
+from components.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS, EKS_ADDON_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
 from infra.plan.manifests import validate_plan
+from tests.infra.conftest import stack_spec
 
 CLUSTER = "aws:eks/cluster:Cluster"
 
@@ -36,18 +37,20 @@ def test_no_public_endpoint_without_admin_cidrs() -> None:
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_cluster_version_logs_encryption_and_authentication(stack: str) -> None:
-    plan = aws_plan(stack)
+    plan, spec = aws_plan(stack), stack_spec(stack)
     cluster = named(plan, CLUSTER, "-cluster")
     (key,) = plan.of_type("aws:kms/key:Key")
-    assert cluster.inputs["name"] == f"mlops-{stack}"
-    assert cluster.inputs["version"] == "1.33"
+    assert cluster.inputs["name"] == spec.base_name
+    assert cluster.inputs["version"] == stack_spec(stack).cluster.kubernetes_version
+    assert cluster.inputs["version"] in SUPPORTED_KUBERNETES_VERSIONS["aws"]
+    assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}  # never billed for extended support
     assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
     assert cluster.inputs["encryptionConfig"] == {"provider": {"keyArn": key.outputs["arn"]}, "resources": ["secrets"]}
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     assert cluster.inputs["bootstrapSelfManagedAddons"] is False
     log_group = plan.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
-    assert log_group.inputs["name"] == f"/aws/eks/mlops-{stack}/cluster"
-    assert log_group.inputs["retentionInDays"] == (7 if stack == "dev" else 90)
+    assert log_group.inputs["name"] == f"/aws/eks/{spec.base_name}/cluster"
+    assert log_group.inputs["retentionInDays"] == spec.cluster.log_retention_days
     assert log_group.inputs["kmsKeyId"] == key.outputs["arn"]
     assert log_group.urn in cluster.dependencies  # created first, so EKS does not create it unencrypted
 
@@ -77,7 +80,7 @@ def test_access_entries_map_principals_to_platform_groups() -> None:
 def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> None:
     plan = aws_plan(stack)
     addons = {a.inputs["addonName"]: a for a in plan.of_type("aws:eks/addon:Addon")}
-    pinned = EKS_ADDON_VERSIONS["1.33"]
+    pinned = EKS_ADDON_VERSIONS[stack_spec(stack).cluster.kubernetes_version]
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == pinned
     groups = {g.urn for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
     node_component = plan.of_type("mlops:aws:NodeGroups")[0]
@@ -89,19 +92,24 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> Non
     ebs_config = json.loads(addons["aws-ebs-csi-driver"].inputs["configurationValues"])
     assert ebs_config == {"controller": {"nodeSelector": {"node-pool": "system"}}}
     roles = {r.outputs["arn"]: r.inputs["name"] for r in plan.of_type("aws:iam/role:Role")}
-    assert roles[addons["vpc-cni"].inputs["serviceAccountRoleArn"]] == f"mlops-{stack}-vpc-cni"
-    assert roles[addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]] == f"mlops-{stack}-ebs-csi"
+    base = stack_spec(stack).base_name
+    assert roles[addons["vpc-cni"].inputs["serviceAccountRoleArn"]] == f"{base}-vpc-cni"
+    assert roles[addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]] == f"{base}-ebs-csi"
 
 
-def test_addon_versions_follow_the_kubernetes_minor() -> None:
-    def newer(spec: PlatformSpec) -> PlatformSpec:
-        return spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"kubernetes_version": "1.34"})})
+@pytest.mark.parametrize("minor", SUPPORTED_KUBERNETES_VERSIONS["aws"])
+def test_addon_and_autoscaler_versions_follow_the_kubernetes_minor(minor: str) -> None:
+    def on_minor(spec: PlatformSpec) -> PlatformSpec:
+        return spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"kubernetes_version": minor})})
 
-    plan, _ = plan_with("dev", newer)
-    versions = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in plan.of_type("aws:eks/addon:Addon")}
-    assert versions == EKS_ADDON_VERSIONS["1.34"]
+    plan, _ = plan_with("dev", on_minor)
+    assert named(plan, CLUSTER, "-cluster").inputs["version"] == minor
+    addons = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in plan.of_type("aws:eks/addon:Addon")}
+    assert addons == EKS_ADDON_VERSIONS[minor]
+    assert addons["kube-proxy"].startswith(f"v{minor}.")  # kube-proxy is built per control-plane minor
     release = plan.of_type("kubernetes:helm.sh/v3:Release")[0]
-    assert release.inputs["values"]["image"]["tag"] == "v1.34.0"
+    assert release.inputs["values"]["image"]["tag"] == CLUSTER_AUTOSCALER_IMAGE_TAGS[minor]
+    assert release.inputs["values"]["image"]["tag"].startswith(f"v{minor}.")  # the autoscaler's minor = the cluster's
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -129,7 +137,7 @@ def test_default_storage_class_is_encrypted_gp3(stack: str, reclaim: str) -> Non
     assert inputs["volumeBindingMode"] == "WaitForFirstConsumer"
     assert inputs["allowVolumeExpansion"] is True
     assert inputs["reclaimPolicy"] == reclaim
-    report = validate_plan(plan, "1.33")
+    report = validate_plan(plan, stack_spec(stack).cluster.kubernetes_version)
     assert report.errors == []
     assert [o["kind"] for o in report.objects] == ["StorageClass"]
 

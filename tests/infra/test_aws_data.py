@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import stack_spec
 from test_aws_plans import AWS_STACKS, aws_build, aws_plan, named, unsecret
 
 from components.aws.database import RDS_PASSWORD_SPECIALS
@@ -15,19 +16,21 @@ REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_database_is_private_encrypted_and_sized_from_the_spec(stack: str) -> None:
-    plan = aws_plan(stack)
+    plan, spec = aws_plan(stack), stack_spec(stack).database
     db = named(plan, DB, "-postgres").inputs
     (key,) = plan.of_type("aws:kms/key:Key")
-    expected = {"dev": ("db.t4g.medium", 20, 50, 1), "prod": ("db.m7g.large", 100, 500, 14)}[stack]
     assert (db["instanceClass"], db["allocatedStorage"], db["maxAllocatedStorage"], db["backupRetentionPeriod"]) == (
-        expected
+        spec.instance_class,
+        spec.storage_gb,
+        spec.max_storage_gb,
+        spec.backup_retention_days,
     )
     assert db["engine"] == "postgres"
     assert db["engineVersion"] == "16"
     assert db["storageEncrypted"] is True
     assert db["kmsKeyId"] == key.outputs["arn"]
     assert db["publiclyAccessible"] is False
-    assert db["multiAz"] is (stack == "prod")
+    assert db["multiAz"] is spec.high_availability
     (subnets,) = plan.of_type("aws:rds/subnetGroup:SubnetGroup")
     private = sorted(s.id for s in plan.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name)
     assert sorted(subnets.inputs["subnetIds"]) == private
@@ -76,8 +79,9 @@ def test_database_and_redis_admit_only_the_cluster_on_their_port(stack: str) -> 
         assert "cidrIpv4" not in rule
     db = named(plan, DB, "-postgres").inputs
     redis = named(plan, REDIS, "-feast-online").inputs
-    assert [groups[g] for g in db["vpcSecurityGroupIds"]] == ["mlops-" + stack + "-postgres"]
-    assert [groups[g] for g in redis["securityGroupIds"]] == ["mlops-" + stack + "-feast-online"]
+    base = stack_spec(stack).base_name
+    assert [groups[g] for g in db["vpcSecurityGroupIds"]] == [f"{base}-postgres"]
+    assert [groups[g] for g in redis["securityGroupIds"]] == [f"{base}-feast-online"]
 
 
 @pytest.mark.parametrize(("stack", "nodes"), [("dev", 1), ("prod", 2)])
@@ -118,7 +122,8 @@ def test_budget_alerts_on_actual_and_forecast_spend(stack: str, limit: str) -> N
         limit,
         "USD",
     )
-    assert inputs["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:Environment${stack}"]}]
+    environment = stack_spec(stack).environment
+    assert inputs["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:Environment${environment}"]}]
     alerts = sorted((n["notificationType"], n["threshold"]) for n in inputs["notifications"])
     assert alerts == [("ACTUAL", 80), ("ACTUAL", 90), ("ACTUAL", 100), ("FORECASTED", 100)]
     for notification in inputs["notifications"]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from conftest import stack_spec
 from test_aws_plans import ACCOUNT, AWS_STACKS, aws_build, aws_plan, named, statements
 from test_aws_plans import as_list as listed
 
@@ -33,7 +34,7 @@ ACCOUNT_CONTEXT = AccountContext(account_id=ACCOUNT, region="us-east-1")
 
 
 def _bucket_arn(stack: str, role: str) -> str:
-    return f"arn:aws:s3:::mlops-{stack}-{role}-{ACCOUNT}"
+    return f"arn:aws:s3:::{stack_spec(stack).base_name}-{role}-{ACCOUNT}"
 
 
 def _identity_policy(plan: Plan, name: str) -> dict[str, dict[str, Any]]:
@@ -74,13 +75,14 @@ def test_every_irsa_trust_names_exactly_one_service_account(stack: str) -> None:
     plan = aws_plan(stack)
     (oidc,) = plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     host = oidc.inputs["url"].removeprefix("https://")
+    base = stack_spec(stack).base_name
     expected = {
-        f"mlops-{stack}-cluster-autoscaler": "kube-system:cluster-autoscaler",
-        f"mlops-{stack}-vpc-cni": "kube-system:aws-node",
-        f"mlops-{stack}-ebs-csi": "kube-system:ebs-csi-controller-sa",
-        f"mlops-{stack}-mlflow": "mlflow:mlflow-server",
-        f"mlops-{stack}-serving": "ml-workloads:model-server",
-        f"mlops-{stack}-no-access": "ml-workloads:idle",
+        f"{base}-cluster-autoscaler": "kube-system:cluster-autoscaler",
+        f"{base}-vpc-cni": "kube-system:aws-node",
+        f"{base}-ebs-csi": "kube-system:ebs-csi-controller-sa",
+        f"{base}-mlflow": "mlflow:mlflow-server",
+        f"{base}-serving": "ml-workloads:model-server",
+        f"{base}-no-access": "ml-workloads:idle",
     }
     federated = {}
     for role in plan.of_type(ROLE):
@@ -144,9 +146,10 @@ def test_read_only_identity_with_registry_pull() -> None:
     ]
 
 
-def test_identity_without_cloud_access_gets_a_role_and_no_policy() -> None:
-    plan = aws_plan("dev")
-    assert named(plan, ROLE, "-identity-no-access").inputs["name"] == "mlops-dev-no-access"
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_identity_without_cloud_access_gets_a_role_and_no_policy(stack: str) -> None:
+    plan = aws_plan(stack)
+    assert named(plan, ROLE, "-identity-no-access").inputs["name"] == f"{stack_spec(stack).base_name}-no-access"
     assert [p.name for p in plan.of_type(ROLE_POLICY) if p.name.endswith("-identity-no-access")] == []
 
 
@@ -157,7 +160,8 @@ def test_granted_identity_annotates_its_service_account_with_the_role_arn(stack:
     mlflow = built.identities[0]
     assert mlflow.request.name == "mlflow"
     assert set(mlflow.service_account_annotations) == {"eks.amazonaws.com/role-arn"}
-    assert roles[f"mlops-{stack}-identity-mlflow"] == f"arn:aws:iam::{ACCOUNT}:role/mlops-{stack}-mlflow"
+    base = stack_spec(stack).base_name
+    assert roles[f"{base}-identity-mlflow"] == f"arn:aws:iam::{ACCOUNT}:role/{base}-mlflow"
     (platform_component,) = plan.of_type("mlops:aws:Platform")
     role = named(plan, ROLE, "-identity-mlflow")
     assert role.parent == platform_component.urn

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 
 import pytest
+from conftest import stack_spec
 from test_aws_plans import AWS_STACKS, aws_plan, named, plan_with
 
 from components.aws.network import subnet_cidrs
@@ -31,9 +32,10 @@ def test_zones_and_nat_gateways_per_environment(stack: str, zones: int, nats: in
 def test_prod_private_zones_egress_through_their_own_nat() -> None:
     plan = aws_plan("prod")
     nat_ids = {r.name: r.id for r in plan.of_type("aws:ec2/natGateway:NatGateway")}
+    base = stack_spec("prod").base_name
     for zone in ("us-east-1a", "us-east-1b", "us-east-1c"):
         route = named(plan, "aws:ec2/route:Route", f"-private-{zone}-egress")
-        assert route.inputs["natGatewayId"] == nat_ids[f"mlops-prod-network-nat-{zone}"]
+        assert route.inputs["natGatewayId"] == nat_ids[f"{base}-network-nat-{zone}"]
 
 
 def test_dev_shares_one_nat_gateway() -> None:
@@ -46,7 +48,7 @@ def test_dev_shares_one_nat_gateway() -> None:
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_subnet_tags_let_load_balancers_find_subnets(stack: str) -> None:
-    cluster_tag = f"kubernetes.io/cluster/mlops-{stack}"
+    cluster_tag = f"kubernetes.io/cluster/{stack_spec(stack).base_name}"
     for subnet in _subnets(stack, "public"):
         tags = subnet["tags"]
         assert isinstance(tags, dict)
@@ -66,7 +68,7 @@ def test_subnets_are_disjoint_and_inside_the_vpc(stack: str) -> None:
     plan = aws_plan(stack)
     (vpc,) = plan.of_type("aws:ec2/vpc:Vpc")
     network = IPv4Network(vpc.inputs["cidrBlock"])
-    assert network == IPv4Network("10.10.0.0/16" if stack == "dev" else "10.20.0.0/16")
+    assert network == stack_spec(stack).network.vpc_cidr
     assert vpc.inputs["enableDnsHostnames"] is True
     cidrs = [IPv4Network(str(s.inputs["cidrBlock"])) for s in plan.of_type(SUBNET)]
     assert all(c.subnet_of(network) for c in cidrs)

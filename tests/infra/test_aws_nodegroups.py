@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import stack_spec
 from test_aws_plans import AWS_STACKS, aws_build, aws_plan, named, plan_with, statements
 
 from components.aws import catalog
@@ -81,12 +82,12 @@ def test_autoscaler_owns_desired_size(stack: str) -> None:
     for group in aws_plan(stack).of_type(NODE_GROUP):
         assert group.ignore_changes == ["scalingConfig.desiredSize"]
         assert group.inputs["tags"]["k8s.io/cluster-autoscaler/enabled"] == "true"
-        assert group.inputs["tags"][f"k8s.io/cluster-autoscaler/mlops-{stack}"] == "owned"
+        assert group.inputs["tags"][f"k8s.io/cluster-autoscaler/{stack_spec(stack).base_name}"] == "owned"
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_launch_templates_block_node_credentials_and_encrypt_root_volumes(stack: str) -> None:
-    plan = aws_plan(stack)
+    plan, spec = aws_plan(stack), stack_spec(stack)
     (key,) = plan.of_type("aws:kms/key:Key")
     disks = {"system": 50, "cpu": 100, "gpu": 200}
     for pool, size in disks.items():
@@ -104,7 +105,8 @@ def test_launch_templates_block_node_credentials_and_encrypt_root_volumes(stack:
         }
         kinds = {spec["resourceType"]: spec["tags"] for spec in template["tagSpecifications"]}
         assert set(kinds) == {"instance", "volume", "network-interface"}
-        assert all(tags["Environment"] == stack and tags["Name"] == f"mlops-{stack}-{pool}" for tags in kinds.values())
+        expected = {"Environment": spec.environment, "Name": f"{spec.base_name}-{pool}"}
+        assert all(tags | expected == tags for tags in kinds.values())
         group = named(plan, NODE_GROUP, f"-nodes-{pool}")
         template_record = named(plan, TEMPLATE, f"-nodes-{pool}")
         assert group.inputs["launchTemplate"] == {"id": template_record.id, "version": "1"}
@@ -156,15 +158,16 @@ def test_without_a_gpu_pool_there_is_no_gpu_group_or_placement() -> None:
     assert built.platform.gpu.pool_present is False
 
 
-def test_node_role_has_only_join_and_pull_permissions() -> None:
-    plan = aws_plan("dev")
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_node_role_has_only_join_and_pull_permissions(stack: str) -> None:
+    plan = aws_plan(stack)
     role = named(plan, "aws:iam/role:Role", "-nodes-node")
     (trust,) = statements(role.inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
     attached = sorted(
         a.inputs["policyArn"]
         for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if a.name.startswith("mlops-dev-nodes-node")
+        if a.name.startswith(f"{stack_spec(stack).base_name}-nodes-node")
     )
     assert attached == [catalog.MANAGED_POLICIES["ecr-pull"], catalog.MANAGED_POLICIES["eks-worker"]]
 
@@ -179,7 +182,7 @@ def test_cluster_autoscaler_release_is_pinned_and_configured(stack: str) -> None
     assert release.inputs["namespace"] == "kube-system"
     values = release.inputs["values"]
     role = named(plan, "aws:iam/role:Role", "-autoscaler-irsa")
-    assert values["autoDiscovery"] == {"clusterName": f"mlops-{stack}"}
+    assert values["autoDiscovery"] == {"clusterName": stack_spec(stack).base_name}
     assert values["awsRegion"] == "us-east-1"
     assert values["cloudProvider"] == "aws"
     assert values["rbac"]["serviceAccount"] == {
@@ -187,7 +190,7 @@ def test_cluster_autoscaler_release_is_pinned_and_configured(stack: str) -> None
         "name": "cluster-autoscaler",
         "annotations": {"eks.amazonaws.com/role-arn": role.outputs["arn"]},
     }
-    assert values["image"]["tag"] == "v1.33.0"
+    assert values["image"]["tag"].startswith(f"v{stack_spec(stack).cluster.kubernetes_version}.")
     assert values["nodeSelector"] == {"node-pool": "system"}
     assert values["extraArgs"]["balance-similar-node-groups"] == "true"
 
@@ -202,10 +205,11 @@ def test_cluster_autoscaler_may_only_resize_this_clusters_groups(stack: str) -> 
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
     ]
-    assert scale["Condition"]["StringEquals"][f"aws:ResourceTag/k8s.io/cluster-autoscaler/mlops-{stack}"] == "owned"
+    base = stack_spec(stack).base_name
+    assert scale["Condition"]["StringEquals"][f"aws:ResourceTag/k8s.io/cluster-autoscaler/{base}"] == "owned"
     assert scale["Resource"].startswith("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:")
     assert by_sid["DescribeThisClustersNodeGroups"]["Resource"] == (
-        f"arn:aws:eks:us-east-1:123456789012:nodegroup/mlops-{stack}/*/*"
+        f"arn:aws:eks:us-east-1:123456789012:nodegroup/{base}/*/*"
     )
     read_only = by_sid["ReadOnlyDiscovery"]["Action"]
     assert all(a.split(":", 1)[1].startswith(("Describe", "Get")) for a in read_only)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import component_plan
+from conftest import AWS_RENAMED, component_plan, stack_spec
+from conftest import AWS_STACKS as SHIPPED_AWS_STACKS
 
 from components.aws import AwsPlatform
 from components.contract import IdentityRequest, WorkloadIdentity
@@ -20,7 +21,7 @@ from components.spec import PlatformSpec
 from infra.plan.engine import Plan, RecordedResource
 from policies.offline import evaluate
 
-AWS_STACKS = ("dev", "prod")
+AWS_STACKS = (*SHIPPED_AWS_STACKS, AWS_RENAMED)  # physical names must follow each stack's namePrefix
 ACCOUNT = "123456789012"
 SAMPLE_REQUESTS = (
     IdentityRequest(
@@ -180,12 +181,12 @@ def test_provider_carries_region_and_platform_default_tags(stack: str) -> None:
     assert provider.inputs["region"] == spec.region
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags == {
-        "Project": "mlops",
-        "Environment": stack,
-        "Team": "ml-platform",
-        "Owner": "ml-platform@example.com",
+        "Project": spec.name_prefix,
+        "Environment": spec.environment,
+        "Team": spec.team,
+        "Owner": spec.owner,
         "ManagedBy": "pulumi",
-        "CostCenter": "ml-research",
+        "CostCenter": spec.cost_center,
     }
 
 
@@ -209,8 +210,9 @@ def test_taggable_resources_have_name_tags(stack: str) -> None:
             assert resource.inputs.get("tags", {}).get("Name"), f"{resource.name} has no Name tag"
 
 
-def test_kubernetes_provider_authenticates_with_short_lived_eks_tokens() -> None:
-    plan = aws_plan("dev")
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_kubernetes_provider_authenticates_with_short_lived_eks_tokens(stack: str) -> None:
+    plan = aws_plan(stack)
     (provider,) = plan.of_type("pulumi:providers:kubernetes")
     assert "kubeconfig" in provider.secret_inputs
     config = json.loads(unsecret(provider.inputs["kubeconfig"]))
@@ -218,26 +220,26 @@ def test_kubernetes_provider_authenticates_with_short_lived_eks_tokens() -> None
     assert config["clusters"][0]["cluster"]["server"] == cluster.outputs["endpoint"]
     exec_ = config["users"][0]["user"]["exec"]
     assert exec_["command"] == "aws"
-    assert exec_["args"][:4] == ["eks", "get-token", "--cluster-name", "mlops-dev"]
-    assert exec_["args"][4:6] == ["--region", "us-east-1"]
+    assert exec_["args"][:4] == ["eks", "get-token", "--cluster-name", cluster.inputs["name"]]
+    assert exec_["args"][4:6] == ["--region", stack_spec(stack).region]
     assert "token" not in config["users"][0]["user"]
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_stack_outputs_name_every_endpoint_and_hide_the_kubeconfig(stack: str) -> None:
-    plan = aws_plan(stack)
+    plan, base = aws_plan(stack), stack_spec(stack).base_name
     out = plan.outputs
     assert plan.secret_outputs == ["kubeconfig"]
-    assert out["clusterName"] == f"mlops-{stack}"
+    assert out["clusterName"] == base
     assert out["clusterEndpoint"].startswith("https://")
     assert out["buckets"] == {
-        role: f"mlops-{stack}-{role}-{ACCOUNT}" for role in ("data", "models", "pipelines", "monitoring")
+        role: f"{base}-{role}-{ACCOUNT}" for role in ("data", "models", "pipelines", "monitoring")
     }
-    registry = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mlops-{stack}"
+    registry = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{base}"
     assert out["registryUrl"] == registry
     assert out["ecrRepositories"] == {i: f"{registry}/mlops-{i}" for i in ("training", "serving", "monitoring")}
     assert out["databaseEndpoint"] == named(plan, "aws:rds/instance:Instance", "-postgres").outputs["endpoint"]
-    assert out["onlineStoreEndpoint"].startswith(f"master.mlops-{stack}-feast.")
+    assert out["onlineStoreEndpoint"].startswith(f"master.{base}-feast.")
     # Identities granted after construction show up: stack_outputs reads them at call time.
     assert set(out["identities"]) == {
         "cluster-autoscaler",
@@ -247,7 +249,7 @@ def test_stack_outputs_name_every_endpoint_and_hide_the_kubeconfig(stack: str) -
         "serving",
         "no-access",
     }
-    assert out["identities"]["mlflow"] == f"arn:aws:iam::{ACCOUNT}:role/mlops-{stack}-mlflow"
+    assert out["identities"]["mlflow"] == f"arn:aws:iam::{ACCOUNT}:role/{base}-mlflow"
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import stack_spec
 from test_aws_plans import ACCOUNT, AWS_STACKS, aws_plan, named, statements
 
 from infra.plan.engine import Plan
@@ -26,7 +27,7 @@ def _key_arn(plan: Plan) -> str:
 def test_every_bucket_is_private_kms_encrypted_and_tls_only(stack: str, role: str) -> None:
     plan = aws_plan(stack)
     bucket = named(plan, "aws:s3/bucket:Bucket", f"-buckets-{role}")
-    assert bucket.inputs["bucket"] == f"mlops-{stack}-{role}-{ACCOUNT}"
+    assert bucket.inputs["bucket"] == f"{stack_spec(stack).base_name}-{role}-{ACCOUNT}"
     (rule,) = _for_bucket(
         plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", role
     )["rules"]
@@ -38,7 +39,7 @@ def test_every_bucket_is_private_kms_encrypted_and_tls_only(stack: str, role: st
     ownership = _for_bucket(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", role)
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     (deny,) = statements(str(_for_bucket(plan, "aws:s3/bucketPolicy:BucketPolicy", role)["policy"]))
-    arn = f"arn:aws:s3:::mlops-{stack}-{role}-{ACCOUNT}"
+    arn = f"arn:aws:s3:::{stack_spec(stack).base_name}-{role}-{ACCOUNT}"
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == "*"
     assert deny["Resource"] == [arn, f"{arn}/*"]
@@ -63,9 +64,10 @@ def test_lifecycle_rules(stack: str, role: str) -> None:
         for r in _for_bucket(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", role)["rules"]
     }
     assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
-    versioned = role == "models" or (role == "data" and stack == "prod")
+    storage = stack_spec(stack).storage
+    versioned = role == "models" or (role == "data" and storage.version_data)
     if versioned:
-        days = 30 if stack == "dev" else 90
+        days = storage.noncurrent_version_expiry_days
         assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": days}
     else:
         assert "expire-noncurrent-versions" not in rules
@@ -91,13 +93,13 @@ def test_ecr_repositories_are_immutable_scanned_and_encrypted(stack: str) -> Non
     plan = aws_plan(stack)
     repos = plan.of_type("aws:ecr/repository:Repository")
     assert sorted(r.inputs["name"] for r in repos) == [
-        f"mlops-{stack}/mlops-{i}" for i in ("monitoring", "serving", "training")
+        f"{stack_spec(stack).base_name}/mlops-{i}" for i in ("monitoring", "serving", "training")
     ]
     for repo in repos:
         assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": _key_arn(plan)}]
-        assert repo.protect is (stack == "prod")
+        assert repo.protect is stack_spec(stack).deletion_protection
     for policy in plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
         rules = {r["selection"]["tagStatus"]: r["selection"] for r in json.loads(policy.inputs["policy"])["rules"]}
         assert rules["untagged"] == {
@@ -115,12 +117,12 @@ def test_platform_key_rotates_and_its_policy_admits_only_the_account_and_named_s
     plan = aws_plan(stack)
     (key,) = plan.of_type("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
-    assert key.protect is (stack == "prod")
+    assert key.protect is stack_spec(stack).deletion_protection
     by_sid = {s["Sid"]: s for s in statements(key.inputs["policy"])}
     assert by_sid["AccountAdministration"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert by_sid["ClusterLogGroups"]["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     assert by_sid["ClusterLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
-        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/eks/mlops-{stack}/*"
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/eks/{stack_spec(stack).base_name}/*"
     )
     autoscaling = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     caller = {"aws:PrincipalArn": autoscaling, "kms:CallerAccount": ACCOUNT}
@@ -135,5 +137,5 @@ def test_platform_key_rotates_and_its_policy_admits_only_the_account_and_named_s
     wildcard = [s["Sid"] for s in by_sid.values() if "*" in str(s["Action"])]
     assert wildcard == ["AccountAdministration"]
     (alias,) = plan.of_type("aws:kms/alias:Alias")
-    assert alias.inputs["name"] == f"alias/mlops-{stack}-platform"
+    assert alias.inputs["name"] == f"alias/{stack_spec(stack).base_name}-platform"
     assert alias.inputs["targetKeyId"] == key.outputs["keyId"]

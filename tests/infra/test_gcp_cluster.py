@@ -7,7 +7,7 @@ import pytest
 from components.contract import Toleration
 from components.gcp import GcpPlatform
 from components.spec import PlatformSpec
-from tests.infra.conftest import GCP_STACKS, component_plan, stack_spec
+from tests.infra.conftest import GCP_RENAMED, GCP_STACKS, component_plan, stack_spec
 from tests.infra.test_gcp_support import gcp_run
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -156,7 +156,7 @@ def test_system_pool_is_on_demand_untainted_and_sized_per_zone(stack: str) -> No
     assert system["initialNodeCount"] == {"gcp-dev": 2, "gcp-prod": 1}[stack]
 
 
-@pytest.mark.parametrize("stack", GCP_STACKS)
+@pytest.mark.parametrize("stack", [*GCP_STACKS, GCP_RENAMED])
 def test_every_pool_is_hardened_with_its_own_node_service_account(stack: str) -> None:
     run = gcp_run(stack)
     key_id = run.one("gcp:kms/cryptoKey:CryptoKey", "-key").id
@@ -169,12 +169,12 @@ def test_every_pool_is_hardened_with_its_own_node_service_account(stack: str) ->
         assert config["oauthScopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
         assert (config["diskType"], config["bootDiskKmsKey"]) == ("pd-balanced", key_id)
         assert config["resourceLabels"]["managed-by"] == "pulumi"
-        assert config["serviceAccount"].startswith(f"mlops-{stack.removeprefix('gcp-')}-{name}-nodes@")
+        assert config["serviceAccount"].startswith(f"{stack_spec(stack).base_name}-{name}-nodes@")
         accounts.add(config["serviceAccount"])
     assert len(accounts) == len(pools(stack))
 
 
-@pytest.mark.parametrize("stack", GCP_STACKS)
+@pytest.mark.parametrize("stack", [*GCP_STACKS, GCP_RENAMED])
 def test_node_service_accounts_get_only_logging_monitoring_and_registry_read(stack: str) -> None:
     run = gcp_run(stack)
     grants = run.plan.of_type("gcp:projects/iAMMember:IAMMember")
@@ -190,7 +190,7 @@ def test_node_service_accounts_get_only_logging_monitoring_and_registry_read(sta
     readers = [
         r.inputs["member"]
         for r in run.plan.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
-        if r.name.startswith(f"mlops-{stack.removeprefix('gcp-')}-node-identities")
+        if r.name.startswith(f"{stack_spec(stack).base_name}-node-identities")
     ]
     assert sorted(readers) == sorted(node_members)
 

@@ -13,7 +13,7 @@ from components.gcp import GcpPlatform
 from components.gcp.cluster import kubeconfig
 from components.spec import PlatformSpec
 from infra.plan.engine import ProgramFailed
-from tests.infra.conftest import GCP_STACKS, component_plan, stack_spec
+from tests.infra.conftest import GCP_RENAMED, GCP_STACKS, component_plan, stack_spec
 from tests.infra.test_gcp_support import gcp_run
 
 BUCKET_GRANT = "gcp:storage/bucketIAMMember:BucketIAMMember"
@@ -61,7 +61,7 @@ def bucket_grants(stack: str, name: str) -> dict[str, dict]:
     return {
         names[g.inputs["bucket"]]: g.inputs
         for g in run.plan.of_type(BUCKET_GRANT)
-        if g.name.startswith(f"mlops-{stack.removeprefix('gcp-')}-wi-{name}-")
+        if g.name.startswith(f"{stack_spec(stack).base_name}-wi-{name}-")
     }
 
 
@@ -92,7 +92,7 @@ def test_each_workload_identity_trusts_exactly_one_kubernetes_service_account(st
         assert gsa(stack, name) in binding.dependencies
 
 
-@pytest.mark.parametrize("stack", GCP_STACKS)
+@pytest.mark.parametrize("stack", [*GCP_STACKS, GCP_RENAMED])
 def test_bucket_grants_are_exactly_the_requested_buckets_and_access(stack: str) -> None:
     assert {role: g["role"] for role, g in bucket_grants(stack, "training").items()} == {
         "data": "roles/storage.objectViewer",
@@ -106,7 +106,7 @@ def test_bucket_grants_are_exactly_the_requested_buckets_and_access(stack: str) 
         assert {g["member"] for g in bucket_grants(stack, name).values()} == {f"serviceAccount:{email}"}
 
 
-@pytest.mark.parametrize("stack", GCP_STACKS)
+@pytest.mark.parametrize("stack", [*GCP_STACKS, GCP_RENAMED])
 def test_prefix_requests_are_limited_by_an_iam_condition(stack: str) -> None:
     grant = bucket_grants(stack, "mlflow")["models"]
     bucket = grant["bucket"]
@@ -220,11 +220,11 @@ def test_stack_outputs(stack: str) -> None:
 
 
 def test_kubeconfig_authenticates_with_the_gke_auth_plugin_and_holds_no_credential() -> None:
-    config = json.loads(kubeconfig("gke_p_us-central1_mlops-prod", "34.1.2.3", "Q0E="))
+    config = json.loads(kubeconfig("gke_p_europe-west1_team-prod", "34.1.2.3", "Q0E="))
     user = config["users"][0]["user"]
     assert set(user) == {"exec"}
     assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     cluster = config["clusters"][0]["cluster"]
     assert cluster == {"server": "https://34.1.2.3", "certificate-authority-data": "Q0E="}
-    assert config["current-context"] == "gke_p_us-central1_mlops-prod"
+    assert config["current-context"] == "gke_p_europe-west1_team-prod"

@@ -31,12 +31,12 @@ def test_long_label_values_are_cut_to_63_characters() -> None:
 
 @pytest.mark.parametrize("name", ["mlflow", "training", "a-very-long-workload-name-for-batch-scoring", "kfp"])
 def test_service_account_ids_are_valid_for_any_request_name(name: str) -> None:
-    assert ACCOUNT_ID.match(account_id("mlops-prod", name)), account_id("mlops-prod", name)
+    assert ACCOUNT_ID.match(account_id("team-prod", name)), account_id("team-prod", name)
 
 
 def test_long_service_account_ids_stay_distinct() -> None:
-    a = account_id("mlops-staging", "feature-materialization-a")
-    b = account_id("mlops-staging", "feature-materialization-b")
+    a = account_id("team-staging", "feature-materialization-a")
+    b = account_id("team-staging", "feature-materialization-b")
     assert max(len(a), len(b)) <= 30
     assert a != b
 
@@ -46,7 +46,7 @@ def test_bucket_names_fit_the_63_character_limit_and_stay_unique() -> None:
     names = {bucket_name("platform-long-prefix-name-staging", role, project) for role in ("data", "monitoring")}
     assert len(names) == 2
     assert all(len(n) <= 63 for n in names)
-    assert bucket_name("mlops-dev", "data", "acme-mlops-dev") == "mlops-dev-data-acme-mlops-dev"
+    assert bucket_name("team-dev", "data", "acme-ml-dev") == "team-dev-data-acme-ml-dev"
 
 
 @pytest.mark.parametrize(
@@ -76,5 +76,5 @@ def test_cloud_sql_edition_matches_the_tier(tier_name: str, expected: str) -> No
 def test_prod_refuses_an_api_server_open_to_the_internet() -> None:
     config, _ = load_stack_config(PROJECT_ROOT, "gcp-prod")
     config["mlops:cluster"] = config["mlops:cluster"].replace("203.0.113.10/32", "0.0.0.0/0")
-    with pytest.raises(StackConfigError, match=r"cluster\.publicAccessCidrs\[0\] = 0\.0\.0\.0/0 opens the prod API"):
+    with pytest.raises(StackConfigError, match=r"cluster\.publicAccessCidrs = \[\"0\.0\.0\.0/0\"\] together cover"):
         parse_spec(config, source="Pulumi.gcp-prod.yaml")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
+import threading
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.proto import resource_pb2
 
-from infra.plan.engine import Plan, PlanError, ProgramFailed, run_program
+from components.versions import DEFAULT_KUBERNETES_VERSION
+from infra.plan.engine import Plan, PlanError, PlanMocks, ProgramFailed, RecordingMonitor, run_program
 from infra.plan.manifests import validate_plan
+from infra.plan.mocks import MockContext
 
 
 class Web(pulumi.ComponentResource):
@@ -151,7 +159,7 @@ def k8s_program() -> None:
 
 def test_manifest_validation_reports_every_error_with_its_path() -> None:
     plan = run_program(k8s_program, project="mlops", stack="dev", config={})
-    report = validate_plan(plan, "1.33")
+    report = validate_plan(plan, DEFAULT_KUBERNETES_VERSION)
     messages = sorted(str(e) for e in report.errors)
     assert any(m.startswith("Deployment/bad: spec/replicas: 'two' is not of type") for m in messages), messages
     assert any("imagePullPolcy" in m and "spec/template/spec/containers/0" in m for m in messages), messages
@@ -163,3 +171,51 @@ def test_manifest_validation_reports_every_error_with_its_path() -> None:
     assert report.helm_releases[0]["chart"] == "kube-prometheus-stack"
     assert report.helm_releases[0]["repository"] == "https://prometheus-community.github.io/helm-charts"
     assert len(report.objects) == 3
+
+
+class BarrierMocks(PlanMocks):
+    """Every registration waits in `new_resource` until all of them are there: the widest possible race window."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__(MockContext(project="mlops", stack="dev"))
+        self.barrier = threading.Barrier(parties, timeout=30)
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.barrier.wait()
+        return super().new_resource(args)
+
+
+def register_concurrently(monitor: RecordingMonitor, request: Any, threads: int) -> list[Any]:
+    """`threads` threads send the same request at once, each in a copy of this context (Pulumi's stack and project
+    settings are context variables) and each closing the event loop the mock monitor opens on its thread."""
+    responses: list[Any] = [None] * threads
+
+    def register(index: int, context: contextvars.Context) -> None:
+        try:
+            responses[index] = context.run(monitor.RegisterResource, request)
+        finally:
+            asyncio.get_event_loop().close()
+
+    workers = [threading.Thread(target=register, args=(i, contextvars.copy_context())) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return responses
+
+
+def test_concurrent_registrations_of_one_urn_are_caught_every_time() -> None:
+    """N threads register the same bucket at once; the check-and-claim must let exactly one through, every round.
+
+    The barrier holds every registration inside the monitor between its duplicate check and its insert, so a check
+    that is not atomic with the insert misses all N-1 duplicates in every round, not 7 times in 40 runs."""
+    threads, urn = 12, "urn:pulumi:dev::mlops::aws:s3/bucket:Bucket::same"
+    request = resource_pb2.RegisterResourceRequest(type="aws:s3/bucket:Bucket", name="same", custom=True)
+    for _ in range(20):
+        mocks = BarrierMocks(threads)
+        monitor = RecordingMonitor(mocks)
+        pulumi_mocks.set_mocks(mocks, project="mlops", stack="dev", preview=True, monitor=monitor)
+        responses = register_concurrently(monitor, request, threads)
+        assert {r.urn for r in responses} == {urn}
+        assert len(monitor.errors) == threads - 1, monitor.errors
+        assert list(monitor.records) == [urn]

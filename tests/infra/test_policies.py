@@ -14,6 +14,7 @@ import pytest
 from infra.plan.engine import run_program
 from policies.offline import Violation, evaluate
 from policies.rules import RESOURCE_POLICIES, STACK_POLICIES
+from tests.infra.test_cost_policies import over_budget
 
 TAGS = {"Project": "mlops", "Environment": "prod", "Team": "t", "Owner": "o", "ManagedBy": "pulumi", "CostCenter": "c"}
 
@@ -113,6 +114,8 @@ BAD = [
     pytest.param(lambda: aws.kms.Key("key", opts=_aws_provider()), "prod-state-protected", id="unprotected-prod-key"),
     pytest.param(lambda: aws.s3.Bucket("b", opts=_aws_provider({"Project": "mlops", "Environment": "dev"})),
         "provider-default-tags", id="missing-tags"),
+    pytest.param(lambda: over_budget(enforce=False), "monthly-budget-estimate", id="over-budget"),
+    pytest.param(lambda: over_budget(enforce=True), "monthly-budget-enforced", id="over-enforced-budget"),
 ]  # fmt: skip
 
 

@@ -3,14 +3,16 @@ the in-cluster layer is the same on both clouds."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from infra.plan.engine import Plan, RecordedResource
 from infra.plan.manifests import validate_plan
 from policies.offline import evaluate
-from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.conftest import AWS_RENAMED, GCP_RENAMED, RENAMED, STACKS, stack_spec
 
 StackPlan = Callable[[str], Plan]
 IN_CLUSTER = "mlops:k8s:Platform"
@@ -72,17 +74,6 @@ def test_stack_outputs_hide_credentials(stack_plan: StackPlan, stack: str) -> No
     assert not any("password" in key.lower() or "token" in key.lower() for key in plan.outputs)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_stateful_resources_are_protected_exactly_in_prod(stack_plan: StackPlan, stack: str) -> None:
-    plan, prod = stack_plan(stack), stack_spec(stack).is_prod
-    stateful = [r for r in plan.resources if r.type in {
-        "aws:s3/bucket:Bucket", "aws:rds/instance:Instance", "aws:kms/key:Key", "aws:eks/cluster:Cluster",
-        "gcp:storage/bucket:Bucket", "gcp:sql/databaseInstance:DatabaseInstance", "gcp:container/cluster:Cluster",
-    }]  # fmt: skip
-    assert len(stateful) >= 6
-    assert {(r.protect, r.retain_on_delete) for r in stateful} == {(prod, prod)}
-
-
 def _shape(resource: RecordedResource) -> tuple[str, str]:
     return resource.type, resource.name
 
@@ -112,3 +103,23 @@ def test_in_cluster_layer_gets_equivalent_inputs_from_both_clouds(
     assert annotated
     assert all(aws_accounts[k] == {"eks.amazonaws.com/role-arn"} for k in annotated)
     assert all(gcp_accounts[k] == {"iam.gke.io/gcp-service-account"} for k in annotated)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("stack", [AWS_RENAMED, GCP_RENAMED])
+def test_every_name_follows_the_name_prefix(stack_plan: StackPlan, stack: str) -> None:
+    """The whole program planned under another namePrefix: no resource, logical or physical, keeps the shipped
+    stack's base name (a name written into a component instead of derived from the spec would)."""
+    plan, renamed = stack_plan(stack), stack_spec(stack).base_name
+    shipped = re.compile(rf"(?<![\w-]){re.escape(stack_spec(RENAMED[stack][0]).base_name)}(?![\w])")
+    leaked = [(r.urn, text) for r in plan.resources for text in [r.name, *_strings(r.inputs)] if shipped.search(text)]
+    assert leaked == []
+    cloud = [r for r in plan.resources if r.package in ("aws", "gcp") and r.custom]
+    assert sum(r.name.startswith(renamed) for r in cloud) > 0.9 * len(cloud)

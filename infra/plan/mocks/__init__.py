@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from infra.plan.mocks import aws, gcp, kubernetes, random
-from infra.plan.mocks.common import MockContext
+from infra.plan.mocks.common import InvokeFailure, MockContext
 
 OutputFactory = Callable[[str, Mapping[str, Any], MockContext], dict[str, Any]]
 InvokeFactory = Callable[[Mapping[str, Any], MockContext], dict[str, Any]]
@@ -24,4 +24,4 @@ RESOURCE_OUTPUTS: dict[str, OutputFactory] = {
 INVOKES: dict[str, InvokeFactory] = {**aws.INVOKES, **gcp.INVOKES, **kubernetes.INVOKES, **random.INVOKES}
 DEFAULT_OUTPUTS: dict[str, OutputFactory] = {"aws": aws.default_outputs, "gcp": gcp.default_outputs}
 
-__all__ = ["DEFAULT_OUTPUTS", "INVOKES", "RESOURCE_OUTPUTS", "MockContext"]
+__all__ = ["DEFAULT_OUTPUTS", "INVOKES", "RESOURCE_OUTPUTS", "InvokeFailure", "MockContext"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infra.plan.mocks.common import MockContext, short_hash
+from infra.plan.mocks.common import InvokeFailure, MockContext, short_hash
 
 Factory = Callable[[str, Mapping[str, Any], MockContext], dict[str, Any]]
 
@@ -178,7 +178,22 @@ def _availability_zones(args: Mapping[str, Any], ctx: MockContext) -> dict[str, 
     }
 
 
+def _subnet(args: Mapping[str, Any], ctx: MockContext) -> dict[str, Any]:
+    subnet_id, vpc_id = str(args.get("id")), str(args.get("vpcId"))
+    region = str(args.get("region") or ctx.aws_region)
+    if ctx.aws_subnets:
+        vpc_and_zone = ctx.aws_subnets.get(subnet_id)
+        if vpc_and_zone is None or vpc_and_zone[0] != vpc_id:
+            raise InvokeFailure(f"no matching EC2 Subnet found (id {subnet_id}, vpc-id {vpc_id})", "id")
+        zone = vpc_and_zone[1]
+    else:
+        zone = f"{region}-offline-{subnet_id}"
+    return {"id": subnet_id, "vpcId": vpc_id, "availabilityZone": zone, "region": region,
+            "arn": f"arn:aws:ec2:{region}:{ctx.aws_account_id}:subnet/{subnet_id}"}  # fmt: skip
+
+
 INVOKES: dict[str, Any] = {
+    "aws:ec2/getSubnet:getSubnet": _subnet,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda args, ctx: {
         "accountId": ctx.aws_account_id,
         "arn": f"arn:aws:iam::{ctx.aws_account_id}:user/mock",
