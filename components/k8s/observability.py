@@ -142,6 +142,16 @@ def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
             **system,
         },
         "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{pool_key}]"] if pool_key else [], **system},
+        # Managed control planes (EKS, GKE) run no scrapeable controller-manager, scheduler or etcd pods; GKE runs
+        # kube-dns (metrics on 10054/10055), not CoreDNS (9153), and Dataplane V2 replaces kube-proxy
+        # (https://cloud.google.com/kubernetes-engine/docs/concepts/dataplane-v2, read 2026-12-01). Scraping them
+        # would leave Services without endpoints and targets down forever (`make verify`, check 3).
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": cloud.cloud == "aws"},
+        "coreDns": {"enabled": cloud.cloud == "aws"},
+        "kubeDns": {"enabled": cloud.cloud == "gcp"},
         "prometheusOperator": {**system},
     }
 
