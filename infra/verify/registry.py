@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from infra.verify.checks import (
     helm_values,
+    iam_policies,
     identity,
     images,
     names,
     network,
+    peer_scan,
     pod_security,
     quotas,
     references,
@@ -28,6 +30,8 @@ CHECKS: tuple[Check, ...] = (
     identity.CHECK,
     images.CHECK,
     names.CHECK,
+    iam_policies.CHECK,
+    peer_scan.CHECK,
 )
 
 
