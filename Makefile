@@ -25,7 +25,7 @@ setup: setup-infra setup-workloads  ## both environments
 
 # The infra path (plan, policy, docs, the deploy and preview workflows) needs only the infra environment: a broken
 # workloads lock must never block an infrastructure deploy.
-setup-infra: uv .venv/.synced .tools/bin/.installed
+setup-infra: uv .venv/.synced .tools/bin/.installed .tools/checkov/.synced
 
 setup-workloads: uv workloads/.venv/.synced
 
@@ -35,6 +35,11 @@ setup-workloads: uv workloads/.venv/.synced
 
 workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 	cd workloads && uv sync --frozen --quiet
+	@touch $@
+
+# checkov (`make verify` check 12) pins packaging<24 while pulumi needs >=26: its own locked environment.
+.tools/checkov/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.tools/checkov uv sync --frozen --quiet --project tools/checkov
 	@touch $@
 
 # Pinned Helm and kubectl (checksums in components/versions.py) for offline chart rendering and kustomize builds.
