@@ -148,6 +148,15 @@ _API_CLIENTS = (
     "Job.monitoring.kube-prometheus-stack-*",
     "DaemonSet.nvidia-gpu.nvidia-device-plugin*",
 )
+_DEVICE_PLUGIN_PROBES = (
+    "the nvidia-device-plugin 0.20.0 chart defines no probe; a plugin that fails to register shows as GPU nodes "
+    "without nvidia.com/gpu capacity, and kube-prometheus-stack's KubeDaemonSetRolloutStuck and KubePodCrashLooping "
+    "rules alert on it"
+)
+_GRAFANA_PROBES = (
+    "the grafana container has liveness and readiness probes; the dashboard and datasource sidecars have none in "
+    "the grafana chart"
+)
 CHECKOV_WAIVERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "CKV_K8S_43": (
         (
@@ -188,21 +197,12 @@ CHECKOV_WAIVERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         for p in _API_CLIENTS
     ),
     "CKV_K8S_8": (
-        (
-            "DaemonSet.nvidia-gpu.*",
-            "the nvidia-device-plugin 0.20.0 chart defines no probe; a plugin "
-            "that fails to register shows as GPU nodes without nvidia.com/gpu capacity, and kube-prometheus-"
-            "stack's KubeDaemonSetRolloutStuck and KubePodCrashLooping rules alert on it",
-        ),
-        (
-            "Deployment.monitoring.kube-prometheus-stack-grafana",
-            "the grafana container has liveness and "
-            "readiness probes; the dashboard sidecars have none in the grafana chart",
-        ),
+        ("DaemonSet.nvidia-gpu.*", _DEVICE_PLUGIN_PROBES),
+        ("Deployment.monitoring.kube-prometheus-stack-grafana", _GRAFANA_PROBES),
     ),
     "CKV_K8S_9": (
-        ("DaemonSet.nvidia-gpu.*", "as for CKV_K8S_8"),
-        ("Deployment.monitoring.kube-prometheus-stack-grafana", "as for CKV_K8S_8"),
+        ("DaemonSet.nvidia-gpu.*", _DEVICE_PLUGIN_PROBES),
+        ("Deployment.monitoring.kube-prometheus-stack-grafana", _GRAFANA_PROBES),
         (
             "Deployment.kube-system.cluster-autoscaler",
             "the cluster-autoscaler 9.59.0 chart defines a "

@@ -11,13 +11,21 @@ from tests.infra.verify_sets import Manifest, container, judge, namespace, workl
 
 
 def quota(hard: dict[str, str]) -> Manifest:
-    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "compute", "namespace": "team"},
-            "spec": {"hard": hard}}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "compute", "namespace": "team"},
+        "spec": {"hard": hard},
+    }
 
 
 def limit_range(**item: Any) -> Manifest:
-    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "defaults", "namespace": "team"},
-            "spec": {"limits": [{"type": "Container", **item}]}}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "defaults", "namespace": "team"},
+        "spec": {"limits": [{"type": "Container", **item}]},
+    }
 
 
 HARD = {"requests.cpu": "4", "requests.memory": "8Gi", "requests.nvidia.com/gpu": "1", "pods": "10"}
@@ -43,8 +51,12 @@ def test_a_container_without_a_tracked_request_is_refused_unless_a_limit_range_d
 
 def test_the_gpu_request_is_not_required_by_a_gpu_quota() -> None:
     """Extended resources are outside the quota's validation set (pods.go validationSet): CPU pods stay admitted."""
-    _, found = judge(quotas.run, namespace("team"), quota({"requests.nvidia.com/gpu": "2"}),
-                     workload("cpu-only", "team", {"name": "c", "image": "ghcr.io/acme/c:1.0.0"}))  # fmt: skip
+    _, found = judge(
+        quotas.run,
+        namespace("team"),
+        quota({"requests.nvidia.com/gpu": "2"}),
+        workload("cpu-only", "team", {"name": "c", "image": "ghcr.io/acme/c:1.0.0"}),
+    )
     assert found == []
 
 
@@ -58,10 +70,17 @@ def test_a_limit_range_that_hands_out_gpus_is_a_violation_in_every_field_that_en
 
 
 def test_the_namespace_pods_at_their_replica_counts_must_fit_the_quota() -> None:
-    trainer = workload("train", "team", container("train", resources={"requests": {"cpu": "2", "memory": "4Gi",
-                                                                                    "nvidia.com/gpu": "1"}}))  # fmt: skip
-    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "train",
-           "namespace": "team"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "train"}, "maxReplicas": 3}}  # fmt: skip
+    trainer = workload(
+        "train",
+        "team",
+        container("train", resources={"requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}}),
+    )
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "train", "namespace": "team"},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "train"}, "maxReplicas": 3},
+    }
     _, found = judge(quotas.run, namespace("team"), quota(HARD), trainer)
     assert found == []
     _, found = judge(quotas.run, namespace("team"), quota(HARD), trainer, hpa)

@@ -20,11 +20,21 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
 
 
-def node_group(name: str, types: list[str], labels: dict[str, str], taints: list[dict[str, str]] | None = None
-               ) -> RecordedResource:  # fmt: skip
-    return resource("aws:eks/nodeGroup:NodeGroup", name, {
-        "nodeGroupName": name, "instanceTypes": types, "labels": labels, "taints": taints or [],
-        "capacityType": "SPOT" if name == "cpu" else "ON_DEMAND", "scalingConfig": {"minSize": 0, "maxSize": 3}})  # fmt: skip
+def node_group(
+    name: str, types: list[str], labels: dict[str, str], taints: list[dict[str, str]] | None = None
+) -> RecordedResource:
+    return resource(
+        "aws:eks/nodeGroup:NodeGroup",
+        name,
+        {
+            "nodeGroupName": name,
+            "instanceTypes": types,
+            "labels": labels,
+            "taints": taints or [],
+            "capacityType": "SPOT" if name == "cpu" else "ON_DEMAND",
+            "scalingConfig": {"minSize": 0, "maxSize": 3},
+        },
+    )
 
 
 POOLS = [
@@ -36,14 +46,24 @@ POOLS = [
 
 def trainer(**resources: Any) -> Manifest:
     requests = {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1", **resources}
-    return workload("train", "ml", container("train", resources={"requests": requests, "limits": {
-        "nvidia.com/gpu": requests["nvidia.com/gpu"]}}), nodeSelector={"gpu-enabled": "true"},
-        tolerations=[GPU_TOLERATION])  # fmt: skip
+    return workload(
+        "train",
+        "ml",
+        container("train", resources={"requests": requests, "limits": {"nvidia.com/gpu": requests["nvidia.com/gpu"]}}),
+        nodeSelector={"gpu-enabled": "true"},
+        tolerations=[GPU_TOLERATION],
+    )
 
 
 def device_plugin() -> Manifest:
-    return workload("nvidia-device-plugin", "nvidia-gpu", container("plugin", command=["nvidia-device-plugin"]),
-                    kind="DaemonSet", nodeSelector={"gpu-enabled": "true"}, tolerations=[GPU_TOLERATION])  # fmt: skip
+    return workload(
+        "nvidia-device-plugin",
+        "nvidia-gpu",
+        container("plugin", command=["nvidia-device-plugin"]),
+        kind="DaemonSet",
+        nodeSelector={"gpu-enabled": "true"},
+        tolerations=[GPU_TOLERATION],
+    )
 
 
 def test_pods_that_fit_a_pool_are_admitted() -> None:
@@ -55,18 +75,40 @@ def test_pods_that_fit_a_pool_are_admitted() -> None:
 @pytest.mark.parametrize(
     ("pod", "why"),
     [
-        pytest.param(workload("inference", "ml", nodeSelector={"workload-type": "ml-infrence"}),
-                     "pool cpu: nodeSelector workload-type=ml-infrence (nodes have workload-type=ml-inference)",
-                     id="selector-typo"),
+        pytest.param(
+            workload("inference", "ml", nodeSelector={"workload-type": "ml-infrence"}),
+            "pool cpu: nodeSelector workload-type=ml-infrence (nodes have workload-type=ml-inference)",
+            id="selector-typo",
+        ),
         pytest.param(trainer(memory="15Gi"), "pool gpu: requests 15.00Gi but a g5.xlarge node has", id="too-big"),
-        pytest.param(workload("train", "ml", nodeSelector={"gpu-enabled": "true"}),
-                     "pool gpu: does not tolerate taint nvidia.com/gpu=true:NoSchedule", id="gpu-taint-not-tolerated"),
-        pytest.param(workload("x", "ml", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In",
-                                                         "values": ["arm64"]}]}]}}}),
-                     "required node affinity matches none of its labels", id="arm64-only-on-x86-pools"),
+        pytest.param(
+            workload("train", "ml", nodeSelector={"gpu-enabled": "true"}),
+            "pool gpu: does not tolerate taint nvidia.com/gpu=true:NoSchedule",
+            id="gpu-taint-not-tolerated",
+        ),
+        pytest.param(
+            workload(
+                "x",
+                "ml",
+                affinity={
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                },
+            ),
+            "required node affinity matches none of its labels",
+            id="arm64-only-on-x86-pools",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_pod_that_fits_no_pool_stays_pending(pod: Manifest, why: str) -> None:
     _, found = judge(scheduling.run, namespace("ml"), pod, device_plugin(), plan=POOLS)
     assert len(found) == 1 and "fits no node pool, so it stays Pending" in found[0] and why in found[0], found
@@ -98,21 +140,49 @@ def test_daemonsets_reach_the_nodes_they_select_and_the_device_plugin_reaches_ev
     nowhere = workload("agent", "ml", kind="DaemonSet", nodeSelector={"node-pool": "edge"})
     _, found = judge(scheduling.run, namespace("ml"), nowhere, device_plugin(), plan=POOLS)
     assert len(found) == 1 and "reaches no node pool" in found[0]
-    _, found = judge(scheduling.run, namespace("ml"), cloud="gcp", plan=[resource(
-        "gcp:container/nodePool:NodePool", "gpu", {"name": "gpu", "autoscaling": {"totalMaxNodeCount": 2},
-        "nodeConfig": {"machineType": "g2-standard-8", "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
-                       "taints": [GPU_TAINT]}})])  # fmt: skip
+    _, found = judge(
+        scheduling.run,
+        namespace("ml"),
+        cloud="gcp",
+        plan=[
+            resource(
+                "gcp:container/nodePool:NodePool",
+                "gpu",
+                {
+                    "name": "gpu",
+                    "autoscaling": {"totalMaxNodeCount": 2},
+                    "nodeConfig": {
+                        "machineType": "g2-standard-8",
+                        "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
+                        "taints": [GPU_TAINT],
+                    },
+                },
+            )
+        ],
+    )
     assert found == []  # GKE installs its own device plugin
 
 
 def test_daemonsets_take_their_share_of_every_node_they_reach() -> None:
-    hog = workload("agent", "ml", container("agent", resources={"requests": {"cpu": "1500m", "memory": "1Gi"}}),
-                   kind="DaemonSet", tolerations=[{"operator": "Exists"}])  # fmt: skip
-    system_pod = workload("api", "ml", container("api", resources={"requests": {"cpu": "500m", "memory": "1Gi"}}),
-                          nodeSelector={"node-pool": "system"})  # fmt: skip
+    hog = workload(
+        "agent",
+        "ml",
+        container("agent", resources={"requests": {"cpu": "1500m", "memory": "1Gi"}}),
+        kind="DaemonSet",
+        tolerations=[{"operator": "Exists"}],
+    )
+    system_pod = workload(
+        "api",
+        "ml",
+        container("api", resources={"requests": {"cpu": "500m", "memory": "1Gi"}}),
+        nodeSelector={"node-pool": "system"},
+    )
     _, found = judge(scheduling.run, namespace("ml"), hog, system_pod, device_plugin(), plan=POOLS)
-    assert len(found) == 1 and "pool system: requests 500m CPU but a m6i.large node has 430m CPU allocatable for " \
-        "it after its DaemonSets" in found[0], found  # fmt: skip
+    assert (
+        len(found) == 1
+        and "pool system: requests 500m CPU but a m6i.large node has 430m CPU allocatable for it after its DaemonSets"
+        in found[0]
+    ), found
 
 
 def test_allocatable_follows_each_cloud_s_reservations() -> None:
@@ -126,5 +196,10 @@ def test_allocatable_follows_each_cloud_s_reservations() -> None:
     assert e2["memory"] == pytest.approx(16 * GIB - 2.6 * GIB - 100 * MIB)
     pools = node_pools(Plan("mlops", "dev", POOLS))
     assert [(p.name, p.instance.name if p.instance else None, p.gpus) for p in pools] == [
-        ("system", "m6i.large", 0), ("cpu", "m5.2xlarge", 0), ("gpu", "g5.xlarge", 1)]  # fmt: skip
-    assert pools[2].labels["kubernetes.io/arch"] == "amd64" and pools[1].labels["eks.amazonaws.com/capacityType"] == "SPOT"
+        ("system", "m6i.large", 0),
+        ("cpu", "m5.2xlarge", 0),
+        ("gpu", "g5.xlarge", 1),
+    ]
+    assert (
+        pools[2].labels["kubernetes.io/arch"] == "amd64" and pools[1].labels["eks.amazonaws.com/capacityType"] == "SPOT"
+    )

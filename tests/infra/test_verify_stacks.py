@@ -24,7 +24,115 @@ StackPlan = Callable[[str], Plan]
 Finding = tuple[str, str, str]  # (check, object, reason)
 
 
-def known_violations(spec: PlatformSpec) -> list[Finding]:
+# wp1-kfp (Kubeflow Pipelines manifests and overlay) and wp4-images (MLflow, Feast and Pushgateway values): what
+# checkov finds on their objects, by checkov resource and check id.
+KFP_PEER_SCAN = {
+    "ClusterRole.default.kubeflow-pipelines-cache-deployer-clusterrole": ("CKV_K8S_155", "CKV_K8S_156"),
+    "Deployment.kubeflow.cache-deployer-deployment": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.cache-server": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_35",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.metadata-envoy-deployment": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.metadata-grpc-deployment": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_35",
+        "CKV_K8S_38",
+    ),
+    "Deployment.kubeflow.metadata-postgres-db": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_20",
+        "CKV_K8S_22",
+        "CKV_K8S_23",
+        "CKV_K8S_28",
+        "CKV_K8S_29",
+        "CKV_K8S_30",
+        "CKV_K8S_31",
+        "CKV_K8S_35",
+        "CKV_K8S_37",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.metadata-writer": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.ml-pipeline": ("CKV_K8S_13", "CKV_K8S_22", "CKV_K8S_35", "CKV_K8S_38"),
+    "Deployment.kubeflow.ml-pipeline-persistenceagent": (
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.ml-pipeline-scheduledworkflow": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.ml-pipeline-ui": ("CKV_K8S_13", "CKV_K8S_22", "CKV_K8S_35", "CKV_K8S_38"),
+    "Deployment.kubeflow.ml-pipeline-viewer-crd": (
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+        "CKV_K8S_22",
+        "CKV_K8S_38",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ),
+    "Deployment.kubeflow.ml-pipeline-visualizationserver": ("CKV_K8S_13", "CKV_K8S_22", "CKV_K8S_38"),
+    "Deployment.kubeflow.workflow-controller": ("CKV_K8S_13", "CKV_K8S_38", "CKV_K8S_9"),
+    "Role.kubeflow.ml-pipeline-viewer-controller-role": ("CKV_K8S_49",),
+    "RoleBinding.kubeflow.kubeflow-pipelines-cache-deployer-rolebinding": ("CKV2_K8S_5",),
+    "ServiceAccount.default.kubeflow-pipelines-cache-deployer-sa": ("CKV_K8S_21",),
+}
+SERVICES_PEER_SCAN = {
+    "Deployment.mlflow.mlflow": ("CKV_K8S_10", "CKV_K8S_12", "CKV_K8S_13", "CKV_K8S_22", "CKV_K8S_35"),
+    "Deployment.feast.feast-feature-server": ("CKV_K8S_22",),
+    "Deployment.monitoring.pushgateway": ("CKV_K8S_38",),
+}
+CACHE_DEPLOYER_SA = "ServiceAccount kubeflow/kubeflow-pipelines-cache-deployer-sa does not exist in the set (create "
+ALLOWLIST_HINT = "it, fix the name, or list it on OBJECTS_OUTSIDE_THE_SET in infra/verify/allowlists.py)"
+
+
+def known_violations(spec: PlatformSpec, plan: Plan) -> list[Finding]:
     """Found by this branch, owned by others (see the report to the lead)."""
     known: list[Finding] = []
     if spec.services.kubeflow:  # wp1-kfp: the upstream cache image of KFP 2.17.0 (pipeline-install-config)
@@ -40,6 +148,37 @@ def known_violations(spec: PlatformSpec) -> list[Finding]:
                 "the stack's registry nor on IMAGE_SOURCES (infra/verify/allowlists.py)",
             ),
         ]
+        # wp1-kfp: base/cache-deployer/cluster-scoped is applied without the env overlay's namespace, so its
+        # ServiceAccount lands in `default` and its ClusterRoleBinding names a subject without a namespace.
+        known += [
+            (
+                "references",
+                "ClusterRoleBinding kubeflow-pipelines-cache-deployer-clusterrolebinding",
+                "subject ServiceAccount kubeflow-pipelines-cache-deployer-sa names no namespace: the API server "
+                "rejects a ServiceAccount subject without one",
+            ),
+            (
+                "references",
+                "Deployment kubeflow/cache-deployer-deployment",
+                f"service account {CACHE_DEPLOYER_SA}" + ALLOWLIST_HINT,
+            ),
+            (
+                "references",
+                "RoleBinding kubeflow/kubeflow-pipelines-cache-deployer-rolebinding",
+                f"subject {CACHE_DEPLOYER_SA}{ALLOWLIST_HINT}",
+            ),
+        ]
+        if spec.cloud == "gcp":  # wp1-kfp: the unused ML Metadata claim gets GKE's default class (not CMEK)
+            known.append(
+                (
+                    "references",
+                    "PersistentVolumeClaim kubeflow/metadata-postgres",
+                    "a claim without "
+                    "storageClassName needs a default StorageClass, and the set marks none as default: it "
+                    "stays Pending",
+                )
+            )
+        known += [("peer-scan", obj, f"checkov {check}") for obj, checks in KFP_PEER_SCAN.items() for check in checks]
     if spec.services.mlflow:  # wp4-images: the MLflow server image is the chart default from a personal namespace
         known += [
             (
@@ -50,7 +189,27 @@ def known_violations(spec: PlatformSpec) -> list[Finding]:
                 "(infra/verify/allowlists.py)",
             )
         ] * 2  # the server container and its init container
+    known += [("peer-scan", obj, f"checkov {check}") for obj, checks in SERVICES_PEER_SCAN.items() for check in checks]
+    # wp3/wp4 (components/k8s/workloads.py): batch inference reads transactions/ but is granted predictions/ only.
+    scheme = "gs" if spec.cloud == "gcp" else "s3"
+    known.append(
+        (
+            "identity",
+            "CronJob ml-workloads/batch-inference",
+            "container batch-inference --data-root uses "
+            f"{scheme}://{plan.outputs['buckets']['data']}/transactions (read)",
+        )
+    )
     return sorted(known)
+
+
+def finding(check: str, subject: str, reason: str) -> Finding:
+    """What the stacks' test compares: the object without its origin, checkov's id, a grant's use without its why."""
+    if check == "peer-scan":
+        reason = reason.split(":", 1)[0]
+    if check == "identity":
+        reason = reason.split(", but ", 1)[0]
+    return check, subject.split(" from ")[0], reason
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +220,7 @@ def verified(stack_plan: StackPlan) -> Callable[[str], tuple[ObjectSet, list[Fin
         if stack not in cache:
             plan, spec = stack_plan(stack), stack_spec(stack)
             objects = ObjectSet.of_plan(stack, plan, render_plan(plan, spec.cluster.kubernetes_version), spec)
-            found = [
-                (v.check, v.subject.split(" from ")[0], v.reason) for _, r in verify(objects) for v in r.violations
-            ]
+            found = [finding(v.check, v.subject, v.reason) for _, r in verify(objects) for v in r.violations]
             cache[stack] = objects, sorted(found)
         return cache[stack]
 
@@ -71,9 +228,11 @@ def verified(stack_plan: StackPlan) -> Callable[[str], tuple[ObjectSet, list[Fin
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_whole_set_verifies_but_for_known_violations_of_other_areas(verified, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_whole_set_verifies_but_for_known_violations_of_other_areas(  # type: ignore[no-untyped-def]
+    verified, stack_plan: StackPlan, stack: str
+) -> None:
     _, found = verified(stack)
-    assert found == known_violations(stack_spec(stack))
+    assert found == known_violations(stack_spec(stack), stack_plan(stack))
 
 
 @pytest.mark.parametrize("stack", STACKS)
