@@ -14,7 +14,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup setup-infra setup-workloads uv demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	cost check-eks-addons deploy-permissions bench docs clean charts render verify
+	cost check-eks-addons deploy-permissions bench docs clean charts render verify mutation
 
 uv:
 ifeq ($(UV),)
@@ -85,6 +85,10 @@ render: setup-infra  ## STACK=<name>: every Helm release and kustomize Directory
 
 verify: setup-infra  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
 	$(INFRA_PY) -m infra.verify --stack $(STACK)
+
+# Not part of `make test`: each deleted report site reruns the policy tests (a few minutes).
+mutation: setup-infra  ## delete each report site of the policy pack in turn: a test must fail (build/mutation.json)
+	$(INFRA_PY) -m infra.mutation
 
 # Monthly cost (idle/typical/peak) from build/plan/$(STACK).json, planned first if missing; build/cost/$(STACK).json.
 cost: setup-infra  ## STACK=<name> [BASE=<base plan.json>: the change from it] [COST_ARGS=--json|--markdown]
