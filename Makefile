@@ -84,7 +84,7 @@ render: setup-infra  ## STACK=<name>: every Helm release and kustomize Directory
 	$(INFRA_PY) -m infra.render --stack $(STACK)
 
 verify: setup-infra  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
-	$(INFRA_PY) -m infra.verify --stack $(STACK)
+	$(INFRA_PY) -m infra.verify --stack $(STACK) $(VERIFY_ARGS)
 
 # Not part of `make test`: each deleted report site reruns the policy tests (a few minutes).
 mutation: setup-infra  ## delete each report site of the policy pack in turn: a test must fail (build/mutation.json)
