@@ -15,13 +15,13 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup setup-infra setup-workloads demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	locks cost check-eks-addons deploy-permissions bench docs clean charts render verify
+	locks cost check-eks-addons deploy-permissions bench docs clean charts render verify mutation
 
 setup: setup-infra setup-workloads  ## both environments
 
 # The infra path (plan, policy, docs, the deploy and preview workflows) needs only the infra environment: a broken
 # workloads lock must never block an infrastructure deploy.
-setup-infra: $(UV) .venv/.synced .tools/bin/.installed
+setup-infra: $(UV) .venv/.synced .tools/bin/.installed .tools/checkov/.synced
 
 setup-workloads: $(UV) workloads/.venv/.synced
 
@@ -34,6 +34,11 @@ $(CURDIR)/.tools/bin/uv:
 
 workloads/.venv/.synced: workloads/pyproject.toml workloads/uv.lock
 	cd workloads && $(UV) sync --frozen --quiet
+	@touch $@
+
+# checkov (`make verify` check 12) pins packaging<24 while pulumi needs >=26: its own locked environment.
+.tools/checkov/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.tools/checkov $(UV) sync --frozen --quiet --project tools/checkov
 	@touch $@
 
 # Pinned Helm and kubectl (checksums in components/versions.py) for offline chart rendering and kustomize builds.
@@ -54,6 +59,7 @@ lint: setup-infra
 locks: $(UV)  ## each lock still matches its pyproject.toml (a stale lock fails CI, in both environments)
 	$(UV) lock --check
 	cd workloads && $(UV) lock --check
+	$(UV) lock --check --project tools/checkov
 
 typecheck: setup-infra
 	.venv/bin/mypy
@@ -82,7 +88,11 @@ render: setup-infra  ## STACK=<name>: every Helm release and kustomize Directory
 	$(INFRA_PY) -m infra.render --stack $(STACK)
 
 verify: setup-infra  ## STACK=<name>: every check over everything the deploy creates; build/verify/<name>.json
-	$(INFRA_PY) -m infra.verify --stack $(STACK)
+	$(INFRA_PY) -m infra.verify --stack $(STACK) $(VERIFY_ARGS)
+
+# Not part of `make test`: each deleted report site reruns the policy tests (a few minutes).
+mutation: setup-infra  ## delete each report site of the policy pack in turn: a test must fail (build/mutation.json)
+	$(INFRA_PY) -m infra.mutation
 
 # Monthly cost (idle/typical/peak) from build/plan/$(STACK).json, planned first if missing; build/cost/$(STACK).json.
 cost: setup-infra  ## STACK=<name> [BASE=<base plan.json>: the change from it] [COST_ARGS=--json|--markdown]

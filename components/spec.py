@@ -31,6 +31,10 @@ PLATFORM_ROLES: tuple[PlatformRole, ...] = ("platform-admins", "ml-engineers", "
 IMAGE_NAMES: tuple[ImageName, ...] = ("training", "serving", "monitoring", "mlflow")
 
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
+# At most 26 characters: `<prefix>-staging-feast` must fit the 40 characters of an ElastiCache replication group or
+# Memorystore instance id. tests/infra/test_verify_names.py plans the program under generated prefixes and proves
+# every cloud name fits its API's rules (`make verify` check 10).
+NamePrefix = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,24}[a-z0-9])?$")]
 # Counts and sizes end up in cloud APIs as 32-bit integers: a larger value would plan but fail to deploy.
 INT32_MAX = 2**31 - 1
 NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
@@ -369,8 +373,8 @@ class PlatformSpec(SpecModel):
     """`dev`, `staging` or `prod`."""
     region: str
     """Cloud region."""
-    name_prefix: DnsLabel = "mlops"
-    """Prefix of every physical name."""
+    name_prefix: NamePrefix = "mlops"
+    """Prefix of every physical name (a DNS label of at most 26 characters)."""
     team: TagValue = "ml-platform"
     """Team tag/label."""
     owner: TagValue = "ml-platform@example.com"

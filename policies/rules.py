@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -43,6 +43,17 @@ STATEFUL_TYPES = {
     "gcp:artifactregistry/repository:Repository",
     "gcp:redis/instance:Instance",
 }
+AUDIT_LOG_TYPES = frozenset({"api", "audit", "authenticator"})
+MAX_ROTATION_SECONDS = 90 * 86400
+MIN_PROD_BACKUP_DAYS = 7
+# Namespaces whose node agents need host access by design (components/k8s/tenancy.py: `privileged` Pod Security).
+NODE_AGENT_NAMESPACES = frozenset({"monitoring", "nvidia-gpu", "kube-system"})
+# Service annotations that keep a cloud load balancer private (AWS Load Balancer Controller, GKE).
+INTERNAL_LOAD_BALANCER = {
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": ("internal",),
+    "service.beta.kubernetes.io/aws-load-balancer-internal": ("true", "0.0.0.0/0"),
+    "networking.gke.io/load-balancer-type": ("Internal",),
+}
 _UNPINNED_IMAGE = re.compile(r"(:latest$)|(^[^:@]+$)|(^[^@]+/[^:@/]+$)")
 
 
@@ -63,7 +74,7 @@ def _for_types(*types: str) -> Callable[[Callable[[Mapping[str, Any], ReportViol
 def _statements(policy_document: Any) -> list[Mapping[str, Any]]:
     document = json.loads(policy_document) if isinstance(policy_document, str) else policy_document or {}
     statements = document.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
+    return [statements] if isinstance(statements, Mapping) else list(statements)
 
 
 def _object(value: Any) -> Mapping[str, Any]:
@@ -77,7 +88,10 @@ def _object(value: Any) -> Mapping[str, Any]:
 
 
 def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value is None else [value]
+    """A value that may be one item or a list (props are proxies: a Sequence, never a `list`)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(value)
+    return [] if value is None else [value]
 
 
 # --- AWS ---------------------------------------------------------------------------------------------------------
@@ -216,8 +230,8 @@ def _kubernetes_workloads(args: ResourceValidationArgs, report: ReportViolation)
         image = str(container.get("image", ""))
         if _UNPINNED_IMAGE.search(image):
             report(f"container {container.get('name')} uses an unpinned image {image!r}: pin a version tag", None)
-        if args.resource_type.endswith("Patch"):
-            continue  # a patch changes a few fields of an upstream object; its security context stays as it was
+        if args.resource_type.endswith("Patch") or _namespace(args) in NODE_AGENT_NAMESPACES:
+            continue  # a patch keeps the upstream security context; node agents run as root by design
         security = container.get("securityContext") or {}
         pod_security = pod.get("securityContext") or {}
         if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
@@ -229,6 +243,127 @@ def _kubernetes_workloads(args: ResourceValidationArgs, report: ReportViolation)
 def _helm_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == "kubernetes:helm.sh/v3:Release" and not args.props.get("version"):
         report(f"Helm release {args.props.get('chart')} has no pinned chart version", None)
+
+
+@_for_types("aws:kms/key:Key")
+def _kms_rotation(props: Mapping[str, Any], report: ReportViolation) -> None:
+    if not props.get("enableKeyRotation"):
+        report("the KMS key does not rotate its key material (enableKeyRotation)", None)
+
+
+@_for_types("aws:cloudwatch/logGroup:LogGroup")
+def _log_groups_kept_and_encrypted(props: Mapping[str, Any], report: ReportViolation) -> None:
+    if not props.get("retentionInDays"):
+        report("the log group keeps logs forever (no retentionInDays): set mlops:cluster.logRetentionDays", None)
+    if not props.get("kmsKeyId"):
+        report("the log group is not encrypted with the platform KMS key", None)
+
+
+@_for_types("aws:ec2/launchTemplate:LaunchTemplate")
+def _node_volumes_encrypted(props: Mapping[str, Any], report: ReportViolation) -> None:
+    for mapping in _as_list(props.get("blockDeviceMappings")):
+        if str((mapping.get("ebs") or {}).get("encrypted")).lower() != "true":
+            report(f"node volume {mapping.get('deviceName')} is not encrypted", None)
+
+
+@_for_types("aws:s3/bucketPolicy:BucketPolicy")
+def _no_public_bucket_policy(props: Mapping[str, Any], report: ReportViolation) -> None:
+    for statement in _statements(props.get("policy")):
+        principal = statement.get("Principal")
+        public = principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS")))
+        if statement.get("Effect") == "Allow" and public and not statement.get("Condition"):
+            report("the bucket policy allows anyone (Principal *) without a condition", None)
+
+
+@_for_types("aws:eks/cluster:Cluster")
+def _eks_audit_logs(props: Mapping[str, Any], report: ReportViolation) -> None:
+    missing = sorted(AUDIT_LOG_TYPES - set(_as_list(props.get("enabledClusterLogTypes"))))
+    if missing:
+        report(f"the EKS control plane does not log {', '.join(missing)}", None)
+
+
+@_for_types("gcp:kms/cryptoKey:CryptoKey")
+def _gcp_kms_rotation(props: Mapping[str, Any], report: ReportViolation) -> None:
+    period = str(props.get("rotationPeriod") or "")
+    if not period:
+        report("the KMS key never rotates (no rotationPeriod)", None)
+    elif period.endswith("s") and period[:-1].isdigit() and int(period[:-1]) > MAX_ROTATION_SECONDS:
+        report(f"the KMS key rotates every {int(period[:-1]) // 86400} days, more than 90", None)
+
+
+@_for_types("gcp:container/nodePool:NodePool")
+def _gke_nodes_hardened(props: Mapping[str, Any], report: ReportViolation) -> None:
+    config = props.get("nodeConfig") or {}
+    if (config.get("workloadMetadataConfig") or {}).get("mode") != "GKE_METADATA":
+        report("nodes expose the Compute Engine metadata server to pods (workloadMetadataConfig GKE_METADATA)", None)
+    if not (config.get("shieldedInstanceConfig") or {}).get("enableSecureBoot"):
+        report("nodes boot without Shielded VM secure boot", None)
+    if not config.get("bootDiskKmsKey"):
+        report("node boot disks are not encrypted with the platform CMEK key", None)
+
+
+def _kubernetes_pod(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    """The pod spec of a Kubernetes workload (a Pulumi object or a rendered one), else None."""
+    if not args.resource_type.startswith("kubernetes:") or args.props.get("kind") not in WORKLOAD_KINDS:
+        return None
+    return _pod_spec(args.props) or {}
+
+
+def _namespace(args: ResourceValidationArgs) -> str:
+    return str((args.props.get("metadata") or {}).get("namespace") or "")
+
+
+def _no_privileged_pods(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    pod = _kubernetes_pod(args)
+    if pod is None or _namespace(args) in NODE_AGENT_NAMESPACES:
+        return
+    for container in list(pod.get("containers") or []) + list(pod.get("initContainers") or []):
+        if (container.get("securityContext") or {}).get("privileged"):
+            report(f"container {container.get('name')} is privileged", None)
+    shared = [key for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
+    if shared:
+        report(f"the pod shares the node's {', '.join(shared)}", None)
+
+
+def _no_host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    pod = _kubernetes_pod(args)
+    if pod is None or _namespace(args) in NODE_AGENT_NAMESPACES:
+        return
+    for volume in pod.get("volumes") or []:
+        if "hostPath" in volume:
+            report(f"volume {volume.get('name')} mounts the node's {volume['hostPath'].get('path')}", None)
+
+
+def _resource_requests(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    pod = _kubernetes_pod(args)
+    if pod is None or args.resource_type.endswith("Patch"):
+        return
+    for container in list(pod.get("containers") or []):
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if not ({"cpu", "memory"} <= set(requests) | set(limits)):
+            report(
+                f"container {container.get('name')} requests no CPU or no memory: the scheduler cannot place it "
+                "by need",
+                None,
+            )
+        if "memory" not in limits:
+            report(f"container {container.get('name')} has no memory limit: it can take the node's memory", None)
+
+
+def _no_default_namespace(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    metadata = args.props.get("metadata") or {}
+    if args.resource_type.startswith("kubernetes:") and metadata.get("namespace") == "default":
+        report(f"{args.props.get('kind')} {metadata.get('name')} is created in the `default` namespace", None)
+
+
+def _no_public_load_balancer(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not args.resource_type.startswith("kubernetes:") or args.props.get("kind") != "Service":
+        return
+    spec, annotations = args.props.get("spec") or {}, (args.props.get("metadata") or {}).get("annotations") or {}
+    internal = any(annotations.get(key) in values for key, values in INTERNAL_LOAD_BALANCER.items())
+    if spec.get("type") == "LoadBalancer" and not internal:
+        report("the Service is an internet-facing load balancer: annotate it internal or use port-forward", None)
 
 
 # --- Stack-wide ----------------------------------------------------------------------------------------------------
@@ -296,6 +431,37 @@ def _provider_tags(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"provider {resource.name} does not tag resources with {', '.join(missing)}", resource.urn)
 
 
+def _s3_tls_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    secure: set[str] = set()
+    for policy in (r for r in args.resources if r.resource_type == "aws:s3/bucketPolicy:BucketPolicy"):
+        denies = [
+            s
+            for s in _statements(policy.props.get("policy"))
+            if s.get("Effect") == "Deny"
+            and str(_object(s.get("Condition")).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+        ]
+        if denies:
+            secure.update(dep.urn for dep in policy.property_dependencies.get("bucket", []))
+    for bucket in (r for r in args.resources if r.resource_type == "aws:s3/bucket:Bucket"):
+        if bucket.urn not in secure:
+            report(f"bucket {bucket.name} accepts plain HTTP: no policy denies aws:SecureTransport false", bucket.urn)
+
+
+def _prod_backups(args: StackValidationArgs, report: ReportViolation) -> None:
+    if _environment(args) != "prod":
+        return
+    for resource in args.resources:
+        if resource.resource_type == "aws:rds/instance:Instance":
+            days = int(resource.props.get("backupRetentionPeriod") or 0)
+            if days < MIN_PROD_BACKUP_DAYS:
+                report(f"RDS {resource.name} keeps backups {days} days in prod", resource.urn)
+        if resource.resource_type == "gcp:sql/databaseInstance:DatabaseInstance":
+            backup = _object(_object(resource.props.get("settings")).get("backupConfiguration"))
+            kept = int(_object(backup.get("backupRetentionSettings")).get("retainedBackups") or 0)
+            if not backup.get("enabled") or kept < MIN_PROD_BACKUP_DAYS:
+                report(f"Cloud SQL {resource.name} keeps {kept} backups in prod", resource.urn)
+
+
 def _priced(resources: Iterable[PolicyResource]) -> list[PricedResource]:
     return [
         PricedResource(
@@ -334,40 +500,256 @@ def _monthly_budget(enforced: bool) -> Callable[[StackValidationArgs, ReportViol
     return validate
 
 
-RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
-    ResourceValidationPolicy(name=name, description=description, validate=validate, enforcement_level=MANDATORY)
-    for name, description, validate in (
-        ("aws-no-iam-access-keys", "No static IAM access keys.", _no_access_keys),
-        ("aws-iam-least-privilege", "IAM policies name exact actions and resources.", _iam_least_privilege),
-        ("aws-no-full-access-policies", "No AWS-managed FullAccess/Admin policies.", _no_full_access_managed_policies),
-        ("aws-eks-endpoint-and-secrets", "EKS: private endpoint, no open public endpoint, KMS secrets.",
-         _eks_endpoint_and_secrets),
-        ("aws-nodes-imdsv2", "Launch templates require IMDSv2 with hop limit 1.", _imdsv2_only),
-        ("aws-rds-private-encrypted", "RDS is private and encrypted.", _rds_private_encrypted),
-        ("aws-online-store-encrypted", "ElastiCache encrypts in transit and at rest.", _redis_encrypted),
-        ("aws-ecr-immutable-scanned", "ECR tags are immutable and scanned on push.", _ecr_immutable_scanned),
-        ("gcp-no-authoritative-project-iam", "Only non-authoritative project IAM members.",
-         _no_authoritative_project_iam),
-        ("gcp-buckets-private-cmek", "GCS: uniform access, public access prevention, CMEK.", _gcs_private_cmek),
-        ("gcp-sql-private-ssl", "Cloud SQL: private IP only, SSL required.", _cloud_sql_private_ssl),
-        ("gke-private-workload-identity", "GKE: private nodes, Workload Identity, closed control plane.",
-         _gke_private_workload_identity),
-        ("k8s-pinned-non-root-workloads", "Workload containers use pinned images and run as non-root.",
-         _kubernetes_workloads),
-        ("helm-charts-pinned", "Every Helm release pins its chart version.", _helm_pinned),
-    )
-]  # fmt: skip
+ADVISORY = EnforcementLevel.ADVISORY
+Validate = Callable[[Any, ReportViolation], Any]
+# name, description, remediation, default enforcement level, validation. A stack overrides a level through policy
+# configuration (`--policy-pack-config`, policies/config/; the offline evaluator reads the same file).
+RESOURCE_TABLE: list[tuple[str, str, str, EnforcementLevel, Validate]] = [
+    (
+        "aws-no-iam-access-keys",
+        "No static IAM access keys.",
+        "Delete the access key; pods use IRSA (grant_workload_identity), people use SSO.",
+        MANDATORY,
+        _no_access_keys,
+    ),
+    (
+        "aws-iam-least-privilege",
+        "IAM policies name exact actions and resources.",
+        "List the exact actions and ARNs; scope a '*' resource with a Condition.",
+        MANDATORY,
+        _iam_least_privilege,
+    ),
+    (
+        "aws-no-full-access-policies",
+        "No AWS-managed FullAccess/Admin policies.",
+        "Attach a scoped managed policy or write an inline least-privilege one.",
+        MANDATORY,
+        _no_full_access_managed_policies,
+    ),
+    (
+        "aws-eks-endpoint-and-secrets",
+        "EKS: private endpoint, no open public endpoint, KMS secrets.",
+        "Set mlops:cluster.publicAccessCidrs to admin CIDRs; keep the private endpoint and KMS envelope encryption.",
+        MANDATORY,
+        _eks_endpoint_and_secrets,
+    ),
+    (
+        "aws-eks-audit-logs",
+        "EKS control-plane api, audit and authenticator logs are on.",
+        "Enable the api, audit and authenticator log types on the cluster.",
+        MANDATORY,
+        _eks_audit_logs,
+    ),
+    (
+        "aws-nodes-imdsv2",
+        "Launch templates require IMDSv2 with hop limit 1.",
+        "Set metadataOptions httpTokens=required and httpPutResponseHopLimit=1.",
+        MANDATORY,
+        _imdsv2_only,
+    ),
+    (
+        "aws-node-volumes-encrypted",
+        "Node root volumes are encrypted.",
+        "Set ebs.encrypted=true with the platform key on every block device mapping.",
+        MANDATORY,
+        _node_volumes_encrypted,
+    ),
+    (
+        "aws-rds-private-encrypted",
+        "RDS is private and encrypted.",
+        "Set storageEncrypted=true with the platform key and publiclyAccessible=false.",
+        MANDATORY,
+        _rds_private_encrypted,
+    ),
+    (
+        "aws-online-store-encrypted",
+        "ElastiCache encrypts in transit and at rest.",
+        "Enable transitEncryptionEnabled and atRestEncryptionEnabled.",
+        MANDATORY,
+        _redis_encrypted,
+    ),
+    (
+        "aws-ecr-immutable-scanned",
+        "ECR tags are immutable and scanned on push.",
+        "Set imageTagMutability=IMMUTABLE and imageScanningConfiguration.scanOnPush=true.",
+        MANDATORY,
+        _ecr_immutable_scanned,
+    ),
+    (
+        "aws-kms-key-rotation",
+        "KMS keys rotate their key material.",
+        "Set enableKeyRotation=true.",
+        MANDATORY,
+        _kms_rotation,
+    ),
+    (
+        "aws-log-retention-encrypted",
+        "Log groups have a retention and the platform key.",
+        "Set retentionInDays (mlops:cluster.logRetentionDays) and kmsKeyId.",
+        MANDATORY,
+        _log_groups_kept_and_encrypted,
+    ),
+    (
+        "aws-no-public-bucket-policy",
+        "Bucket policies allow no anonymous access.",
+        "Remove the Allow for Principal '*' or restrict it with a Condition.",
+        MANDATORY,
+        _no_public_bucket_policy,
+    ),
+    (
+        "gcp-no-authoritative-project-iam",
+        "Only non-authoritative project IAM members.",
+        "Use gcp.projects.IAMMember instead of IAMBinding/IAMPolicy.",
+        MANDATORY,
+        _no_authoritative_project_iam,
+    ),
+    (
+        "gcp-buckets-private-cmek",
+        "GCS: uniform access, public access prevention, CMEK.",
+        "Set uniformBucketLevelAccess, publicAccessPrevention=enforced and encryption.defaultKmsKeyName.",
+        MANDATORY,
+        _gcs_private_cmek,
+    ),
+    (
+        "gcp-sql-private-ssl",
+        "Cloud SQL: private IP only, SSL required.",
+        "Set settings.ipConfiguration.ipv4Enabled=false and sslMode=ENCRYPTED_ONLY.",
+        MANDATORY,
+        _cloud_sql_private_ssl,
+    ),
+    (
+        "gke-private-workload-identity",
+        "GKE: private nodes, Workload Identity, closed control plane.",
+        "Enable private nodes and the workload pool; list admin CIDRs in master authorized networks.",
+        MANDATORY,
+        _gke_private_workload_identity,
+    ),
+    (
+        "gke-nodes-hardened",
+        "GKE nodes: GKE metadata server, secure boot, CMEK boot disks.",
+        "Set workloadMetadataConfig.mode=GKE_METADATA, shieldedInstanceConfig.enableSecureBoot and bootDiskKmsKey.",
+        MANDATORY,
+        _gke_nodes_hardened,
+    ),
+    (
+        "gcp-kms-key-rotation",
+        "Cloud KMS keys rotate at least every 90 days.",
+        "Set rotationPeriod to 7776000s or less.",
+        MANDATORY,
+        _gcp_kms_rotation,
+    ),
+    (
+        "k8s-pinned-non-root-workloads",
+        "Workload containers use pinned images and run as non-root.",
+        "Pin a version tag or digest; set runAsNonRoot and allowPrivilegeEscalation=false.",
+        MANDATORY,
+        _kubernetes_workloads,
+    ),
+    (
+        "k8s-no-privileged-pods",
+        "No privileged containers or host namespaces outside the node-agent namespaces.",
+        "Drop privileged/hostNetwork/hostPID/hostIPC, or run the node agent in a node-agent namespace.",
+        MANDATORY,
+        _no_privileged_pods,
+    ),
+    (
+        "k8s-no-host-path",
+        "No hostPath volumes outside the node-agent namespaces.",
+        "Use an emptyDir, a ConfigMap/Secret or a PersistentVolumeClaim instead.",
+        MANDATORY,
+        _no_host_path,
+    ),
+    (
+        "k8s-resource-requests",
+        "Containers request CPU and memory and limit memory.",
+        "Set resources.requests cpu and memory and resources.limits.memory.",
+        ADVISORY,
+        _resource_requests,
+    ),
+    (
+        "k8s-no-default-namespace",
+        "Nothing is created in the `default` namespace.",
+        "Give the object a platform namespace.",
+        MANDATORY,
+        _no_default_namespace,
+    ),
+    (
+        "k8s-no-public-load-balancer",
+        "No internet-facing load balancer Services.",
+        "Annotate the Service internal, or reach it with kubectl port-forward.",
+        MANDATORY,
+        _no_public_load_balancer,
+    ),
+    (
+        "helm-charts-pinned",
+        "Every Helm release pins its chart version.",
+        "Set the chart version from components/versions.py.",
+        MANDATORY,
+        _helm_pinned,
+    ),
+]
 
-STACK_POLICIES: list[StackValidationPolicy] = [
-    StackValidationPolicy(name=name, description=description, validate=validate, enforcement_level=level)
-    for name, description, validate, level in (
-        ("aws-every-bucket-locked-down", "Every S3 bucket is encrypted and blocks public access.",
-         _every_s3_bucket_locked_down, MANDATORY),
-        ("prod-state-protected", "Stateful resources are protected in prod.", _prod_state_protected, MANDATORY),
-        ("provider-default-tags", "Providers tag every resource with the platform tags.", _provider_tags, MANDATORY),
-        ("monthly-budget-estimate", "The typical monthly cost estimate stays within budget.monthlyLimitUsd.",
-         _monthly_budget(enforced=False), EnforcementLevel.ADVISORY),
-        ("monthly-budget-enforced", "With budget.enforceEstimate, the typical monthly estimate must stay within "
-         "budget.monthlyLimitUsd.", _monthly_budget(enforced=True), MANDATORY),
+STACK_TABLE: list[tuple[str, str, str, EnforcementLevel, Validate]] = [
+    (
+        "aws-every-bucket-locked-down",
+        "Every S3 bucket is encrypted and blocks public access.",
+        "Give the bucket a BucketServerSideEncryptionConfiguration and a BucketPublicAccessBlock with all four flags.",
+        MANDATORY,
+        _every_s3_bucket_locked_down,
+    ),
+    (
+        "aws-s3-tls-only",
+        "Every S3 bucket refuses plain HTTP.",
+        "Add a bucket policy statement denying s3:* when aws:SecureTransport is false.",
+        MANDATORY,
+        _s3_tls_only,
+    ),
+    (
+        "prod-state-protected",
+        "Stateful resources are protected in prod.",
+        "Keep mlops:deletionProtection true in prod (decommission deliberately, README).",
+        MANDATORY,
+        _prod_state_protected,
+    ),
+    (
+        "prod-backups-kept",
+        "Prod databases keep at least 7 days of backups.",
+        "Set mlops:database.backupRetentionDays to 7 or more.",
+        MANDATORY,
+        _prod_backups,
+    ),
+    (
+        "provider-default-tags",
+        "Providers tag every resource with the platform tags.",
+        "Set the platform tags or labels as the provider's default tags/labels.",
+        MANDATORY,
+        _provider_tags,
+    ),
+    (
+        "monthly-budget-estimate",
+        "The typical monthly cost estimate stays within budget.monthlyLimitUsd.",
+        "Shrink the pools or raise mlops:budget.monthlyLimitUsd (make cost shows the estimate).",
+        ADVISORY,
+        _monthly_budget(enforced=False),
+    ),
+    (
+        "monthly-budget-enforced",
+        "With budget.enforceEstimate, the typical monthly estimate must stay within budget.monthlyLimitUsd.",
+        "Shrink the pools or raise mlops:budget.monthlyLimitUsd.",
+        MANDATORY,
+        _monthly_budget(enforced=True),
+    ),
+]
+
+RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
+    ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=level, remediation_steps=remediation
     )
-]  # fmt: skip
+    for name, description, remediation, level, validate in RESOURCE_TABLE
+]
+STACK_POLICIES: list[StackValidationPolicy] = [
+    StackValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=level, remediation_steps=remediation
+    )
+    for name, description, remediation, level, validate in STACK_TABLE
+]

@@ -93,6 +93,15 @@ def chart_values(
         },
         "nodeSelector": dict(node_selector),
         "priorityClassName": "system-cluster-critical",
+        # The chart's suggested pod context (cluster-autoscaler 9.59.0 values.yaml lines 420-425): non-root nobody,
+        # RuntimeDefault seccomp; fsGroup lets that user read the projected IRSA token.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "fsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containerSecurityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,

@@ -228,8 +228,13 @@ class EksCluster(pulumi.ComponentResource):
 
 
 def addon_configuration(addon: str) -> str | None:
-    """CoreDNS and the EBS CSI controller run on the on-demand system pool, never on reclaimable spot nodes."""
+    """CoreDNS and the EBS CSI controller run on the on-demand system pool, never on reclaimable spot nodes; the VPC
+    CNI enforces NetworkPolicies (off by default: aws/amazon-vpc-cni-k8s v1.23.0 charts/aws-vpc-cni/values.yaml line
+    126 `enableNetworkPolicy: "false"`, templates/daemonset.yaml line 151 `--enable-network-policy`); without it every
+    NetworkPolicy of the platform would be accepted and ignored."""
     system = dict(PLACEMENT_SELECTORS["system"])
+    if addon == "vpc-cni":
+        return json.dumps({"enableNetworkPolicy": "true"}, sort_keys=True)
     if addon == "coredns":
         return json.dumps({"nodeSelector": system}, sort_keys=True)
     if addon == "aws-ebs-csi-driver":

@@ -93,7 +93,13 @@ def s3_statements(
             "Resource": arn,
         }
         if prefix:
+            # s3:prefix is a condition key of ListBucket only: on GetBucketLocation the key is absent, so a
+            # StringLike on it would deny the call (parliament UNKNOWN_CONDITION_FOR_ACTION, `make verify` check 11).
+            listing["Action"] = ["s3:ListBucket"]
             listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+            statements.append(
+                {"Sid": f"Locate{role.title()}", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": arn}
+            )
         actions = READ_OBJECT_ACTIONS + (WRITE_OBJECT_ACTIONS if level == "readwrite" else [])
         objects = f"{arn}/{prefix}/*" if prefix else f"{arn}/*"
         statements += [

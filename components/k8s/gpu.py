@@ -16,6 +16,8 @@ from components.k8s.common import GPU_NS, helm_release, placement_fields, resour
 from components.spec import PlatformSpec
 from components.versions import DCGM_EXPORTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 
+DCGM_EXPORTER_PORT = 9400  # the exporter's metrics port, the chart's default (dcgm-exporter 4.8.2 values.yaml line 114)
+
 
 def device_plugin_values(cloud: CloudPlatform) -> dict[str, Any]:
     """nvidia-device-plugin 0.20.0 values: only on GPU nodes, tolerating their taint."""

@@ -90,6 +90,7 @@ def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
                 "enabled": True,
                 "forceConflicts": True,
                 "image": {"busybox": {"tag": KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG}},
+                "resources": resources("50m", "128Mi", memory_limit="256Mi"),
             },
         },
         "prometheus": {
@@ -132,18 +133,41 @@ def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
                 "size": f"{monitoring.grafana_volume_gb}Gi",
             },
             "sidecar": {
+                "resources": resources("20m", "64Mi", memory_limit="128Mi"),
                 "dashboards": {
                     "enabled": True,
                     "label": "grafana_dashboard",
                     "labelValue": "1",
                     "searchNamespace": "ALL",
-                }
+                },
             },
             "defaultDashboardsTimezone": "utc",
+            # The data volume is group-owned through fsGroup 472: no root init container chowning it.
+            "initChownData": {"enabled": False},
+            "resources": resources("100m", "256Mi", memory_limit="512Mi"),
             **system,
         },
-        "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{pool_key}]"] if pool_key else [], **system},
-        "prometheusOperator": {**system},
+        "kube-state-metrics": {
+            "metricLabelsAllowlist": [f"nodes=[{pool_key}]"] if pool_key else [],
+            "resources": resources("50m", "128Mi", memory_limit="256Mi"),
+            **system,
+        },
+        "prometheus-node-exporter": {"resources": resources("20m", "32Mi", memory_limit="64Mi")},
+        # Managed control planes (EKS, GKE) run no scrapeable controller-manager, scheduler or etcd pods; GKE runs
+        # kube-dns (metrics on 10054/10055), not CoreDNS (9153), and Dataplane V2 replaces kube-proxy
+        # (https://cloud.google.com/kubernetes-engine/docs/concepts/dataplane-v2, read 2026-12-01). Scraping them
+        # would leave Services without endpoints and targets down forever (`make verify`, check 3).
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": cloud.cloud == "aws"},
+        "coreDns": {"enabled": cloud.cloud == "aws"},
+        "kubeDns": {"enabled": cloud.cloud == "gcp"},
+        "prometheusOperator": {
+            "resources": resources("50m", "128Mi", memory_limit="256Mi"),
+            "admissionWebhooks": {"patch": {"resources": resources("20m", "32Mi", memory_limit="64Mi")}},
+            **system,
+        },
     }
 
 

@@ -14,7 +14,6 @@ from components.k8s.common import (
     FEAST_CONTAINER_PORT,
     FEAST_NS,
     GPU_NS,
-    KFP_API_GRPC_PORT,
     KFP_API_HTTP_PORT,
     KUBEFLOW_NS,
     MLFLOW_NS,
@@ -25,17 +24,48 @@ from components.k8s.common import (
     Manifest,
     labels,
 )
+from components.k8s.gpu import DCGM_EXPORTER_PORT
 from components.k8s.kubeflow.connector import connector_selector
 from components.k8s.kubeflow.database import CLIENT_LABEL
+from components.k8s.workloads import SERVING_PORT
 from components.spec import PlatformSpec, QuotaSpec
 
+NAME_LABEL = "kubernetes.io/metadata.name"  # the API server sets it on every namespace
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 POD_SECURITY_VERSION = "latest"
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")  # RFC 1918: where the databases and Redis live
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")  # RFC 1918: node IPs, database, Redis
 HTTPS_PORT = 443
-WEBHOOK_PORTS = {KUBEFLOW_NS: 8443, MONITORING_NS: 10250}  # admission webhooks called by the API server
+DNS_PEER = {
+    "namespaceSelector": {"matchLabels": {NAME_LABEL: "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},  # CoreDNS (EKS) and kube-dns (GKE) alike
+}
+# The Prometheus pods prometheus-operator runs (pkg/prometheus/server/operator.go makeSelectorLabels at v0.93.0).
+PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+# Argo labels every pod of a workflow with its name (argoproj/argo-workflows workflow/common/common.go,
+# LabelKeyWorkflow): in the kubeflow namespace only pipeline steps call the platform services.
+PIPELINE_STEP_PODS = {"matchExpressions": [{"key": "workflows.argoproj.io/workflow", "operator": "Exists"}]}
+# Ports Prometheus scrapes on node IPs: node-exporter (hostNetwork), the kubelet, kube-proxy (EKS).
+NODE_SCRAPE_PORTS = (9100, 10250, 10249)
+METRICS_PORT_NAME = "metrics"  # a pod of a workload namespace exposes this named port to be scraped
+
+
+@dataclass(frozen=True)
+class PlatformService:
+    """A service workloads call: its namespace, the labels of its pods, their ports."""
+
+    name: str
+    namespace: str
+    pods: dict[str, str]
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An admission webhook the API server calls: its pods and their port."""
+
+    namespace: str
+    pods: dict[str, str]
+    port: int
 
 
 @dataclass(frozen=True)
@@ -127,16 +157,62 @@ def client_namespaces(spec: PlatformSpec) -> list[str]:
     return names
 
 
+def platform_services(spec: PlatformSpec) -> list[PlatformService]:
+    """The services workloads call, with the pod labels their charts and manifests set and their pod ports
+    (NetworkPolicies match pods and pod ports, not Services)."""
+    found = []
+    if spec.services.mlflow:  # community-charts/mlflow 1.11.5 selector labels
+        found.append(PlatformService("mlflow", MLFLOW_NS, {"app.kubernetes.io/name": "mlflow"}, (MLFLOW_PORT,)))
+    if spec.services.feast:  # feast-feature-server 0.66.0 selector labels
+        found.append(
+            PlatformService(
+                "feast", FEAST_NS, {"app.kubernetes.io/name": "feast-feature-server"}, (FEAST_CONTAINER_PORT,)
+            )
+        )
+    if spec.services.kubeflow:  # KFP 2.17.0 base/pipeline/ml-pipeline-apiserver-deployment.yaml; clients use the
+        # REST port (kfp.Client); gRPC (8887) serves KFP's own agents and pipeline steps inside the namespace.
+        found.append(PlatformService("kfp-api", KUBEFLOW_NS, {"app": "ml-pipeline"}, (KFP_API_HTTP_PORT,)))
+    if spec.services.monitoring:  # prometheus-pushgateway 3.8.0 selector labels
+        found.append(
+            PlatformService(
+                "pushgateway", MONITORING_NS, {"app.kubernetes.io/name": "prometheus-pushgateway"}, (PUSHGATEWAY_PORT,)
+            )
+        )
+    return found
+
+
+def webhooks(spec: PlatformSpec) -> list[Webhook]:
+    found = []
+    if spec.services.kubeflow:  # the cache server (KFP 2.17.0 base/cache/cache-deployment.yaml, port 8443)
+        found.append(Webhook(KUBEFLOW_NS, {"app": "cache-server"}, 8443))
+    if spec.services.monitoring:  # prometheus-operator's admission webhook (kube-prometheus-stack 88.5.3, 10250)
+        found.append(Webhook(MONITORING_NS, {"app": "kube-prometheus-stack-operator"}, 10250))
+    return found
+
+
+def scrape_ports(plan: NamespacePlan, spec: PlatformSpec) -> list[int | str]:
+    """Pod ports Prometheus scrapes in a namespace (ServiceMonitors of the platform and of its teams)."""
+    if plan.name == MLFLOW_NS:
+        return [MLFLOW_PORT]
+    if plan.name == GPU_NS:
+        return [DCGM_EXPORTER_PORT]
+    if plan.name == WORKLOADS_NS:
+        return [SERVING_PORT, METRICS_PORT_NAME]
+    if plan.name in {team.name for team in spec.workloads.teams}:
+        return [METRICS_PORT_NAME]
+    return []
+
+
 def _ns_selector(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+    return {"namespaceSelector": {"matchLabels": {NAME_LABEL: name}}}
 
 
-def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
+def _ports(*ports: int | str, protocol: str = "TCP") -> list[dict[str, Any]]:
     return [{"protocol": protocol, "port": port} for port in ports]
 
 
-def _private_peers() -> list[dict[str, Any]]:
-    return [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_RANGES]
+def _private_peers(*cidrs: str) -> list[dict[str, Any]]:
+    return [{"ipBlock": {"cidr": cidr}} for cidr in cidrs or PRIVATE_RANGES]
 
 
 def pipelines_database_egress(mysql: MysqlServer) -> Manifest:
@@ -153,20 +229,28 @@ def pipelines_database_egress(mysql: MysqlServer) -> Manifest:
     }
 
 
+def _client_pods(namespace: str) -> dict[str, Any]:
+    """Which pods of a client namespace call the platform services: in kubeflow only pipeline steps."""
+    return PIPELINE_STEP_PODS if namespace == KUBEFLOW_NS else {}
+
+
+def api_server_cidr(spec: PlatformSpec, cloud: CloudPlatform) -> str:
+    """Where the API server's webhook calls come from: GKE's private control plane range; on EKS the control plane's
+    cross-account ENIs in the cluster's subnets, inside the VPC (with an existing VPC, vpcCidr must be its range)."""
+    return str(spec.network.control_plane_cidr if cloud.cloud == "gcp" else spec.network.vpc_cidr)
+
+
 def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Manifest]:
-    """Policy name -> NetworkPolicy spec for one namespace: default deny, then explicit allows."""
+    """Policy name -> NetworkPolicy spec for one namespace: default deny, then explicit allows. Pods are selected by
+    labels, never by address (Cilium, GKE Dataplane V2, never matches pods with ipBlock); `make verify` (check 7)
+    proves every flow the platform needs is allowed and nothing else is open into the namespace."""
     everything: dict[str, Any] = {}
     policies: dict[str, Manifest] = {
         "default-deny-all": {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
             "podSelector": everything,
             "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [{**_ns_selector("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-                    "ports": _ports(53, protocol="UDP") + _ports(53, protocol="TCP"),
-                }
-            ],
+            "egress": [{"to": [DNS_PEER], "ports": _ports(53, protocol="UDP") + _ports(53, protocol="TCP")}],
         },
         "allow-same-namespace": {
             "podSelector": everything,
@@ -181,13 +265,21 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
             "egress": [{"ports": _ports(HTTPS_PORT)}],
         },
     }
-    if spec.services.monitoring and plan.name != MONITORING_NS:
+    ports = scrape_ports(plan, spec)
+    if spec.services.monitoring and ports:
         policies["allow-prometheus-scrape"] = {
             "podSelector": everything,
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_ns_selector(MONITORING_NS)]}],
+            "ingress": [
+                {
+                    "from": [{**_ns_selector(MONITORING_NS), "podSelector": {"matchLabels": PROMETHEUS_PODS}}],
+                    "ports": _ports(*ports),
+                }
+            ],
         }
-    store_ports = ([POSTGRES_PORT] if plan.needs_database else []) + ([REDIS_PORT] if plan.needs_online_store else [])
+    store_ports = ([cloud.database.port] if plan.needs_database else []) + (
+        [cloud.online_store.port] if plan.needs_online_store else []
+    )
     mysql = cloud.pipelines_database
     if plan.needs_pipelines_database and mysql is not None:
         store_ports.append(mysql.port)
@@ -198,58 +290,52 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
         policies["allow-data-stores-egress"] = {
             "podSelector": everything,
             "policyTypes": ["Egress"],
-            "egress": [{"to": _private_peers(), "ports": _ports(*store_ports)}],
+            "egress": [{"to": _private_peers(), "ports": _ports(*sorted(set(store_ports)))}],
         }
-    if plan.name in WEBHOOK_PORTS:
+    for hook in (h for h in webhooks(spec) if h.namespace == plan.name):
         policies["allow-api-server-webhooks"] = {
-            "podSelector": everything,
+            "podSelector": {"matchLabels": hook.pods},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": _private_peers(), "ports": _ports(WEBHOOK_PORTS[plan.name])}],
+            "ingress": [{"from": _private_peers(api_server_cidr(spec, cloud)), "ports": _ports(hook.port)}],
         }
     if plan.name == MONITORING_NS:
-        # Prometheus scrapes kubelets and node-exporters on node IPs and pods everywhere.
-        policies["allow-scrape-egress"] = {
-            "podSelector": everything,
+        # Prometheus scrapes pods in every namespace, and node-exporter, kubelets and kube-proxy on node IPs.
+        policies["allow-prometheus-scrape-egress"] = {
+            "podSelector": {"matchLabels": PROMETHEUS_PODS},
             "policyTypes": ["Egress"],
-            "egress": [{"to": _private_peers()}],
+            "egress": [
+                {"to": [{"namespaceSelector": everything}]},
+                {"to": _private_peers(), "ports": _ports(*NODE_SCRAPE_PORTS)},
+            ],
         }
     clients = client_namespaces(spec)
-    service_ports = _service_ports(spec)
+    services = platform_services(spec)
     if plan.name in clients:
         egress = [
-            {"to": [_ns_selector(ns)], "ports": _ports(*ports)}
-            for ns, ports in service_ports.items()
-            if ns != plan.name
+            {"to": [{**_ns_selector(s.namespace), "podSelector": {"matchLabels": s.pods}}], "ports": _ports(*s.ports)}
+            for s in services
+            if s.namespace != plan.name
         ]
         if egress:
             policies["allow-platform-services-egress"] = {
-                "podSelector": everything,
+                "podSelector": _client_pods(plan.name),
                 "policyTypes": ["Egress"],
                 "egress": egress,
             }
-    if plan.name in service_ports:
+    for service in (s for s in services if s.namespace == plan.name):
         callers = [ns for ns in clients if ns != plan.name]
         if callers:
-            policies["allow-clients-ingress"] = {
-                "podSelector": everything,
+            policies[f"allow-{service.name}-clients"] = {
+                "podSelector": {"matchLabels": service.pods},
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [_ns_selector(ns) for ns in callers], "ports": _ports(*service_ports[plan.name])}],
+                "ingress": [
+                    {
+                        "from": [{**_ns_selector(ns), "podSelector": _client_pods(ns)} for ns in callers],
+                        "ports": _ports(*service.ports),
+                    }
+                ],
             }
     return policies
-
-
-def _service_ports(spec: PlatformSpec) -> dict[str, list[int]]:
-    """Pod ports (NetworkPolicies match pod ports, not Service ports) of the services workloads call."""
-    ports: dict[str, list[int]] = {}
-    if spec.services.mlflow:
-        ports[MLFLOW_NS] = [MLFLOW_PORT]
-    if spec.services.feast:
-        ports[FEAST_NS] = [FEAST_CONTAINER_PORT]
-    if spec.services.kubeflow:
-        ports[KUBEFLOW_NS] = [KFP_API_HTTP_PORT, KFP_API_GRPC_PORT]
-    if spec.services.monitoring:
-        ports[MONITORING_NS] = [PUSHGATEWAY_PORT]
-    return ports
 
 
 def limit_range_spec() -> Manifest:

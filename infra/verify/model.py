@@ -23,6 +23,7 @@ from infra.render.charts import ChartFiles, chart_archive, load_chart
 from infra.render.helm import HelmRelease
 from infra.render.objects import KubeObject, Scopes, pulumi_objects
 from infra.render.renderer import Rendering
+from infra.verify.cluster import Cluster
 
 CLOUD_PACKAGES = ("aws", "gcp")
 
@@ -81,6 +82,18 @@ class ObjectSet:
                 spec = obj.manifest.get("spec") or {}
                 found[(str(spec.get("group")), str((spec.get("names") or {}).get("kind")))] = obj
         return found
+
+    @functools.cached_property
+    def cluster(self) -> Cluster:
+        """The set after patches, indexed, with every pod template (infra/verify/cluster.py)."""
+        return Cluster.of(self.objects)
+
+    @property
+    def cloud(self) -> str:
+        """`aws` or `gcp`: from the spec, else from the plan's cloud resources, else empty."""
+        if self.spec is not None:
+            return str(self.spec.cloud)
+        return next((r.package for r in self.cloud_resources), "")
 
     @property
     def cloud_resources(self) -> list[RecordedResource]:

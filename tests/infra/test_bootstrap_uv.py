@@ -99,7 +99,8 @@ def test_make_setup_bootstraps_uv_when_none_is_on_path(tmp_path: Path) -> None:
     bootstrap = [line for line in lines if "infra/bootstrap_uv.py --dest .tools/bin" in line]
     assert bootstrap and bootstrap[0].startswith("python3 "), f"make setup does not bootstrap uv:\n{result.stdout}"
     syncs = [line for line in lines if " sync --frozen" in line]
-    assert len(syncs) == 2 and all(f"{PROJECT_ROOT}/.tools/bin/uv sync" in line for line in syncs)
+    # infra, the checkov tool environment and the workloads: every one synced by the bootstrapped uv
+    assert len(syncs) == 3 and all(f"{PROJECT_ROOT}/.tools/bin/uv sync" in line for line in syncs)
     assert "pip install" not in result.stdout
 
 

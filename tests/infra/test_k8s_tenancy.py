@@ -73,6 +73,8 @@ def _policies(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def check_network_policies(plan: Plan, spec: PlatformSpec) -> None:
+    """The shape every namespace's policies keep; that they allow exactly the platform's flows over the rendered
+    set is `make verify` check 7 (tests/infra/test_verify_network.py, tests/infra/test_verify_stacks.py)."""
     policies = _policies(plan)
     namespaces = {n["metadata"]["name"] for n in kube_objects(plan, "Namespace")}
     for namespace in namespaces:
@@ -86,31 +88,59 @@ def check_network_policies(plan: Plan, spec: PlatformSpec) -> None:
         assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
         https = policies[(namespace, "allow-https-egress")]["egress"]
         assert https == [{"ports": [{"protocol": "TCP", "port": 443}]}]
-        if namespace != MONITORING_NS:
-            (scrape,) = policies[(namespace, "allow-prometheus-scrape")]["ingress"]
-            assert scrape["from"] == [
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-            ]
-    # Workloads reach MLflow, Feast, the KFP API and the Pushgateway on their pod ports, nothing else.
-    egress = policies[(WORKLOADS_NS, "allow-platform-services-egress")]["egress"]
-    reached = {
-        rule["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: {
-            p["port"] for p in rule["ports"]
+        for (ns, name), policy in policies.items():
+            if ns != namespace:
+                continue
+            for rule in policy.get("ingress") or []:
+                # Pods are admitted by selectors: an address range stands only for the API server (webhooks).
+                blocks = [p for p in rule.get("from") or [] if "ipBlock" in p]
+                assert not blocks or name == "allow-api-server-webhooks", (ns, name)
+                # No ingress from another namespace is open on every port.
+                others = [p for p in rule.get("from") or [] if "namespaceSelector" in p]
+                assert not others or rule.get("ports"), (ns, name)
+    # Prometheus, and only Prometheus, scrapes the namespaces with scrape targets, on their ports.
+    (scrape,) = policies[("mlflow", "allow-prometheus-scrape")]["ingress"]
+    assert scrape["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
         }
-        for rule in egress
+    ]
+    assert ("kubeflow", "allow-prometheus-scrape") not in policies  # nothing of KFP is scraped
+    # Clients reach the service pods only; from kubeflow, only pipeline steps.
+    (mlflow_in,) = policies[("mlflow", "allow-mlflow-clients")]["ingress"]
+    callers = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: peer["podSelector"]
+        for peer in mlflow_in["from"]
     }
-    assert reached == {"mlflow": {5000}, "feast": {6566}, "kubeflow": {8888, 8887}, "monitoring": {9091}}
-    (mlflow_in,) = policies[("mlflow", "allow-clients-ingress")]["ingress"]
-    callers = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in mlflow_in["from"]}
-    assert callers == {WORKLOADS_NS, KUBEFLOW_NS} | {team.name for team in spec.workloads.teams}
-    assert [p["port"] for p in mlflow_in["ports"]] == [5000]
-    # Database and Redis: their ports, to RFC 1918 destinations only.
-    (stores,) = policies[(WORKLOADS_NS, "allow-data-stores-egress")]["egress"]
-    assert {p["port"] for p in stores["ports"]} == {5432, 6379}
-    assert {peer["ipBlock"]["cidr"] for peer in stores["to"]} == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
-    (bootstrap,) = policies[("platform-bootstrap", "allow-data-stores-egress")]["egress"]
+    assert set(callers) == {WORKLOADS_NS, KUBEFLOW_NS} | {team.name for team in spec.workloads.teams}
+    assert callers[KUBEFLOW_NS]["matchExpressions"][0]["key"] == "workflows.argoproj.io/workflow"
+    assert policies[("mlflow", "allow-mlflow-clients")]["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "mlflow"}
+    }
+    (kfp_in,) = policies[(KUBEFLOW_NS, "allow-kfp-api-clients")]["ingress"]
+    assert [p["port"] for p in kfp_in["ports"]] == [8888]  # gRPC stays inside the namespace
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_store_ports_are_the_ones_the_cloud_serves(stack_plan, stack: str) -> None:  # type: ignore[no-untyped-def]
+    """Memorystore with in-transit encryption listens on 6378, ElastiCache on 6379: the egress follows the plan."""
+    plan = stack_plan(stack)
+    redis = [
+        int(r.inputs.get("port") or r.outputs.get("port"))
+        for r in [
+            *plan.of_type("aws:elasticache/replicationGroup:ReplicationGroup"),
+            *plan.of_type("gcp:redis/instance:Instance"),
+        ]
+    ]
+    (stores,) = _policies(plan)[(WORKLOADS_NS, "allow-data-stores-egress")]["egress"]
+    assert {p["port"] for p in stores["ports"]} == {5432, *redis}
+    assert redis == ([6378] if stack.startswith("gcp") else [6379])
+    (bootstrap,) = _policies(plan)[("platform-bootstrap", "allow-data-stores-egress")]["egress"]
     # PostgreSQL, and Kubeflow Pipelines' MySQL for its login Job (KFP's own pods: test_kubeflow.py).
-    assert {p["port"] for p in bootstrap["ports"]} == {5432} | ({3306} if spec.services.kubeflow else set())
+    assert {p["port"] for p in bootstrap["ports"]} == {5432} | (
+        {3306} if stack_spec(stack).services.kubeflow else set()
+    )
 
 
 def _rules(plan: Plan, role: str) -> list[dict[str, Any]]:
@@ -175,8 +205,10 @@ def check_rbac(plan: Plan, spec: PlatformSpec, subjects: Mapping[str, list[dict[
 
 def fake_subjects() -> dict[str, list[dict[str, str]]]:
     """The RBAC subjects `FakeCloud` maps each platform role to."""
-    return {role: [{"kind": "Group", "name": f"mlops:{role}", "apiGroup": "rbac.authorization.k8s.io"}]
-            for role in PLATFORM_ROLES}  # fmt: skip
+    return {
+        role: [{"kind": "Group", "name": f"mlops:{role}", "apiGroup": "rbac.authorization.k8s.io"}]
+        for role in PLATFORM_ROLES
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
