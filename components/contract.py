@@ -148,8 +148,33 @@ class IdentityRequest:
     service_account: str
     buckets: Mapping[BucketRole, BucketAccess] = field(default_factory=dict)
     bucket_prefixes: Mapping[BucketRole, str] = field(default_factory=dict)  # restrict to one key prefix
+    # Finer grants: bucket -> {key prefix: access}, e.g. {"data": {"m/inputs/": "read", "m/predictions/": "readwrite"}}
+    # (a bucket listed here is not listed in `buckets`).
+    object_prefixes: Mapping[BucketRole, Mapping[str, BucketAccess]] = field(default_factory=dict)
     registry_pull: bool = False
     database_connector: bool = False  # runs the `MysqlServer.connector`: may connect to the instance through IAM
+
+    def grants(self) -> tuple[ObjectGrant, ...]:
+        """Every object-level grant of the request, both forms normalised, sorted by bucket then prefix."""
+        both = sorted(set(self.buckets) & set(self.object_prefixes))
+        if both:
+            raise ValueError(f"identity {self.name!r} lists {both} in both buckets and object_prefixes; keep one")
+        found = [ObjectGrant(role, access, self.bucket_prefixes.get(role, "")) for role, access in self.buckets.items()]
+        found += [
+            ObjectGrant(role, access, prefix)
+            for role, prefixes in self.object_prefixes.items()
+            for prefix, access in prefixes.items()
+        ]
+        return tuple(sorted(found, key=lambda g: (g.bucket, g.prefix, g.access)))
+
+
+@dataclass(frozen=True)
+class ObjectGrant:
+    """Access to the objects of one bucket, under one key prefix ("" = the whole bucket)."""
+
+    bucket: BucketRole
+    access: BucketAccess
+    prefix: str = ""
 
 
 @dataclass(frozen=True)

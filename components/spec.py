@@ -10,7 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from components.versions import DEFAULT_KUBERNETES_VERSION
@@ -236,8 +236,6 @@ class MonitoringSpec(SpecModel):
     """Prometheus volume size."""
     grafana_volume_gb: PositiveInt = 10
     """Grafana volume size."""
-    drift_share_threshold: Ratio = 0.3
-    """Share of drifted features that raises the drift alert."""
     slack_channel: str = "#ml-alerts"
     """Slack channel for warning alerts (webhook: secret mlops:slackWebhookUrl)."""
 
@@ -260,30 +258,6 @@ class TeamSpec(SpecModel):
     """Resource quota of the namespace."""
 
 
-class QualityGatesSpec(SpecModel):
-    f1: Ratio = 0.75
-    """Minimum F1 on the held-out split."""
-    precision: Ratio = 0.70
-    """Minimum precision."""
-    recall: Ratio = 0.60
-    """Minimum recall."""
-    roc_auc: Ratio = 0.85
-    """Minimum ROC AUC."""
-    champion_tolerance: Ratio = 0.01
-    """How much worse than the champion a challenger may be."""
-
-
-class InferenceSpec(SpecModel):
-    min_replicas: PositiveInt = 1
-    """HPA minimum replicas."""
-    max_replicas: PositiveInt = 4
-    """HPA maximum replicas."""
-    target_cpu_utilization: Annotated[int, Field(ge=10, le=95)] = 70
-    """HPA CPU utilisation target (%)."""
-    challenger_weight: Ratio = 0.0
-    """Share of traffic (0-1) routed to the challenger model."""
-
-
 class ImagesSpec(SpecModel):
     source: ImageSource = "build"
     """`build`: `pulumi up` builds the images from workloads/docker/ and pushes them; `prebuilt`: run what CI pushed."""
@@ -295,19 +269,94 @@ class WorkloadsSpec(SpecModel):
     images: ImagesSpec = ImagesSpec()
     """Container images; their version is the one in workloads/pyproject.toml."""
     teams: list[TeamSpec] = [TeamSpec(name="ml-team")]
-    """Team namespaces with their quotas."""
-    inference: InferenceSpec = InferenceSpec()
-    """Inference service scaling and A/B split."""
-    quality_gates: QualityGatesSpec = QualityGatesSpec()
-    """Gates a trained model must pass before registration."""
-    promotion: Literal["auto", "manual"] = "auto"
-    """`auto` promotes a passing challenger; `manual` waits for approval."""
-    monitoring_schedule: str = "0 * * * *"
-    """Cron schedule of the drift monitoring job."""
-    batch_schedule: str = "0 2 * * *"
-    """Cron schedule of batch inference."""
+    """Team namespaces with their quotas; a model runs in its team's namespace."""
+
+
+# --- models: what the platform hosts, one entry per model (`mlops:models`) ---
+
+Accelerator = Literal["cpu", "gpu"]
+Promotion = Literal["auto", "manual"]
+
+
+class TrainingSpec(SpecModel):
+    pipeline: str
+    """Pipeline module in the training image, `pipelines.<module>`, exposing a kfp v2 function `pipeline`."""
+    parameters: dict[str, JsonValue] = {}
+    """Pipeline parameters of this model (passed as JSON to the pipeline function)."""
+    schedule: str | None = None
+    """Cron schedule of a recurring training run; unset = trained on demand and on drift only."""
+    accelerator: Accelerator = "cpu"
+    """`cpu`, or `gpu`: the train step requests one GPU on the GPU pool (needs nodePools.gpu)."""
+
+
+class FeaturesSpec(SpecModel):
+    project: str
+    """Feast project the model's features live in (a Python identifier)."""
+    feature_view: str
+    """Feast feature view the model reads (a Python identifier)."""
+
+
+class QualityGatesSpec(SpecModel):
+    min: dict[str, float] = {}
+    """Metric -> lowest value a trained model may have to be registered, e.g. `{f1: 0.75}`."""
+    max: dict[str, float] = {}
+    """Metric -> highest value a trained model may have, e.g. `{rmse: 12.5}`."""
+    champion_tolerance: Ratio = 0.01
+    """How much worse than the champion a challenger may be."""
+
+
+class ServingSpec(SpecModel):
+    min_replicas: PositiveInt = 1
+    """HPA minimum replicas."""
+    max_replicas: PositiveInt = 4
+    """HPA maximum replicas."""
+    target_cpu_utilization: Annotated[int, Field(ge=10, le=95)] = 70
+    """HPA CPU utilisation target (%)."""
+    challenger_weight: Ratio = 0.0
+    """Share of traffic (0-1) routed to the @challenger version (needs promotion: manual)."""
+    cpu: str = "500m"
+    """CPU request per replica."""
+    memory: str = "1Gi"
+    """Memory request per replica."""
+    memory_limit: str = "2Gi"
+    """Memory limit per replica."""
+
+
+class BatchSpec(SpecModel):
+    schedule: str = "0 2 * * *"
+    """Cron schedule of batch scoring (`<model>/inputs/` -> `<model>/predictions/` in the data bucket)."""
+
+
+class ModelMonitoringSpec(SpecModel):
+    schedule: str = "0 * * * *"
+    """Cron schedule of drift and performance monitoring."""
+    drift_share: Ratio = 0.3
+    """Share of drifted features that raises the drift alert and triggers retraining."""
+    missing_share: Ratio = 0.2
+    """Share of missing values in a feature that fails the data quality check."""
     retraining_cooldown_hours: NonNegativeInt = 24
     """Minimum hours between two drift-triggered retrainings."""
+
+
+class ModelSpec(SpecModel):
+    name: DnsLabel
+    """Model name: the MLflow registered model and the prefix of its Kubernetes objects and bucket paths."""
+    team: DnsLabel
+    """Owning team (one of workloads.teams): the model runs in its namespace, under its quota and RBAC."""
+    training: TrainingSpec
+    """Training pipeline, parameters, schedule and accelerator."""
+    features: FeaturesSpec | None = None
+    """Feast feature source; unset = the model reads no Feast features."""
+    quality_gates: QualityGatesSpec = QualityGatesSpec()
+    """Gates a trained model must pass before registration."""
+    promotion: Promotion = "auto"
+    """`auto` promotes a passing challenger; `manual` keeps it as @challenger until approved."""
+    serving: ServingSpec = ServingSpec()
+    """Online inference: replicas, autoscaling, resources, A/B split."""
+    batch: BatchSpec = BatchSpec()
+    """Batch scoring."""
+    monitoring: ModelMonitoringSpec = ModelMonitoringSpec()
+    """Monitoring schedule and thresholds."""
 
 
 class BudgetSpec(SpecModel):
@@ -406,7 +455,9 @@ class PlatformSpec(SpecModel):
     monitoring: MonitoringSpec = MonitoringSpec()
     """Observability stack."""
     workloads: WorkloadsSpec = WorkloadsSpec()
-    """Reference ML workloads."""
+    """Workload images and team namespaces."""
+    models: list[ModelSpec] = []
+    """The models the platform hosts (training, serving, batch scoring, monitoring); none by default."""
     budget: BudgetSpec = BudgetSpec()
     """Cost budget."""
     cost: CostSpec = CostSpec()

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_snake
 
 from components.aws import catalog as aws_catalog
 from components.aws.network import subnet_zone as aws_subnet_zone
@@ -28,11 +29,22 @@ from components.gcp import catalog as gcp_catalog
 from components.image_tags import EXAMPLE as TAG_EXAMPLE
 from components.image_tags import WORKLOADS_PROJECT, tag_problem, workloads_version
 from components.machines import InstanceType
-from components.spec import DatabaseSpec, NodePoolSpec, PlatformSpec, PoolName
+from components.spec import (
+    DatabaseSpec,
+    FeaturesSpec,
+    ModelSpec,
+    NodePoolSpec,
+    PlatformSpec,
+    PoolName,
+    QualityGatesSpec,
+    TeamSpec,
+    TrainingSpec,
+)
 from components.versions import MYSQL_ENGINES, POSTGRES_MAJOR_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS
 from infra.cost.catalog import HOURS_PER_MONTH
 from infra.cron import FORMAT as CRON_FORMAT
 from infra.cron import schedule_problem
+from infra.verify.resources import quantity
 
 NAMESPACE = "mlops"
 # Secrets live in their own keys (`pulumi config set --secret mlops:<key>`), read as Pulumi secrets, never in the spec.
@@ -53,6 +65,16 @@ RESERVED_NAMESPACES = frozenset(
         "ml-workloads",
     }
 )
+# Keys of the single-model layout and where each model's stack entry holds them now.
+MOVED_TO_MODELS: Mapping[str, str] = {
+    "workloads.inference": "serving",
+    "workloads.qualityGates": "qualityGates",
+    "workloads.promotion": "promotion",
+    "workloads.monitoringSchedule": "monitoring.schedule",
+    "workloads.batchSchedule": "batch.schedule",
+    "workloads.retrainingCooldownHours": "monitoring.retrainingCooldownHours",
+    "monitoring.driftShareThreshold": "monitoring.driftShare",
+}
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _AWS_PRINCIPAL = re.compile(r"^arn:aws:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
 _GCP_PRINCIPAL = re.compile(r"^(user|group):[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -302,6 +324,14 @@ def _type_problems(error: ValidationError) -> Iterator[Problem]:
                     secret=True,
                 )
                 continue
+            if path in MOVED_TO_MODELS:
+                yield Problem(
+                    path,
+                    item["input"],
+                    "is a per-model setting now",
+                    f'move it to {NAMESPACE}:models[].{MOVED_TO_MODELS[path]} of each model (README, "Add a model")',
+                )
+                continue
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(sorted(allowed))}"
             yield Problem(path, item["input"], "is not a known key", f"{hint} (remove or rename it)")
@@ -408,6 +438,7 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         _check_pipelines_database,
         _check_production,
         _check_workloads,
+        _check_models,
         _check_images,
         _check_access,
         _check_cost,
@@ -977,21 +1008,159 @@ def _check_workloads(spec: PlatformSpec) -> Iterable[Problem]:
                     "is not a Kubernetes quantity",
                     "use e.g. '100' for cpu or '500Gi' for memory",
                 )
-    if wl.inference.max_replicas < wl.inference.min_replicas:
+
+
+def _cron_problem(path: str, value: str) -> Iterator[Problem]:
+    reason = schedule_problem(value)
+    if reason is not None:
         yield Problem(
-            "workloads.inference.maxReplicas",
-            wl.inference.max_replicas,
-            f"is below minReplicas = {wl.inference.min_replicas}",
+            path, value, reason, f"use five cron fields ({CRON_FORMAT}) or a descriptor like @daily, e.g. '0 * * * *'"
+        )
+
+
+_PIPELINE_MODULE = re.compile(r"^pipelines\.[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_models(spec: PlatformSpec) -> Iterator[Problem]:
+    """Each model: a unique name, a known team, a pipeline module, schedules, gates and serving that fit its team."""
+    teams = {team.name: team for team in spec.workloads.teams}
+    seen: set[str] = set()
+    for i, model in enumerate(spec.models):
+        path = f"models[{i}]"
+        if model.name in seen:
+            yield Problem(f"{path}.name", model.name, "is listed twice", "give each model a unique name")
+        seen.add(model.name)
+        if model.team not in teams:
+            yield Problem(
+                f"{path}.team",
+                model.team,
+                "is not a team of workloads.teams",
+                f"use one of {', '.join(sorted(teams)) or '(none)'} or add the team to workloads.teams",
+            )
+        yield from _training_problems(spec, f"{path}.training", model.training)
+        if model.features is not None:
+            yield from _features_problems(spec, f"{path}.features", model.features)
+        yield from _gate_problems(f"{path}.qualityGates", model.quality_gates)
+        yield from _serving_problems(f"{path}.serving", model, teams.get(model.team))
+        yield from _cron_problem(f"{path}.batch.schedule", model.batch.schedule)
+        yield from _cron_problem(f"{path}.monitoring.schedule", model.monitoring.schedule)
+
+
+def _training_problems(spec: PlatformSpec, path: str, training: TrainingSpec) -> Iterator[Problem]:
+    if not _PIPELINE_MODULE.match(training.pipeline):
+        yield Problem(
+            f"{path}.pipeline",
+            training.pipeline,
+            "is not a pipeline module of the training image",
+            "use `pipelines.<module>` naming a file pipelines/<module>.py, e.g. 'pipelines.fraud_detection'",
+        )
+    if training.schedule is not None:
+        yield from _cron_problem(f"{path}.schedule", training.schedule)
+    if training.schedule is not None and not spec.services.kubeflow:
+        yield Problem(
+            f"{path}.schedule",
+            training.schedule,
+            "needs Kubeflow Pipelines to submit runs to, but services.kubeflow is false",
+            "set services.kubeflow: true or remove the schedule",
+        )
+    if training.accelerator == "gpu" and spec.node_pools.gpu is None:
+        yield Problem(
+            f"{path}.accelerator",
+            "gpu",
+            "needs a GPU node pool, but nodePools.gpu is not set",
+            "add nodePools.gpu to the stack or train on cpu",
+        )
+
+
+def _features_problems(spec: PlatformSpec, path: str, features: FeaturesSpec) -> Iterator[Problem]:
+    if not spec.services.feast:
+        yield Problem(
+            path,
+            features.model_dump(by_alias=True),
+            "names a Feast feature source, but services.feast is false",
+            "set services.feast: true or remove the model's features",
+        )
+    for key, value in (("project", features.project), ("featureView", features.feature_view)):
+        if not _IDENTIFIER.match(value):
+            yield Problem(f"{path}.{key}", value, "is not a Feast name", "use letters, digits and underscores")
+    others = {m.features.project for m in spec.models if m.features is not None} - {features.project}
+    if others:
+        yield Problem(
+            f"{path}.project",
+            features.project,
+            f"differs from the Feast project of another model ({', '.join(sorted(others))}): the platform's "
+            "feature server serves one project",
+            "put every model's feature views in one Feast project",
+        )
+
+
+def _gate_problems(path: str, gates: QualityGatesSpec) -> Iterator[Problem]:
+    for bound, values in (("min", gates.min), ("max", gates.max)):
+        for metric in values:
+            if not _IDENTIFIER.match(metric):
+                yield Problem(
+                    f"{path}.{bound}.{metric}",
+                    values[metric],
+                    "does not name a metric",
+                    "use the metric name the pipeline's evaluate step reports (letters, digits, underscores)",
+                )
+    for metric in sorted(set(gates.min) & set(gates.max)):
+        if gates.min[metric] > gates.max[metric]:
+            yield Problem(
+                f"{path}.min.{metric}",
+                gates.min[metric],
+                f"is above max.{metric} = {gates.max[metric]}: no model can pass",
+                f"lower min.{metric} or raise max.{metric}",
+            )
+
+
+def _serving_problems(path: str, model: ModelSpec, team: TeamSpec | None) -> Iterator[Problem]:
+    serving = model.serving
+    if serving.max_replicas < serving.min_replicas:
+        yield Problem(
+            f"{path}.maxReplicas",
+            serving.max_replicas,
+            f"is below minReplicas = {serving.min_replicas}",
             "raise maxReplicas or lower minReplicas",
         )
-    for key, value in (("monitoringSchedule", wl.monitoring_schedule), ("batchSchedule", wl.batch_schedule)):
-        reason = schedule_problem(value)
-        if reason is not None:
+    if serving.challenger_weight > 0 and model.promotion == "auto":
+        yield Problem(
+            f"{path}.challengerWeight",
+            serving.challenger_weight,
+            "routes traffic to a challenger, but promotion = auto promotes a passing challenger at once "
+            "(there is never a @challenger to serve)",
+            "set promotion: manual to A/B test challengers, or challengerWeight: 0",
+        )
+    sizes: dict[str, float] = {}
+    for key in ("cpu", "memory", "memoryLimit"):
+        value = getattr(serving, to_snake(key))
+        if not _QUANTITY.match(value):
             yield Problem(
-                f"workloads.{key}",
-                value,
-                reason,
-                f"use five cron fields ({CRON_FORMAT}) or a descriptor like @daily, e.g. '0 * * * *'",
+                f"{path}.{key}", value, "is not a Kubernetes quantity", "use e.g. '500m' for cpu or '1Gi' for memory"
+            )
+        else:
+            sizes[key] = quantity(value)
+    if "memory" in sizes and "memoryLimit" in sizes and sizes["memoryLimit"] < sizes["memory"]:
+        yield Problem(
+            f"{path}.memoryLimit",
+            serving.memory_limit,
+            f"is below the memory request = {serving.memory!r}",
+            "set memoryLimit to at least memory",
+        )
+    if team is None:
+        return
+    for key, quota_key in (("cpu", "cpu"), ("memory", "memory")):
+        if key not in sizes or not _QUANTITY.match(getattr(team.quota, quota_key)):
+            continue
+        total, quota = sizes[key] * serving.max_replicas, quantity(getattr(team.quota, quota_key))
+        if total > quota:
+            yield Problem(
+                f"{path}.{key}",
+                getattr(serving, key),
+                f"x maxReplicas {serving.max_replicas} exceeds the {key} quota {getattr(team.quota, quota_key)!r} "
+                f"of team {team.name}",
+                f"lower serving.{key} or maxReplicas, or raise workloads.teams quota.{quota_key}",
             )
 
 

@@ -12,6 +12,7 @@ sts.amazonaws.com) through the cluster's OIDC provider, and its inline policy na
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.common import AccountContext, PolicyStatement, policy_json
-from components.contract import BucketAccess, IdentityRequest
+from components.contract import IdentityRequest, ObjectGrant
 from components.spec import BucketRole
 
 READ_OBJECT_ACTIONS = ["s3:GetObject"]
@@ -77,35 +78,37 @@ def irsa_role(
     )
 
 
-def s3_statements(
-    bucket_arns: Mapping[BucketRole, str],
-    access: Mapping[BucketRole, BucketAccess],
-    prefixes: Mapping[BucketRole, str],
-) -> list[PolicyStatement]:
+def s3_statements(bucket_arns: Mapping[BucketRole, str], grants: Sequence[ObjectGrant]) -> list[PolicyStatement]:
+    """List the bucket (under the granted prefixes only, when every grant has one) and read or write the objects."""
     statements: list[PolicyStatement] = []
-    for role, level in sorted(access.items()):
-        arn = bucket_arns[role]
-        prefix = prefixes.get(role, "").strip("/")
+    for role in sorted({g.bucket for g in grants}):
+        arn, mine = bucket_arns[role], [g for g in grants if g.bucket == role]
+        prefixes = sorted({g.prefix.strip("/") for g in mine})
         listing: PolicyStatement = {
             "Sid": f"List{role.title()}",
             "Effect": "Allow",
             "Action": BUCKET_READ_ACTIONS,
             "Resource": arn,
         }
-        if prefix:
+        if all(prefixes):
             # s3:prefix is a condition key of ListBucket only: on GetBucketLocation the key is absent, so a
             # StringLike on it would deny the call (parliament UNKNOWN_CONDITION_FOR_ACTION, `make verify` check 11).
             listing["Action"] = ["s3:ListBucket"]
-            listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+            listing["Condition"] = {
+                "StringLike": {"s3:prefix": [p for prefix in prefixes for p in (prefix, f"{prefix}/*")]}
+            }
             statements.append(
                 {"Sid": f"Locate{role.title()}", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": arn}
             )
-        actions = READ_OBJECT_ACTIONS + (WRITE_OBJECT_ACTIONS if level == "readwrite" else [])
-        objects = f"{arn}/{prefix}/*" if prefix else f"{arn}/*"
-        statements += [
-            listing,
-            {"Sid": f"Objects{role.title()}", "Effect": "Allow", "Action": actions, "Resource": objects},
-        ]
+        statements.append(listing)
+        for grant in mine:
+            prefix = grant.prefix.strip("/")
+            actions = READ_OBJECT_ACTIONS + (WRITE_OBJECT_ACTIONS if grant.access == "readwrite" else [])
+            sid = f"Objects{role.title()}" if len(mine) == 1 else f"Objects{role.title()}{grant.access.title()}"
+            if sum(g.access == grant.access for g in mine) > 1:
+                sid += "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", prefix))
+            objects = f"{arn}/{prefix}/*" if prefix else f"{arn}/*"
+            statements.append({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": objects})
     return statements
 
 
@@ -142,7 +145,8 @@ def workload_policy(
     repository_arns: Sequence[str],
 ) -> str | None:
     """The least-privilege inline policy for one request, or None when it asks for no cloud access."""
-    unknown = sorted(set(request.buckets) - set(bucket_arns))
+    grants = request.grants()
+    unknown = sorted({g.bucket for g in grants} - set(bucket_arns))
     if unknown:
         raise ValueError(f"identity {request.name!r} asks for bucket roles {unknown}; known: {sorted(bucket_arns)}")
     stray = sorted(set(request.bucket_prefixes) - set(request.buckets))
@@ -151,9 +155,9 @@ def workload_policy(
             f"identity {request.name!r} sets bucket_prefixes for {stray} without access to them; "
             "add them to buckets or remove the prefixes"
         )
-    statements = s3_statements(bucket_arns, request.buckets, request.bucket_prefixes)
-    if request.buckets:
-        statements.append(kms_via_s3_statement(key_arn, account, "readwrite" in request.buckets.values()))
+    statements = s3_statements(bucket_arns, grants)
+    if grants:
+        statements.append(kms_via_s3_statement(key_arn, account, any(g.access == "readwrite" for g in grants)))
     if request.registry_pull:
         statements += ecr_pull_statements(repository_arns, account)
     return policy_json(statements) if statements else None

@@ -245,7 +245,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         document = pulumi.Output.all(
             buckets=pulumi.Output.all(**bucket_arns), key=self.key.arn, repositories=pulumi.Output.all(*repository_arns)
         ).apply(lambda v: workload_policy(request, self.account, v["buckets"], v["key"], v["repositories"]))
-        if request.buckets or request.registry_pull:
+        if request.grants() or request.registry_pull:
             aws.iam.RolePolicy(prefix, role=role.id, policy=document.apply(lambda d: d or ""), opts=options)
         self._identities[request.name] = role.arn
         return WorkloadIdentity(

@@ -95,22 +95,25 @@ class WorkloadServiceAccount(pulumi.ComponentResource):
             self.hmac_key = gcp.storage.HmacKey(
                 f"{name}-hmac", service_account_email=account.email, project=args.project, opts=child
             )
-        for role, access in sorted(request.buckets.items()):
-            bucket = args.bucket_names[role]
-            prefix = request.bucket_prefixes.get(role)
+        grants = request.grants()
+        for grant in grants:
+            bucket, prefix = args.bucket_names[grant.bucket], grant.prefix
+            slug = prefix.strip("/").replace("/", "-")
             condition = (
                 gcp.storage.BucketIAMMemberConditionArgs(
-                    title=f"{role}-prefix-{prefix.strip('/').replace('/', '-')}"[:100],
+                    title=f"{grant.bucket}-prefix-{slug}"[:100],
                     description=f"Objects under {prefix} only",
                     expression=_condition(bucket, prefix),
                 )
                 if prefix
                 else None
             )
+            # One member per bucket and access keeps the names stable; more prefixes on a bucket name theirs.
+            alone = sum(g.bucket == grant.bucket and g.access == grant.access for g in grants) == 1
             gcp.storage.BucketIAMMember(
-                f"{name}-{role}-{access}",
+                f"{name}-{grant.bucket}-{grant.access}" + ("" if alone else f"-{slug}"),
                 bucket=bucket,
-                role=BUCKET_ROLES[access],
+                role=BUCKET_ROLES[grant.access],
                 member=member,
                 condition=condition,
                 opts=child,

@@ -359,7 +359,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         opts: pulumi.ResourceOptions,
         credential: Literal["workload-identity", "hmac-key"],
     ) -> WorkloadServiceAccount:
-        unknown = sorted(set(request.buckets) - set(self.buckets))
+        unknown = sorted({g.bucket for g in request.grants()} - set(self.buckets))
         if unknown:
             raise ValueError(
                 f"IdentityRequest {request.name!r}: buckets {unknown} do not exist; "

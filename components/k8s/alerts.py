@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.k8s import metrics as m
-from components.k8s.common import WORKLOADS_NS
 
-INFERENCE_DEPLOYMENT = "fraud-detection-inference"
 P95_LATENCY_SECONDS = 0.2
 MEAN_LATENCY_SECONDS = 0.4
 ERROR_RATE = 0.05
@@ -22,8 +20,18 @@ GPU_IDLE_FOR = "2h"
 
 
 @dataclass(frozen=True)
+class ModelAlerting:
+    """What one model's own alert rules watch: its serving Deployment and its drift threshold."""
+
+    name: str
+    namespace: str
+    deployment: str
+    drift_share: float
+
+
+@dataclass(frozen=True)
 class RuleOptions:
-    drift_share_threshold: float
+    models: tuple[ModelAlerting, ...] = ()
     gpu_resource: str = "nvidia.com/gpu"
     dcgm: bool = False  # DCGM exporter metrics are scraped (AWS)
     gpu_pool: bool = True
@@ -48,13 +56,37 @@ def _latency(kind: str) -> str:
     return f"{m.PREDICTION_LATENCY_SECONDS}_{kind}"
 
 
+def model_rules(model: ModelAlerting) -> list[dict[str, Any]]:
+    """The rules of one model: its replicas and its drift threshold, labelled with the model."""
+    return [
+        _alert(
+            "InferenceReplicasUnavailable",
+            f'{m.KSM_DEPLOYMENT_UNAVAILABLE}{{namespace="{model.namespace}",deployment="{model.deployment}"}} > 0',
+            "10m",
+            "warning",
+            "inference replicas unavailable for 10 minutes",
+            model=model.name,
+        ),
+        _alert(
+            "ModelDatasetDriftHigh",
+            f'max by (model_name, model_version) ({m.DATASET_DRIFT_SHARE}{{model_name="{model.name}"}})'
+            f" > {model.drift_share}",
+            "5m",
+            "warning",
+            "share of drifted features above the model's monitoring.driftShare",
+            model=model.name,
+        ),
+    ]
+
+
 def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
-    requests = f"sum(rate({_latency('count')}[5m]))"
-    errors = f"sum(rate({m.REQUEST_ERRORS_TOTAL}[5m]))"
+    """Rules over every model's series, grouped `by (model)` (the serving metrics' label), then each model's own."""
+    requests = f"sum by (model) (rate({_latency('count')}[5m]))"
+    errors = f"sum by (model) (rate({m.REQUEST_ERRORS_TOTAL}[5m]))"
     serving = [
         _alert(
             "InferenceLatencyP95High",
-            f"histogram_quantile(0.95, sum by (le) (rate({_latency('bucket')}[5m]))) > {P95_LATENCY_SECONDS}",
+            f"histogram_quantile(0.95, sum by (model, le) (rate({_latency('bucket')}[5m]))) > {P95_LATENCY_SECONDS}",
             "5m",
             "critical",
             "p95 inference latency above 200 ms for 5 minutes",
@@ -68,34 +100,20 @@ def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
         ),
         _alert(
             "InferenceMeanLatencyHigh",
-            f"sum(rate({_latency('sum')}[5m])) / {requests} > {MEAN_LATENCY_SECONDS}",
+            f"sum by (model) (rate({_latency('sum')}[5m])) / {requests} > {MEAN_LATENCY_SECONDS}",
             "5m",
             "warning",
             "mean inference latency above 400 ms for 5 minutes",
         ),
         _alert(
-            "InferenceReplicasUnavailable",
-            f'{m.KSM_DEPLOYMENT_UNAVAILABLE}{{namespace="{WORKLOADS_NS}",deployment="{INFERENCE_DEPLOYMENT}"}} > 0',
-            "10m",
-            "warning",
-            "inference replicas unavailable for 10 minutes",
-        ),
-        _alert(
             "InferenceModelReloadFailing",
-            f"sum(increase({m.RELOAD_FAILURES_TOTAL}[15m])) > 0",
+            f"sum by (model) (increase({m.RELOAD_FAILURES_TOTAL}[15m])) > 0",
             "15m",
             "warning",
             "the inference service keeps failing to load a new model version",
         ),
     ]
     quality = [
-        _alert(
-            "ModelDatasetDriftHigh",
-            f"max by (model_name, model_version) ({m.DATASET_DRIFT_SHARE}) > {options.drift_share_threshold}",
-            "5m",
-            "warning",
-            "share of drifted features above the configured threshold",
-        ),
         # The F1 gauge exists only when labelled feedback reached the monitoring window.
         _alert(
             "ModelF1BelowFloor",
@@ -138,13 +156,14 @@ def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
                 )
             )
     groups = [{"name": "model-serving", "rules": serving}, {"name": "model-quality", "rules": quality}]
+    groups += [{"name": f"model-{model.name}", "rules": model_rules(model)} for model in options.models]
     if capacity:
         groups.append({"name": "capacity-cost", "rules": capacity})
     return groups
 
 
 def all_rule_exprs() -> list[str]:
-    options = RuleOptions(drift_share_threshold=0.3, dcgm=True)
+    options = RuleOptions(models=(ModelAlerting("example", "team", "example-serving", 0.3),), dcgm=True)
     return [rule["expr"] for group in rule_groups(options) for rule in group["rules"]]
 
 

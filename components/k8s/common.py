@@ -117,11 +117,17 @@ def service_account(
     spec: PlatformSpec,
     opts: pulumi.ResourceOptions,
     automount: bool = False,
+    extra_labels: Mapping[str, str] | None = None,
 ) -> k8s.core.v1.ServiceAccount:
+    """The one way the platform creates a Kubernetes service account: its cloud identity's annotations, no API token
+    unless the workload talks to the API server."""
     return k8s.core.v1.ServiceAccount(
         f"{namespace}-{name}",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=name, namespace=namespace, labels=labels(spec, name), annotations=dict(annotations)
+            name=name,
+            namespace=namespace,
+            labels=labels(spec, name) | dict(extra_labels or {}),
+            annotations=dict(annotations),
         ),
         automount_service_account_token=automount,
         opts=opts,

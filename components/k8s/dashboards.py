@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.k8s import metrics as m
-from components.k8s.alerts import RuleOptions
+from components.k8s.alerts import ModelAlerting, RuleOptions
 
 
 @dataclass(frozen=True)
@@ -18,42 +18,53 @@ class Panel:
     description: str = ""
 
 
+# One dashboard serves every model: the `model` variable selects series by the serving metrics' `model` label and the
+# monitoring metrics' `model_name` label.
+MODEL = '{model=~"$model"}'
+MODEL_NAME = '{model_name=~"$model"}'
+
+
 def _quantile(q: float) -> tuple[str, str]:
-    expr = f"histogram_quantile({q}, sum by (le, variant) (rate({m.PREDICTION_LATENCY_SECONDS}_bucket[5m])))"
+    expr = f"histogram_quantile({q}, sum by (le, variant) (rate({m.PREDICTION_LATENCY_SECONDS}_bucket{MODEL}[5m])))"
     return expr, f"p{round(q * 100)} {{{{variant}}}}"
 
 
 def serving_panels() -> list[Panel]:
-    requests = f"sum(rate({m.PREDICTION_LATENCY_SECONDS}_count[5m]))"
-    errors = f"sum(rate({m.REQUEST_ERRORS_TOTAL}[5m]))"
+    requests = f"sum(rate({m.PREDICTION_LATENCY_SECONDS}_count{MODEL}[5m]))"
+    errors = f"sum(rate({m.REQUEST_ERRORS_TOTAL}{MODEL}[5m]))"
     return [
         Panel(
             "Request rate by variant",
-            ((f"sum by (variant) (rate({m.PREDICTION_LATENCY_SECONDS}_count[5m]))", "{{variant}}"),),
+            ((f"sum by (variant) (rate({m.PREDICTION_LATENCY_SECONDS}_count{MODEL}[5m]))", "{{variant}}"),),
             "reqps",
         ),
         Panel("Latency p50 / p95 / p99", (_quantile(0.5), _quantile(0.95), _quantile(0.99)), "s"),
         Panel("Error rate", ((f"{errors} / ({errors} + {requests})", "error ratio"),), "percentunit"),
         Panel(
             "Errors by reason",
-            ((f"sum by (endpoint, reason) (rate({m.REQUEST_ERRORS_TOTAL}[5m]))", "{{endpoint}} {{reason}}"),),
+            ((f"sum by (endpoint, reason) (rate({m.REQUEST_ERRORS_TOTAL}{MODEL}[5m]))", "{{endpoint}} {{reason}}"),),
             "reqps",
         ),
         Panel(
             "Predictions by class",
-            ((f"sum by (prediction_class) (rate({m.PREDICTIONS_TOTAL}[5m]))", "class {{prediction_class}}"),),
+            ((f"sum by (prediction_class) (rate({m.PREDICTIONS_TOTAL}{MODEL}[5m]))", "class {{prediction_class}}"),),
             "ops",
         ),
         Panel(
             "Predictions by model version and A/B variant",
-            ((f"sum by (model_version, variant) (rate({m.PREDICTIONS_TOTAL}[5m]))", "v{{model_version}} {{variant}}"),),
+            (
+                (
+                    f"sum by (model_version, variant) (rate({m.PREDICTIONS_TOTAL}{MODEL}[5m]))",
+                    "v{{model_version}} {{variant}}",
+                ),
+            ),
             "ops",
         ),
         Panel(
             "Models served",
             (
                 (
-                    f"max by (model_name, model_version, variant, runtime) ({m.MODEL_INFO})",
+                    f"max by (model_name, model_version, variant, runtime) ({m.MODEL_INFO}{MODEL})",
                     "{{model_name}} v{{model_version}} {{variant}} ({{runtime}})",
                 ),
             ),
@@ -61,53 +72,66 @@ def serving_panels() -> list[Panel]:
         ),
         Panel(
             "Batch size p95",
-            ((f"histogram_quantile(0.95, sum by (le) (rate({m.BATCH_SIZE}_bucket[5m])))", "p95 rows"),),
+            ((f"histogram_quantile(0.95, sum by (le) (rate({m.BATCH_SIZE}_bucket{MODEL}[5m])))", "p95 rows"),),
         ),
         Panel(
             "Model reload failures",
-            ((f"sum by (variant, reason) (increase({m.RELOAD_FAILURES_TOTAL}[1h]))", "{{variant}} {{reason}}"),),
+            ((f"sum by (variant, reason) (increase({m.RELOAD_FAILURES_TOTAL}{MODEL}[1h]))", "{{variant}} {{reason}}"),),
         ),
     ]
 
 
-def drift_panels(drift_threshold: float) -> list[Panel]:
+def drift_panels(models: tuple[ModelAlerting, ...]) -> list[Panel]:
+    thresholds = tuple((f"vector({model.drift_share})", f"{model.name} alert threshold") for model in models)
     return [
         Panel(
             "Feature drift score",
-            ((f"max by (feature, statistic) ({m.FEATURE_DRIFT_SCORE})", "{{feature}} ({{statistic}})"),),
+            ((f"max by (feature, statistic) ({m.FEATURE_DRIFT_SCORE}{MODEL_NAME})", "{{feature}} ({{statistic}})"),),
         ),
         Panel(
             "Dataset drift share",
             (
-                (f"max by (model_name, model_version) ({m.DATASET_DRIFT_SHARE})", "v{{model_version}}"),
-                (f"vector({drift_threshold})", "alert threshold"),
+                (
+                    f"max by (model_name, model_version) ({m.DATASET_DRIFT_SHARE}{MODEL_NAME})",
+                    "{{model_name}} v{{model_version}}",
+                ),
+                *thresholds,
             ),
             "percentunit",
         ),
         Panel(
             "Prediction drift score",
-            ((f"max by (model_version, statistic) ({m.PREDICTION_DRIFT_SCORE})", "v{{model_version}} {{statistic}}"),),
+            (
+                (
+                    f"max by (model_version, statistic) ({m.PREDICTION_DRIFT_SCORE}{MODEL_NAME})",
+                    "v{{model_version}} {{statistic}}",
+                ),
+            ),
         ),
         Panel(
             "F1 on labelled feedback",
-            ((f"min by (model_version, window) ({m.F1_SCORE})", "v{{model_version}} {{window}}"),),
+            ((f"min by (model_version, window) ({m.F1_SCORE}{MODEL_NAME})", "v{{model_version}} {{window}}"),),
             "percentunit",
         ),
         Panel(
             "Retraining triggers (24h)",
-            ((f"sum by (model_name) (increase({m.RETRAINING_TRIGGERED_TOTAL}[1d]))", "{{model_name}}"),),
+            ((f"sum by (model_name) (increase({m.RETRAINING_TRIGGERED_TOTAL}{MODEL_NAME}[1d]))", "{{model_name}}"),),
             kind="stat",
         ),
         Panel(
             "Time since last successful monitoring run",
-            ((f"time() - max by (model_name) ({m.LAST_SUCCESS_TIMESTAMP})", "{{model_name}}"),),
+            ((f"time() - max by (model_name) ({m.LAST_SUCCESS_TIMESTAMP}{MODEL_NAME})", "{{model_name}}"),),
             "s",
             "stat",
         ),
-        Panel("Monitoring run failed", ((f"max by (model_name) ({m.RUN_FAILED})", "{{model_name}}"),), kind="stat"),
+        Panel(
+            "Monitoring run failed",
+            ((f"max by (model_name) ({m.RUN_FAILED}{MODEL_NAME})", "{{model_name}}"),),
+            kind="stat",
+        ),
         Panel(
             "Last monitoring run",
-            ((f"max by (model_name) ({m.LAST_RUN_TIMESTAMP}) * 1000", "{{model_name}}"),),
+            ((f"max by (model_name) ({m.LAST_RUN_TIMESTAMP}{MODEL_NAME}) * 1000", "{{model_name}}"),),
             "dateTimeAsIso",
             "stat",
         ),
@@ -143,8 +167,14 @@ def capacity_panels(options: RuleOptions, pool_label: str | None) -> list[Panel]
         Panel(
             "Inference replicas (HPA)",
             (
-                (f'max by (horizontalpodautoscaler) ({m.KSM_HPA_CURRENT}{{namespace="ml-workloads"}})', "current"),
-                (f'max by (horizontalpodautoscaler) ({m.KSM_HPA_DESIRED}{{namespace="ml-workloads"}})', "desired"),
+                (
+                    f"max by (namespace, horizontalpodautoscaler) ({m.KSM_HPA_CURRENT})",
+                    "{{namespace}}/{{horizontalpodautoscaler}} current",
+                ),
+                (
+                    f"max by (namespace, horizontalpodautoscaler) ({m.KSM_HPA_DESIRED})",
+                    "{{namespace}}/{{horizontalpodautoscaler}} desired",
+                ),
             ),
         ),
     ]
@@ -177,9 +207,22 @@ def capacity_panels(options: RuleOptions, pool_label: str | None) -> list[Panel]
     return panels
 
 
-def dashboard(uid: str, title: str, panels: list[Panel]) -> dict[str, Any]:
+def dashboard(uid: str, title: str, panels: list[Panel], by_model: bool = False) -> dict[str, Any]:
     """A Grafana dashboard JSON model; queries use the Prometheus datasource chosen in the `datasource` variable."""
     datasource = {"type": "prometheus", "uid": "${datasource}"}
+    variables: list[dict[str, Any]] = [
+        {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}
+    ]
+    if by_model:  # every model that reported a version (serving's model_info)
+        query = f"label_values({m.MODEL_INFO}, model_name)"
+        variables.append(
+            {
+                "name": "model", "label": "Model", "type": "query", "datasource": datasource,
+                "query": {"query": query, "refId": "models"}, "definition": query,
+                "includeAll": True, "multi": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
+                "refresh": 2,
+            }
+        )  # fmt: skip
     models = []
     for index, panel in enumerate(panels):
         model: dict[str, Any] = {
@@ -206,9 +249,7 @@ def dashboard(uid: str, title: str, panels: list[Panel]) -> dict[str, Any]:
         "editable": False,
         "time": {"from": "now-6h", "to": "now"},
         "refresh": "1m",
-        "templating": {
-            "list": [{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}]
-        },
+        "templating": {"list": variables},
         "panels": models,
     }
 
@@ -216,9 +257,9 @@ def dashboard(uid: str, title: str, panels: list[Panel]) -> dict[str, Any]:
 def dashboards(options: RuleOptions, pool_label: str | None) -> dict[str, dict[str, Any]]:
     """File name -> dashboard model."""
     return {
-        "model-serving.json": dashboard("mlops-model-serving", "Model serving", serving_panels()),
+        "model-serving.json": dashboard("mlops-model-serving", "Model serving", serving_panels(), by_model=True),
         "model-drift.json": dashboard(
-            "mlops-model-drift", "Model drift and quality", drift_panels(options.drift_share_threshold)
+            "mlops-model-drift", "Model drift and quality", drift_panels(options.models), by_model=True
         ),
         "capacity.json": dashboard("mlops-capacity", "Cluster capacity", capacity_panels(options, pool_label)),
     }
@@ -229,5 +270,5 @@ def panel_exprs(model: dict[str, Any]) -> list[str]:
 
 
 def all_dashboard_exprs() -> list[str]:
-    options = RuleOptions(drift_share_threshold=0.3, dcgm=True)
+    options = RuleOptions(models=(ModelAlerting("example", "team", "example-serving", 0.3),), dcgm=True)
     return [expr for model in dashboards(options, "label_pool").values() for expr in panel_exprs(model)]

@@ -31,12 +31,12 @@ from components.k8s.common import (
     resources,
     restricted_container_security,
     restricted_pod_security,
+    service_account,
     service_url,
 )
 from components.spec import ImageName, PlatformSpec
 from components.versions import FEAST_FEATURE_SERVER_CHART
 
-PROJECT = "fraud_detection"
 CONFIG_SECRET = "feast-feature-store"  # noqa: S105 - a Secret name
 CONFIG_DIR = "/etc/feast"
 CONFIG_PATH = f"{CONFIG_DIR}/feature_store.yaml"
@@ -49,7 +49,20 @@ SERVICE_ACCOUNT = "feast"
 MATERIALIZE_SCHEDULE = "*/30 * * * *"
 
 
+def feast_project(spec: PlatformSpec) -> str | None:
+    """The Feast project the models read their features from (the spec allows one), or None when no model does."""
+    projects = sorted({model.features.project for model in spec.models if model.features is not None})
+    return projects[0] if projects else None
+
+
+def registry_project(spec: PlatformSpec) -> str:
+    """The project of the feature store: the models', or (no model reads Feast) one named after the platform, empty
+    until a team applies its own repository."""
+    return feast_project(spec) or spec.name_prefix.replace("-", "_")
+
+
 def feature_store_yaml(
+    project: str,
     host: str,
     port: int,
     password: str,
@@ -66,7 +79,7 @@ def feature_store_yaml(
     )
     redis = f"{redis_host}:{redis_port},ssl={'true' if redis_tls else 'false'},password={redis_token}"
     document = {
-        "project": PROJECT,
+        "project": project,
         "provider": "local",
         "registry": {
             "registry_type": "sql",
@@ -135,20 +148,17 @@ class Feast(pulumi.ComponentResource):
             IdentityRequest("feast", FEAST_NS, SERVICE_ACCOUNT, {"data": "read"}, registry_pull=True),
             pulumi.ResourceOptions(parent=self),
         )
-        sa = k8s.core.v1.ServiceAccount(
-            "feast-sa",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=SERVICE_ACCOUNT,
-                namespace=FEAST_NS,
-                labels=meta_labels,
-                annotations=dict(identity.service_account_annotations),
-            ),
-            automount_service_account_token=False,
-            opts=child,
+        sa = service_account(
+            SERVICE_ACCOUNT,
+            FEAST_NS,
+            identity.service_account_annotations,
+            spec,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="feast-sa")])),
         )
         db, redis = cloud.database, cloud.online_store
+        project = registry_project(spec)
         config = pulumi.Output.all(db.host, login.password, redis.host, redis.auth_token).apply(
-            lambda v: feature_store_yaml(v[0], db.port, v[1], db.sslmode, v[2], redis.port, v[3], redis.tls)
+            lambda v: feature_store_yaml(project, v[0], db.port, v[1], db.sslmode, v[2], redis.port, v[3], redis.tls)
         )
         secret = k8s.core.v1.Secret(
             "feast-feature-store",
@@ -159,7 +169,24 @@ class Feast(pulumi.ComponentResource):
         )
         ready = [*args.depends_on, sa, secret]
         image = args.images[FEAST_IMAGE]
-        apply_job = k8s.batch.v1.Job(
+        # `feast apply` and materialization only when a model reads features from the image's feature repository.
+        applied = [self._apply_job(cloud, image, meta_labels, ready)] if feast_project(spec) else []
+        self.release = helm_release(
+            "feast-feature-server",
+            FEAST_FEATURE_SERVER_CHART,
+            FEAST_NS,
+            feast_values(spec, cloud, image),
+            pulumi.ResourceOptions(parent=self, depends_on=[*ready, *applied]),
+        )
+        if applied:
+            self._materialize(cloud, image, meta_labels, [*ready, *applied])
+        self.url = service_url(FEAST_SERVICE, FEAST_NS, FEAST_PORT)
+        self.register_outputs({"url": self.url})
+
+    def _apply_job(
+        self, cloud: CloudPlatform, image: pulumi.Output[str], meta_labels: dict[str, str], ready: list[pulumi.Resource]
+    ) -> k8s.batch.v1.Job:
+        return k8s.batch.v1.Job(
             "feast-apply",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=image.apply(lambda ref: f"feast-apply-{_digest_suffix(ref)}"),
@@ -177,13 +204,10 @@ class Feast(pulumi.ComponentResource):
                 parent=self, depends_on=ready, delete_before_replace=True, replace_on_changes=["spec"]
             ),
         )
-        self.release = helm_release(
-            "feast-feature-server",
-            FEAST_FEATURE_SERVER_CHART,
-            FEAST_NS,
-            feast_values(spec, cloud, image),
-            pulumi.ResourceOptions(parent=self, depends_on=[*ready, apply_job]),
-        )
+
+    def _materialize(
+        self, cloud: CloudPlatform, image: pulumi.Output[str], meta_labels: dict[str, str], ready: list[pulumi.Resource]
+    ) -> None:
         # `feast materialize-incremental` needs an end date; the shell supplies "now" in UTC at run time.
         materialize = [
             "sh",
@@ -209,10 +233,8 @@ class Feast(pulumi.ComponentResource):
                     }
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, apply_job]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
-        self.url = service_url(FEAST_SERVICE, FEAST_NS, FEAST_PORT)
-        self.register_outputs({"url": self.url})
 
     @staticmethod
     def _pod(

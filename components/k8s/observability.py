@@ -21,7 +21,7 @@ import pulumi_random as random
 import yaml
 
 from components.contract import CloudPlatform
-from components.k8s.alerts import RuleOptions, alertmanager_config, rule_groups
+from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, rule_groups
 from components.k8s.common import (
     GRAFANA_SERVICE,
     MONITORING_NS,
@@ -37,6 +37,7 @@ from components.k8s.common import (
     service_url,
 )
 from components.k8s.dashboards import dashboards
+from components.k8s.models.names import ModelNames
 from components.spec import PlatformSpec
 from components.versions import (
     KUBE_PROMETHEUS_STACK_CHART,
@@ -71,7 +72,10 @@ def ksm_label(key: str) -> str:
 
 def rule_options(spec: PlatformSpec, cloud: CloudPlatform) -> RuleOptions:
     return RuleOptions(
-        drift_share_threshold=spec.monitoring.drift_share_threshold,
+        models=tuple(
+            ModelAlerting(model.name, names.namespace, names.serving, model.monitoring.drift_share)
+            for model, names in ((model, ModelNames.of(model)) for model in spec.models)
+        ),
         gpu_resource=cloud.gpu.resource_name,
         dcgm=cloud.gpu.pool_present and cloud.gpu.dcgm_exporter,
         gpu_pool=cloud.gpu.pool_present,

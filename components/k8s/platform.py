@@ -92,7 +92,7 @@ class InClusterPlatform(pulumi.ComponentResource):
                 cloud,
                 self.endpoints,
                 args.images,
-                [ns[WORKLOADS_NS], *(ns[t] for t in teams)],
+                {name: ns[name] for name in [WORKLOADS_NS, *teams]},
                 monitoring_ready,
             ),
             parent,

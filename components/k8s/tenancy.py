@@ -27,7 +27,7 @@ from components.k8s.common import (
 from components.k8s.gpu import DCGM_EXPORTER_PORT
 from components.k8s.kubeflow.connector import connector_selector
 from components.k8s.kubeflow.database import CLIENT_LABEL
-from components.k8s.workloads import SERVING_PORT
+from components.k8s.models.serving import SERVING_PORT
 from components.spec import PlatformSpec, QuotaSpec
 
 NAME_LABEL = "kubernetes.io/metadata.name"  # the API server sets it on every namespace
@@ -196,10 +196,9 @@ def scrape_ports(plan: NamespacePlan, spec: PlatformSpec) -> list[int | str]:
         return [MLFLOW_PORT]
     if plan.name == GPU_NS:
         return [DCGM_EXPORTER_PORT]
-    if plan.name == WORKLOADS_NS:
-        return [SERVING_PORT, METRICS_PORT_NAME]
-    if plan.name in {team.name for team in spec.workloads.teams}:
-        return [METRICS_PORT_NAME]
+    if plan.name in {WORKLOADS_NS, *(team.name for team in spec.workloads.teams)}:
+        serving = [SERVING_PORT] if any(model.team == plan.name for model in spec.models) else []
+        return [*serving, METRICS_PORT_NAME]
     return []
 
 

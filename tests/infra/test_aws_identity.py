@@ -201,3 +201,37 @@ def test_unknown_bucket_role_is_refused() -> None:
     request = IdentityRequest(name="x", namespace="n", service_account="s", buckets={"models": "read"})
     with pytest.raises(ValueError, match=r"identity 'x' asks for bucket roles \['models'\]; known: \['data'\]"):
         workload_policy(request, ACCOUNT_CONTEXT, {"data": "arn:aws:s3:::d"}, "arn:aws:kms:us-east-1:1:key/k", [])
+
+
+def test_read_and_write_prefixes_on_one_bucket_get_exactly_their_actions() -> None:
+    """A batch job: reads `m/inputs/`, writes `m/predictions/`, nothing else of the bucket."""
+    request = IdentityRequest(
+        name="m-batch",
+        namespace="team",
+        service_account="m-batch",
+        object_prefixes={"data": {"m/inputs/": "read", "m/predictions/": "readwrite"}},
+    )
+    document = workload_policy(
+        request, ACCOUNT_CONTEXT, {"data": "arn:aws:s3:::d"}, "arn:aws:kms:us-east-1:1:key/k", []
+    )
+    assert document is not None
+    policy = {s["Sid"]: s for s in statements(document)}
+    assert policy["ListData"]["Action"] == ["s3:ListBucket"]
+    assert policy["ListData"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["m/inputs", "m/inputs/*", "m/predictions", "m/predictions/*"]}
+    }
+    assert policy["ObjectsDataRead"] == {
+        "Sid": "ObjectsDataRead", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::d/m/inputs/*"
+    }  # fmt: skip
+    assert policy["ObjectsDataReadwrite"]["Resource"] == "arn:aws:s3:::d/m/predictions/*"
+    assert "s3:PutObject" in policy["ObjectsDataReadwrite"]["Action"]
+    assert sorted(policy["PlatformKeyThroughS3"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert set(policy) == {"LocateData", "ListData", "ObjectsDataRead", "ObjectsDataReadwrite", "PlatformKeyThroughS3"}
+
+
+def test_a_bucket_granted_both_whole_and_by_prefix_is_refused() -> None:
+    request = IdentityRequest(
+        name="m", namespace="n", service_account="s", buckets={"data": "read"}, object_prefixes={"data": {"m/": "read"}}
+    )
+    with pytest.raises(ValueError, match=r"identity 'm' lists \['data'\] in both buckets and object_prefixes"):
+        workload_policy(request, ACCOUNT_CONTEXT, {"data": "arn:aws:s3:::d"}, "arn:aws:kms:us-east-1:1:key/k", [])

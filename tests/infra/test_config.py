@@ -256,25 +256,102 @@ BAD_CONFIGS = [
     pytest.param("dev", {"workloads.images": {"source": "prebuilt", "digests": {"inference": "sha256:" + "b" * 64}}},
                  "mlops:workloads.images.digests.inference = 'inference' is not an allowed value; fix: use one o"
                  "f 'training', 'serving', 'monitoring' or 'mlflow'", id="unknown-image-name"),
-    pytest.param("dev", {"workloads.monitoringSchedule": "99 99 * * *"},
-                 "mlops:workloads.monitoringSchedule = '99 99 * * *' is out of range (minute '99': 99 is outside 0-59; "
-                 f"hour '99': 99 is outside 0-23); fix: {CRON_FIX}", id="cron-out-of-range"),
-    pytest.param("dev", {"workloads.batchSchedule": "0 2 * *"},
-                 "mlops:workloads.batchSchedule = '0 2 * *' has 4 field(s), not 5 (minute 0-59, hour 0-23, day of "
+    pytest.param("dev", {"models.0.monitoring.schedule": "99 99 * * *"},
+                 "mlops:models[0].monitoring.schedule = '99 99 * * *' is out of range (minute '99': 99 is outside "
+                 f"0-59; hour '99': 99 is outside 0-23); fix: {CRON_FIX}", id="cron-out-of-range"),
+    pytest.param("dev", {"models.0.batch.schedule": "0 2 * *"},
+                 "mlops:models[0].batch.schedule = '0 2 * *' has 4 field(s), not 5 (minute 0-59, hour 0-23, day of "
                  f"month 1-31, month 1-12 or jan-dec, day of week 0-6 or sun-sat); fix: {CRON_FIX}",
                  id="cron-four-fields"),
-    pytest.param("dev", {"workloads.batchSchedule": "*/0 2 * * *"},
-                 "mlops:workloads.batchSchedule = '*/0 2 * * *' is out of range (minute '*/0': step '0' is not a "
+    pytest.param("dev", {"models.0.batch.schedule": "*/0 2 * * *"},
+                 "mlops:models[0].batch.schedule = '*/0 2 * * *' is out of range (minute '*/0': step '0' is not a "
                  f"positive number); fix: {CRON_FIX}", id="cron-zero-step"),
-    pytest.param("dev", {"workloads.batchSchedule": "0 2 * JAN-XYZ *"},
-                 "mlops:workloads.batchSchedule = '0 2 * JAN-XYZ *' is out of range (month 'JAN-XYZ': 'XYZ' is not a "
+    pytest.param("dev", {"models.0.batch.schedule": "0 2 * JAN-XYZ *"},
+                 "mlops:models[0].batch.schedule = '0 2 * JAN-XYZ *' is out of range (month 'JAN-XYZ': 'XYZ' is not a "
                  f"number or a name); fix: {CRON_FIX}", id="cron-bad-month-name"),
-    pytest.param("dev", {"workloads.batchSchedule": "0 2 * * 7"},
-                 "mlops:workloads.batchSchedule = '0 2 * * 7' is out of range (day of week '7': 7 is outside 0-6); "
+    pytest.param("dev", {"models.0.batch.schedule": "0 2 * * 7"},
+                 "mlops:models[0].batch.schedule = '0 2 * * 7' is out of range (day of week '7': 7 is outside 0-6); "
                  f"fix: {CRON_FIX}", id="cron-sunday-as-seven"),
-    pytest.param("dev", {"workloads.batchSchedule": "0 5-2 * * *"},
-                 "mlops:workloads.batchSchedule = '0 5-2 * * *' is out of range (hour '5-2': range 5-2 runs "
+    pytest.param("dev", {"models.0.batch.schedule": "0 5-2 * * *"},
+                 "mlops:models[0].batch.schedule = '0 5-2 * * *' is out of range (hour '5-2': range 5-2 runs "
                  f"backwards); fix: {CRON_FIX}", id="cron-backwards-range"),
+    pytest.param("dev", {"models.1.name": "fraud-detection"},
+                 "mlops:models[1].name = 'fraud-detection' is listed twice; fix: give each model a unique name",
+                 id="model-listed-twice"),
+    pytest.param("dev", {"models.1.team": "search"},
+                 "mlops:models[1].team = 'search' is not a team of workloads.teams; fix: use one of ml-team or add the "
+                 "team to workloads.teams", id="model-of-unknown-team"),
+    pytest.param("dev", {"models.0.name": "Fraud_Detection"},
+                 "mlops:models[0].name = 'Fraud_Detection' is invalid: string should match pattern "
+                 "'^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$'; fix: use a value matching ^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$",
+                 id="model-name-not-a-dns-label"),
+    pytest.param("dev", {"nodePools.gpu": DELETE, "cost.gpuHoursPerMonth": DELETE,
+                         "models.1.training.accelerator": "gpu"},
+                 "mlops:models[1].training.accelerator = 'gpu' needs a GPU node pool, but nodePools.gpu is not set; "
+                 "fix: add nodePools.gpu to the stack or train on cpu", id="gpu-model-without-gpu-pool"),
+    pytest.param("dev", {"models.1.training.accelerator": "tpu"},
+                 "mlops:models[1].training.accelerator = 'tpu' is not an allowed value; fix: use one of 'cpu' or 'gpu'",
+                 id="unknown-accelerator"),
+    pytest.param("dev", {"models.1.training.schedule": "0 4 * * 8"},
+                 "mlops:models[1].training.schedule = '0 4 * * 8' is out of range (day of week '8': 8 is outside 0-6); "
+                 f"fix: {CRON_FIX}", id="training-cron-out-of-range"),
+    pytest.param("dev", {"models.1.training.pipeline": "pipelines/delivery_time.py"},
+                 "mlops:models[1].training.pipeline = 'pipelines/delivery_time.py' is not a pipeline module of the "
+                 "training image; fix: use `pipelines.<module>` naming a file pipelines/<module>.py, e.g. "
+                 "'pipelines.fraud_detection'", id="pipeline-as-a-path"),
+    pytest.param("dev", {"models.1.training.pipeline": "mypkg.delivery_time"},
+                 "mlops:models[1].training.pipeline = 'mypkg.delivery_time' is not a pipeline module of the "
+                 "training image; fix: use `pipelines.<module>` naming a file pipelines/<module>.py, e.g. "
+                 "'pipelines.fraud_detection'", id="pipeline-outside-pipelines"),
+    pytest.param("dev", {"models.1.training": DELETE},
+                 "mlops:models[1].training = (not set) is required; fix: set mlops:models[1].training in the stack "
+                 "file", id="model-without-training"),
+    pytest.param("dev", {"models.0.serving.challengerWeight": 0.1},
+                 "mlops:models[0].serving.challengerWeight = 0.1 routes traffic to a challenger, but promotion = auto "
+                 "promotes a passing challenger at once (there is never a @challenger to serve); fix: set promotion: "
+                 "manual to A/B test challengers, or challengerWeight: 0", id="challenger-weight-without-challenger"),
+    pytest.param("dev", {"models.0.serving.minReplicas": 4},
+                 "mlops:models[0].serving.maxReplicas = 3 is below minReplicas = 4; fix: raise maxReplicas or lower "
+                 "minReplicas", id="serving-min-above-max"),
+    pytest.param("dev", {"models.0.serving.cpu": "40", "models.0.serving.maxReplicas": 3},
+                 "mlops:models[0].serving.cpu = '40' x maxReplicas 3 exceeds the cpu quota '100' of team ml-team; fix: "
+                 "lower serving.cpu or maxReplicas, or raise workloads.teams quota.cpu", id="serving-above-team-quota"),
+    pytest.param("dev", {"models.0.serving.memory": "1 GB"},
+                 "mlops:models[0].serving.memory = '1 GB' is not a Kubernetes quantity; fix: use e.g. '500m' for cpu "
+                 "or '1Gi' for memory", id="serving-memory-not-a-quantity"),
+    pytest.param("dev", {"models.0.serving.memoryLimit": "512Mi"},
+                 "mlops:models[0].serving.memoryLimit = '512Mi' is below the memory request = '1Gi'; fix: set "
+                 "memoryLimit to at least memory", id="serving-limit-below-request"),
+    pytest.param("dev", {"models.1.qualityGates": {"min": {"rmse": 20.0}, "max": {"rmse": 12.5}}},
+                 "mlops:models[1].qualityGates.min.rmse = 20.0 is above max.rmse = 12.5: no model can pass; fix: lower "
+                 "min.rmse or raise max.rmse", id="gates-no-model-can-pass"),
+    pytest.param("dev", {"models.1.qualityGates": {"min": {"r-2": 0.6}}},
+                 "mlops:models[1].qualityGates.min.r-2 = 0.6 does not name a metric; fix: use the metric name the "
+                 "pipeline's evaluate step reports (letters, digits, underscores)", id="gate-not-a-metric"),
+    pytest.param("dev", {"models.1.features": {"project": "delivery", "featureView": "routes"}},
+                 "mlops:models[1].features.project = 'delivery' differs from the Feast project of another model "
+                 "(fraud_detection): the platform's feature server serves one project; fix: put every model's feature "
+                 "views in one Feast project", id="second-feast-project"),
+    pytest.param("dev", {"services.feast": False},
+                 "mlops:models[0].features = {\"project\": \"fraud_detection\", \"featureView\": \"card_features\"} "
+                 "names a Feast feature source, but services.feast is false; fix: set services.feast: true or remove "
+                 "the model's features", id="features-without-feast"),
+    pytest.param("dev", {"services.kubeflow": False},
+                 "mlops:models[0].training.schedule = '0 3 * * 0' needs Kubeflow Pipelines to submit runs to, but "
+                 "services.kubeflow is false; fix: set services.kubeflow: true or remove the schedule",
+                 id="training-schedule-without-kubeflow"),
+    pytest.param("dev", {"models.0.inference": {"minReplicas": 1}},
+                 "mlops:models[0].inference = {\"minReplicas\": 1} is not a known key; fix: valid keys here: batch, "
+                 "features, monitoring, name, promotion, qualityGates, serving, team, training (remove or rename it)",
+                 id="retired-inference-key"),
+    pytest.param("dev", {"workloads.batchSchedule": "0 2 * * *"},
+                 "mlops:workloads.batchSchedule = '0 2 * * *' is a per-model setting now; fix: move it to "
+                 'mlops:models[].batch.schedule of each model (README, "Add a model")',
+                 id="retired-workloads-schedule"),
+    pytest.param("dev", {"monitoring.driftShareThreshold": 0.3},
+                 "mlops:monitoring.driftShareThreshold = 0.3 is a per-model setting now; fix: move it to "
+                 'mlops:models[].monitoring.driftShare of each model (README, "Add a model")',
+                 id="retired-drift-threshold"),
     pytest.param("dev", {"network.existingVpcId": "vpc-123", "network.existingPrivateSubnetIds": SUBNETS[:1]},
                  "mlops:network.existingVpcId = 'vpc-123' is not a VPC id; fix: use the id `aws ec2 describe-vpcs` "
                  "shows, e.g. vpc-0a1b2c3d4e5f67890", id="existing-vpc-id-malformed"),
@@ -356,7 +433,7 @@ def test_an_existing_vpc_is_looked_up_before_anything_is_created() -> None:
     invoke, which registers nothing), together with the static problems."""
     config = mutate("dev", {"network.existingVpcId": VPC,
                             "network.existingPrivateSubnetIds": [*SUBNETS, "subnet-0ccccccccccccccccc"[:24]],
-                            "workloads.batchSchedule": "99 * * * *"})  # fmt: skip
+                            "models.0.batch.schedule": "99 * * * *"})  # fmt: skip
     account = MockContext(
         project="mlops",
         stack="dev",
@@ -365,7 +442,7 @@ def test_an_existing_vpc_is_looked_up_before_anything_is_created() -> None:
     )  # fmt: skip
     lines = refused_lines("dev", config, context=account)
     assert lines == [
-        "Pulumi.dev.yaml: mlops:workloads.batchSchedule = '99 * * * *' is out of range (minute '99': 99 is outside "
+        "Pulumi.dev.yaml: mlops:models[0].batch.schedule = '99 * * * *' is out of range (minute '99': 99 is outside "
         f"0-59); fix: {CRON_FIX}",
         "Pulumi.dev.yaml: mlops:network.existingPrivateSubnetIds[2] = 'subnet-0cccccccccccccccc' is not a subnet of "
         f"{VPC} in us-east-1 (invoke of aws:ec2/getSubnet:getSubnet failed: no matching EC2 Subnet found (id "
@@ -379,7 +456,10 @@ def test_an_existing_vpc_is_looked_up_before_anything_is_created() -> None:
 
 def test_an_existing_vpc_in_two_zones_plans() -> None:
     no_services = {f"services.{name}": False for name in ("mlflow", "kubeflow", "feast", "monitoring")}
-    config = mutate("dev", {"network.existingVpcId": VPC, "network.existingPrivateSubnetIds": SUBNETS, **no_services})
+    config = mutate(
+        "dev",
+        {"network.existingVpcId": VPC, "network.existingPrivateSubnetIds": SUBNETS, "models": DELETE, **no_services},
+    )
     account = MockContext(project="mlops", stack="dev", aws_subnets={SUBNETS[0]: (VPC, "us-east-1a"),
                                                                      SUBNETS[1]: (VPC, "us-east-1b")})  # fmt: skip
     main = str(PROJECT_ROOT / "infra" / "__main__.py")
@@ -448,23 +528,23 @@ def test_an_encrypted_secret_is_accepted_and_stays_out_of_the_spec() -> None:
     ("stack", "changes", "paths"),
     [
         pytest.param("prod", {"nodePools.system.capacityType": "SPOT", "deletionProtection": False,
-                              "nodePools.gpu.accelerator": DELETE, "workloads.batchSchedule": "99 * * * *"},
-                     ["deletionProtection", "nodePools.gpu.accelerator", "nodePools.system.capacityType",
-                      "workloads.batchSchedule"], id="semantic-problems"),
+                              "nodePools.gpu.accelerator": DELETE, "models.0.batch.schedule": "99 * * * *"},
+                     ["deletionProtection", "models[0].batch.schedule", "nodePools.gpu.accelerator",
+                      "nodePools.system.capacityType"], id="semantic-problems"),
         pytest.param("dev", {"nodePools.cpu.minSize": "x", "nodePools.cpu.maxSize": "y", "mlflow.replicas": 0},
                      ["mlflow.replicas", "nodePools.cpu.maxSize", "nodePools.cpu.minSize"], id="type-problems"),
         pytest.param("dev", {"cloud": "azure", "nodePools.gpu.minSize": 3,
-                             "workloads.monitoringSchedule": "0 99 * * *"},
-                     ["cloud", "nodePools.gpu.maxSize", "workloads.monitoringSchedule"], id="invalid-cloud"),
+                             "models.0.monitoring.schedule": "0 99 * * *"},
+                     ["cloud", "models[0].monitoring.schedule", "nodePools.gpu.maxSize"], id="invalid-cloud"),
         pytest.param("dev", {"environment": "production", "region": ["us-east-1"],
-                             "workloads.batchSchedule": "99 * * * *"},
-                     ["environment", "region", "workloads.batchSchedule"], id="invalid-environment-and-region"),
-        pytest.param("dev", {"nodePols": {}, "nodePools": DELETE, "workloads.batchSchedule": "99 * * * *"},
-                     ["nodePols", "nodePools", "workloads.batchSchedule"], id="misspelt-required-top-level-key"),
+                             "models.0.batch.schedule": "99 * * * *"},
+                     ["environment", "models[0].batch.schedule", "region"], id="invalid-environment-and-region"),
+        pytest.param("dev", {"nodePols": {}, "nodePools": DELETE, "models.0.batch.schedule": "99 * * * *"},
+                     ["models[0].batch.schedule", "nodePols", "nodePools"], id="misspelt-required-top-level-key"),
         pytest.param("dev", {"nodePools.system.instanceTypes": [], "cluster.access.0.principal": 5,
-                             "workloads.batchSchedule": "99 * * * *", "cluster.access.1.principal": "nobody"},
-                     ["cluster.access[0].principal", "cluster.access[1].principal", "nodePools.system.instanceTypes",
-                      "workloads.batchSchedule"], id="required-values-that-are-invalid"),
+                             "models.0.batch.schedule": "99 * * * *", "cluster.access.1.principal": "nobody"},
+                     ["cluster.access[0].principal", "cluster.access[1].principal", "models[0].batch.schedule",
+                      "nodePools.system.instanceTypes"], id="required-values-that-are-invalid"),
     ],
 )  # fmt: skip
 def test_every_problem_is_reported_at_once(stack: str, changes: dict[str, Any], paths: list[str]) -> None:

@@ -229,3 +229,27 @@ def test_kubeconfig_authenticates_with_the_gke_auth_plugin_and_holds_no_credenti
     cluster = config["clusters"][0]["cluster"]
     assert cluster == {"server": "https://34.1.2.3", "certificate-authority-data": "Q0E="}
     assert config["current-context"] == "gke_p_europe-west1_team-prod"
+
+
+def test_read_and_write_prefixes_on_one_bucket_are_two_conditioned_grants() -> None:
+    """A batch job: reads `m/inputs/` (objectViewer), writes `m/predictions/` (objectUser), each under its condition."""
+    request = IdentityRequest(
+        name="m-batch",
+        namespace="team",
+        service_account="m-batch",
+        object_prefixes={"data": {"m/inputs/": "read", "m/predictions/": "readwrite"}},
+    )
+
+    def build(spec: PlatformSpec) -> None:
+        GcpPlatform(spec.base_name, spec).grant_workload_identity(request, pulumi.ResourceOptions())
+
+    plan = component_plan("gcp-dev", build)
+    grants = [g.inputs for g in plan.of_type(BUCKET_GRANT) if "-wi-m-batch-" in g.name]
+    bucket = {g["bucket"] for g in grants}
+    assert len(bucket) == 1 and next(iter(bucket)).startswith(f"{stack_spec('gcp-dev').base_name}-data")
+    by_role = {g["role"]: g["condition"]["expression"] for g in grants}
+    prefix = f'resource.name.startsWith("projects/_/buckets/{next(iter(bucket))}/objects/'
+    assert by_role == {
+        "roles/storage.objectViewer": f'resource.type == "storage.googleapis.com/Bucket" || {prefix}m/inputs/")',
+        "roles/storage.objectUser": f'resource.type == "storage.googleapis.com/Bucket" || {prefix}m/predictions/")',
+    }

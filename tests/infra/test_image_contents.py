@@ -244,8 +244,9 @@ def test_the_pipeline_steps_run_the_training_image_the_stack_built(image_layouts
     """The monitoring image's retrainer, given the CronJob's `--training-image`, submits a package whose every step
     runs the training image this stack built (by digest)."""
     plan = _stack_plan(STACKS[0])
+    first = stack_spec(STACKS[0]).models[0].name
     (cron,) = [
-        c for c in plan.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == "model-monitoring"
+        c for c in plan.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == f"{first}-monitoring"
     ]
     (container,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     image = container["args"][container["args"].index("--training-image") + 1]

@@ -196,13 +196,18 @@ def test_retraining_runs_the_training_image_this_stack_built(stack: str) -> None
     settings name the same image."""
     plan = _stack_plan(stack)
     training = builds(plan)["training"]
-    (cron,) = [
-        c for c in plan.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == "model-monitoring"
+    # Every job that starts a training run: each model's monitoring (retraining) and scheduled training CronJob.
+    submitters = [
+        c
+        for c in plan.of_type("kubernetes:batch/v1:CronJob")
+        if c.inputs["metadata"]["name"].endswith(("-monitoring", "-training"))
     ]
-    (container,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    args = container["args"]
-    assert args[args.index("--training-image") + 1] == training.outputs["ref"]
-    assert training.urn in cron.dependencies
+    assert len(submitters) >= 2 * len(stack_spec(stack).models)
+    for cron in submitters:
+        (container,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        args = container["args"]
+        assert args[args.index("--training-image") + 1] == training.outputs["ref"]
+        assert training.urn in cron.dependencies
     settings = [
         r for r in plan.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "mlops-platform"
     ]

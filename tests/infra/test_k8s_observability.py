@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from components.k8s import metrics
-from components.k8s.alerts import RuleOptions, alertmanager_config, rule_groups
+from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, rule_groups
 from components.k8s.dashboards import panel_exprs
 from components.k8s.testing import FAKE_PAGERDUTY_KEY, FAKE_SLACK_WEBHOOK, fake_cloud_plan, kube_objects
+from components.spec import PlatformSpec
 from infra.plan.engine import PROJECT_ROOT, Plan
 from tests.infra.conftest import STACKS, stack_spec
 
@@ -76,28 +77,33 @@ def _alert(name: str, labels: dict[str, str], severity: str) -> dict[str, Any]:
     return {"exp_labels": {"severity": severity, **LABELS, **labels}}
 
 
+# The serving metrics carry the model they serve (MODELS_INTERFACE.md): one rule covers every model.
+MODEL = {"model": "fraud-detection"}
+SERVED = 'model="fraud-detection",variant="champion"'
+
+
 def _latency_series(bucket_counts: dict[str, int], total: int, seconds_sum: float) -> list[dict[str, str]]:
     """Cumulative histogram series of one variant, increasing by the given per-minute amounts."""
     series = [
-        {"series": f'model_prediction_latency_seconds_bucket{{le="{le}",variant="champion"}}', "values": f"0+{n}x40"}
+        {"series": f'model_prediction_latency_seconds_bucket{{le="{le}",{SERVED}}}', "values": f"0+{n}x40"}
         for le, n in bucket_counts.items()
     ]
-    series.append({"series": 'model_prediction_latency_seconds_count{variant="champion"}', "values": f"0+{total}x40"})
-    series.append(
-        {"series": 'model_prediction_latency_seconds_sum{variant="champion"}', "values": f"0+{seconds_sum}x40"}
-    )
+    series.append({"series": f"model_prediction_latency_seconds_count{{{SERVED}}}", "values": f"0+{total}x40"})
+    series.append({"series": f"model_prediction_latency_seconds_sum{{{SERVED}}}", "values": f"0+{seconds_sum}x40"})
     return series
 
 
-def promtool_tests(drift_threshold: float) -> list[dict[str, Any]]:
-    """Synthetic series proving each alert fires when it should and stays quiet otherwise."""
+def promtool_tests(spec: PlatformSpec) -> list[dict[str, Any]]:
+    """Synthetic series proving each alert fires when it should and stays quiet otherwise (the first model's)."""
+    first = spec.models[0]
+    drift_threshold, namespace, deployment_name = first.monitoring.drift_share, first.team, f"{first.name}-serving"
     slow = _latency_series({"0.1": 0, "0.25": 0, "0.5": 60, "+Inf": 60}, 60, 27)  # all ~0.45 s
     fast = _latency_series({"0.1": 60, "0.25": 60, "0.5": 60, "+Inf": 60}, 60, 3)  # all ~0.05 s
     mv = {"model_name": "fraud-detection", "model_version": "3"}
     mv_series = '{model_name="fraud-detection",model_version="3"'
     drift = f"model_dataset_drift_share{mv_series}}}"
     deployment = (
-        'kube_deployment_status_replicas_unavailable{namespace="ml-workloads",deployment="fraud-detection-inference"}'
+        f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}",deployment="{deployment_name}"}}'
     )
     gpu_node = 'kube_node_status_allocatable{node="gpu-1",resource="nvidia_com_gpu"}'
     gpu_request = (
@@ -106,8 +112,10 @@ def promtool_tests(drift_threshold: float) -> list[dict[str, Any]]:
     return [
         {"name": "slow inference pages on p95 and warns on the mean", "interval": "1m", "input_series": slow,
          "alert_rule_test": [
-             {"eval_time": "15m", "alertname": "InferenceLatencyP95High", "exp_alerts": [_alert("", {}, "critical")]},
-             {"eval_time": "15m", "alertname": "InferenceMeanLatencyHigh", "exp_alerts": [_alert("", {}, "warning")]},
+             {"eval_time": "15m", "alertname": "InferenceLatencyP95High",
+              "exp_alerts": [_alert("", MODEL, "critical")]},
+             {"eval_time": "15m", "alertname": "InferenceMeanLatencyHigh",
+              "exp_alerts": [_alert("", MODEL, "warning")]},
              {"eval_time": "3m", "alertname": "InferenceLatencyP95High", "exp_alerts": []},  # not yet 5 minutes
          ]},
         {"name": "fast inference stays quiet", "interval": "1m", "input_series": fast, "alert_rule_test": [
@@ -116,28 +124,35 @@ def promtool_tests(drift_threshold: float) -> list[dict[str, Any]]:
             {"eval_time": "30m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []},
         ]},
         {"name": "error rate above 5% for 10 minutes pages", "interval": "1m",
-         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid"}',
-                                  "values": "0+6x40"}],
+         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid",'
+                                            'model="fraud-detection"}', "values": "0+6x40"}],
          "alert_rule_test": [
-             {"eval_time": "25m", "alertname": "InferenceErrorRateHigh", "exp_alerts": [_alert("", {}, "critical")]},
+             {"eval_time": "25m", "alertname": "InferenceErrorRateHigh", "exp_alerts": [_alert("", MODEL, "critical")]},
              {"eval_time": "8m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []},
          ]},
         {"name": "error rate of 1.6% stays quiet", "interval": "1m",
-         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid"}',
-                                  "values": "0+1x40"}],
+         "input_series": [*fast, {"series": 'model_request_errors_total{endpoint="/predict",reason="invalid",'
+                                            'model="fraud-detection"}', "values": "0+1x40"}],
          "alert_rule_test": [{"eval_time": "30m", "alertname": "InferenceErrorRateHigh", "exp_alerts": []}]},
         {"name": "unavailable replicas", "interval": "1m", "input_series": [{"series": deployment, "values": "1x30"}],
          "alert_rule_test": [{"eval_time": "15m", "alertname": "InferenceReplicasUnavailable", "exp_alerts": [
-             _alert("", {"namespace": "ml-workloads", "deployment": "fraud-detection-inference"}, "warning")]}]},
+             _alert("", {"namespace": namespace, "deployment": deployment_name, **MODEL}, "warning")]}]},
         {"name": "all replicas available", "interval": "1m", "input_series": [{"series": deployment, "values": "0x30"}],
          "alert_rule_test": [{"eval_time": "15m", "alertname": "InferenceReplicasUnavailable", "exp_alerts": []}]},
         {"name": "dataset drift above the threshold warns", "interval": "1m",
          "input_series": [{"series": drift, "values": f"{drift_threshold + 0.2}x20"}],
          "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh",
-                              "exp_alerts": [_alert("", mv, "warning")]}]},
+                              "exp_alerts": [_alert("", mv | MODEL, "warning")]}]},
         {"name": "dataset drift below the threshold is quiet", "interval": "1m",
          "input_series": [{"series": drift, "values": f"{drift_threshold - 0.1}x20"}],
          "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh", "exp_alerts": []}]},
+        *[{"name": "each model's drift alert fires at its own monitoring.driftShare", "interval": "1m",
+           "input_series": [{"series": f'model_dataset_drift_share{{model_name="{m.name}",model_version="1"}}',
+                             "values": f"{(drift_threshold + other.monitoring.drift_share) / 2}x20"}
+                            for m in (first, other)],
+           "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh", "exp_alerts": [
+               _alert("", {"model_name": first.name, "model_version": "1", "model": first.name}, "warning")]}]}
+          for other in spec.models[1:2] if other.monitoring.drift_share > drift_threshold],
         {"name": "F1 below 0.85 on labelled feedback pages", "interval": "1m",
          "input_series": [{"series": f'model_f1_score{mv_series},window="7d"}}', "values": "0.8x20"}],
          "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelF1BelowFloor",
@@ -192,13 +207,16 @@ def _plan_rules(plan: Plan) -> list[dict[str, Any]]:
 def test_promtool_checks_and_unit_tests_the_deployed_rules(stack: str, tmp_path: Path) -> None:
     plan, _ = fake_cloud_plan(stack)
     groups = _plan_rules(plan)
-    threshold = stack_spec(stack).monitoring.drift_share_threshold
+    spec = stack_spec(stack)
     if stack == "dev":  # the AWS-like cluster scrapes DCGM: every rule, including GPU utilisation, is deployed
-        assert groups == rule_groups(RuleOptions(drift_share_threshold=threshold, dcgm=True))
+        models = tuple(
+            ModelAlerting(m.name, m.team, f"{m.name}-serving", m.monitoring.drift_share) for m in spec.models
+        )
+        assert groups == rule_groups(RuleOptions(models=models, dcgm=True))
     rules = _write(tmp_path / "rules.yaml", {"groups": groups})
     checked = _run(str(PROMTOOL), "check", "rules", str(rules))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = promtool_tests(threshold)
+    tests = promtool_tests(spec)
     alert_names = {rule["alert"] for group in groups for rule in group["rules"]}
     tests = [t for t in tests if all(c["alertname"] in alert_names for c in t["alert_rule_test"])]
     document = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": _with_annotations(tests, groups)}
@@ -210,11 +228,11 @@ def test_promtool_checks_and_unit_tests_the_deployed_rules(stack: str, tmp_path:
 @needs_promtool
 def test_promtool_catches_a_rule_that_does_not_fire(tmp_path: Path) -> None:
     """The harness itself can fail: expecting the p95 alert on fast traffic is reported as a failure."""
-    groups = rule_groups(RuleOptions(drift_share_threshold=0.3))
+    groups = rule_groups(RuleOptions())
     rules = _write(tmp_path / "rules.yaml", {"groups": groups})
-    fast = promtool_tests(0.3)[1]
+    fast = promtool_tests(stack_spec("dev"))[1]
     fast["alert_rule_test"] = [{"eval_time": "30m", "alertname": "InferenceLatencyP95High",
-                                "exp_alerts": [_alert("", {}, "critical")]}]  # fmt: skip
+                                "exp_alerts": [_alert("", MODEL, "critical")]}]  # fmt: skip
     document = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": _with_annotations([fast], groups)}
     result = _run(str(PROMTOOL), "test", "rules", str(_write(tmp_path / "tests.yaml", document)))
     assert result.returncode != 0

@@ -26,7 +26,7 @@ from components.k8s.testing import (
 from components.spec import PlatformSpec
 from infra.plan.engine import Plan
 from infra.plan.manifests import HELM_RELEASE, validate_plan
-from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.conftest import STACKS, stack_config, stack_spec
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
@@ -89,17 +89,23 @@ def check_identities(plan: Plan, granted: tuple[Any, ...], flavour: str) -> None
     assert dict(requests["ml-pipeline"].buckets) == {"pipelines": "readwrite"}
     assert dict(requests["pipeline-runner"].buckets) == {"data": "read", "pipelines": "readwrite"}
     assert dict(requests["feast"].buckets) == {"data": "read"}
-    assert dict(requests["model-monitoring"].buckets) == {"data": "read", "monitoring": "readwrite"}
-    assert dict(requests["batch-inference"].bucket_prefixes) == {"data": "predictions/"}
-    assert "inference" not in requests  # artifacts through the MLflow proxy: no bucket access
+    assert {g.bucket: g.access for g in requests["fraud-detection-monitoring"].grants()} == {
+        "data": "read",
+        "monitoring": "readwrite",
+    }
+    assert {(g.access, g.prefix) for g in requests["fraud-detection-batch"].grants()} == {
+        ("read", "fraud-detection/inputs/"),
+        ("readwrite", "fraud-detection/predictions/"),
+    }
+    assert "fraud-detection-serving" not in requests  # artifacts through the MLflow proxy: no bucket access
     annotation = IDENTITY_ANNOTATION[flavour]
     mlflow = releases(plan)["mlflow"]["values"]["serviceAccount"]
     assert annotation in mlflow["annotations"] and mlflow["name"] == "mlflow"
     accounts = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in kube_objects(plan, "ServiceAccount")}
-    for key in (("feast", "feast"), ("ml-workloads", "model-monitoring"), ("ml-workloads", "batch-inference")):
+    for key in (("feast", "feast"), ("ml-team", "fraud-detection-monitoring"), ("ml-team", "fraud-detection-batch")):
         assert annotation in accounts[key]["metadata"]["annotations"], key
         assert accounts[key]["automountServiceAccountToken"] is False
-    assert accounts[("ml-workloads", "inference")]["metadata"]["annotations"] == {}
+    assert accounts[("ml-team", "fraud-detection-serving")]["metadata"]["annotations"] == {}
     for sa in ("pipeline-runner", "ml-pipeline-ui"):
         assert annotation in accounts[("kubeflow", sa)]["metadata"]["annotations"], sa
     # The API server's S3 client: the pod's IRSA role on AWS, an HMAC key (no Workload Identity) on GCP.
@@ -201,33 +207,36 @@ def built_ref(plan: Plan, image: str) -> str:
 
 
 def check_workloads(plan: Plan, spec: PlatformSpec) -> None:
-    deployment = _one(kube_objects(plan, "Deployment", "ml-workloads"), "fraud-detection-inference")
+    model = spec.models[0]
+    deployment = _one(kube_objects(plan, "Deployment", model.team), f"{model.name}-serving")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == built_ref(plan, "serving")
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
-    assert env["SERVING_MODEL_NAME"] == "fraud-detection"
-    assert env["SERVING_CHALLENGER_WEIGHT"] == str(spec.workloads.inference.challenger_weight)
+    assert env["SERVING_MODEL_NAME"] == model.name == "fraud-detection"
+    assert env["SERVING_CHALLENGER_WEIGHT"] == str(model.serving.challenger_weight)
+    assert container["resources"]["requests"] == {"cpu": model.serving.cpu, "memory": model.serving.memory}
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
     assert pod["nodeSelector"] == {"mlops.io/pool": "cpu"}
     assert "replicas" not in deployment["spec"]
-    (hpa,) = kube_objects(plan, "HorizontalPodAutoscaler", "ml-workloads")
-    inference = spec.workloads.inference
+    hpa = _one(kube_objects(plan, "HorizontalPodAutoscaler", model.team), f"{model.name}-serving")
+    inference = model.serving
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (inference.min_replicas, inference.max_replicas)
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == inference.target_cpu_utilization
-    crons = {c["metadata"]["name"]: c for c in kube_objects(plan, "CronJob", "ml-workloads")}
-    assert crons["batch-inference"]["spec"]["schedule"] == spec.workloads.batch_schedule
-    monitoring = crons["model-monitoring"]
-    assert monitoring["spec"]["schedule"] == spec.workloads.monitoring_schedule
+    crons = {c["metadata"]["name"]: c for c in kube_objects(plan, "CronJob", model.team)}
+    assert crons[f"{model.name}-batch"]["spec"]["schedule"] == model.batch.schedule
+    assert crons[f"{model.name}-training"]["spec"]["schedule"] == model.training.schedule
+    monitoring = crons[f"{model.name}-monitoring"]
+    assert monitoring["spec"]["schedule"] == model.monitoring.schedule
     mon_pod = monitoring["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     args = mon_pod["containers"][0]["args"]
     assert args[args.index("--retrain") + 1] == "kfp"
-    assert args[args.index("--cooldown-hours") + 1] == str(spec.workloads.retraining_cooldown_hours)
+    assert args[args.index("--cooldown-hours") + 1] == str(model.monitoring.retraining_cooldown_hours)
     assert args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc.cluster.local:9091"
-    assert mon_pod["serviceAccountName"] == "model-monitoring"
+    assert mon_pod["serviceAccountName"] == f"{model.name}-monitoring"
     assert mon_pod["containers"][0]["image"] == built_ref(plan, "monitoring")
 
 
@@ -297,8 +306,19 @@ def test_bootstrap_job_name_changes_only_with_its_inputs() -> None:
 
 def test_disabled_services_are_not_deployed_and_basic_auth_uses_a_generated_secret() -> None:
     services = '{"mlflow": true, "kubeflow": false, "feast": false, "monitoring": false}'
+    # Without Kubeflow and Feast a model trains on demand only and reads no Feast features.
+    models = [
+        {k: v for k, v in m.items() if k != "features"} for m in json.loads(stack_config("dev")[0]["mlops:models"])
+    ]
+    for model in models:
+        model["training"].pop("schedule", None)
     plan, granted = fake_cloud_plan(
-        "dev", overrides=(("mlops:services", services), ("mlops:mlflow", '{"replicas": 1, "auth": "basic"}'))
+        "dev",
+        overrides=(
+            ("mlops:services", services),
+            ("mlops:mlflow", '{"replicas": 1, "auth": "basic"}'),
+            ("mlops:models", json.dumps(models)),
+        ),
     )
     assert set(releases(plan)) == {"mlflow", "nvidia-device-plugin"}  # no DCGM exporter without Prometheus
     assert plan.of_type("kubernetes:kustomize/v2:Directory") == []
@@ -316,8 +336,11 @@ def test_disabled_services_are_not_deployed_and_basic_auth_uses_a_generated_secr
     assert "datname = 'mlflow_auth'" in script
     assert "kfp" not in script
     assert "feast" not in script
-    (cron,) = [c for c in kube_objects(plan, "CronJob", "ml-workloads") if c["metadata"]["name"] == "model-monitoring"]
-    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[args.index("--retrain") + 1] == "none"
-    assert "--pushgateway" not in args
-    assert {r.service_account for r in granted} == {"mlflow", "batch-inference", "model-monitoring"}
+    crons = {c["metadata"]["name"]: c for c in kube_objects(plan, "CronJob", "ml-team")}
+    args = crons["fraud-detection-monitoring"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert args["args"][args["args"].index("--retrain") + 1] == "none"
+    assert "--pushgateway" not in args["args"]
+    assert "fraud-detection-training" not in crons  # no schedule: nothing submits runs
+    assert kube_objects(plan, "ServiceMonitor") == []
+    accounts = {r.service_account for r in granted}
+    assert accounts == {"mlflow"} | {f"{m['name']}-{w}" for m in models for w in ("batch", "monitoring")}

@@ -127,16 +127,6 @@ def known_violations(spec: PlatformSpec, plan: Plan) -> list[Finding]:
             reason = f"container ml-pipeline-api-server env OBJECTSTORECONFIG_BUCKETNAME uses gs://{bucket} (read)"
             known.append(("identity", "Deployment kubeflow/ml-pipeline", reason))
     known += [("peer-scan", obj, f"checkov {check}") for obj, checks in SERVICES_PEER_SCAN.items() for check in checks]
-    # components/k8s/workloads.py: batch inference reads transactions/ but is granted predictions/ only.
-    scheme = "gs" if spec.cloud == "gcp" else "s3"
-    known.append(
-        (
-            "identity",
-            "CronJob ml-workloads/batch-inference",
-            "container batch-inference --data-root uses "
-            f"{scheme}://{plan.outputs['buckets']['data']}/transactions (read)",
-        )
-    )
     return sorted(known)
 
 
