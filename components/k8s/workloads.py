@@ -11,10 +11,12 @@ import pulumi_kubernetes as k8s
 
 from components.contract import CloudPlatform
 from components.images import ImageRefs
-from components.k8s.common import WORKLOADS_NS, labels, placement_fields
+from components.k8s.common import labels, placement_fields
 from components.k8s.models import Model, ModelArgs
 from components.k8s.models.model import PlatformEndpoints
 from components.spec import PlatformSpec
+
+__all__ = ["PlatformEndpoints", "Workloads", "WorkloadsArgs"]
 
 
 @dataclass
@@ -75,6 +77,3 @@ class Workloads(pulumi.ComponentResource):
             for model in spec.models
         }
         self.register_outputs({})
-
-
-__all__ = ["WORKLOADS_NS", "PlatformEndpoints", "Workloads", "WorkloadsArgs"]

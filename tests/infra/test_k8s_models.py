@@ -12,7 +12,7 @@ import pytest
 from components.contract import ObjectGrant
 from components.k8s.common import placement_fields
 from components.k8s.models import ModelNames
-from components.k8s.testing import FakeCloud, fake_cloud_plan, kube_objects
+from components.k8s.testing import FakeCloud, fake_cloud_plan, flavour_of, kube_objects
 from components.spec import ModelSpec, PlatformSpec
 from infra.plan.engine import Plan, RecordedResource, run_program, stack_program
 from tests.infra.conftest import STACKS, stack_config, stack_spec
@@ -110,12 +110,13 @@ def test_two_models_on_one_stack_share_nothing_but_the_namespace() -> None:
     assert {env["SERVING_MODEL_NAME"] for env in envs.values()} == {m.name for m in models}
 
 
-def test_a_gpu_model_hands_its_pipeline_the_gpu_pools_placement_and_a_cpu_model_none() -> None:
-    document = _model_entries("gcp-dev")
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev"])
+def test_a_gpu_model_hands_its_pipeline_the_gpu_pools_placement_and_a_cpu_model_none(stack: str) -> None:
+    document = _model_entries(stack)
     document[1]["training"]["accelerator"] = "gpu"
-    plan, _ = fake_cloud_plan("gcp-dev", overrides=(("mlops:models", json.dumps(document)),))
-    spec = stack_spec("gcp-dev")
-    gpu = placement_fields(FakeCloud("gcp", spec).placements["gpu"])
+    plan, _ = fake_cloud_plan(stack, overrides=(("mlops:models", json.dumps(document)),))
+    spec = stack_spec(stack)
+    gpu = placement_fields(FakeCloud(flavour_of(stack), spec).placements["gpu"])
     assert gpu["tolerations"] and gpu["nodeSelector"]
     gpu_model, cpu_model = ModelNames.of(spec.models[1]), ModelNames.of(spec.models[0])
     for cron in (gpu_model.monitoring, gpu_model.training):
