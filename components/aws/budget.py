@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.common import child
+from components.renames import formerly
 from components.spec import PlatformSpec
 
 ACTUAL_THRESHOLDS = (80, 90, 100)
@@ -28,9 +29,9 @@ def budget_notifications(emails: list[str]) -> list[aws.budgets.BudgetNotificati
     ]
 
 
-class CostBudget(pulumi.ComponentResource):
+class Budget(pulumi.ComponentResource):
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:aws:CostBudget", name, None, opts)
+        super().__init__("mlops:aws:Budget", name, None, formerly(opts, "mlops:aws:CostBudget"))
         self.budget = aws.budgets.Budget(
             name,
             name=f"{spec.base_name}-monthly",

@@ -94,7 +94,7 @@ class EksCluster(pulumi.ComponentResource):
             tags={"Name": cluster_name},
             # Audit logs are data: prod keeps them through a destroy. The cluster depends on the group, so a destroy
             # deletes the cluster (and its log writer) first and EKS cannot recreate the group behind Pulumi's back.
-            opts=child(self, protected(spec)),
+            opts=child(self, protected(spec.deletion_protection)),
         )
         public_cidrs = [str(c) for c in spec.cluster.public_access_cidrs]
         self.cluster = aws.eks.Cluster(
@@ -119,7 +119,11 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=spec.deletion_protection,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             tags={"Name": cluster_name},
-            opts=child(self, protected(spec), pulumi.ResourceOptions(depends_on=[policy, key_access, log_group])),
+            opts=child(
+                self,
+                protected(spec.deletion_protection),
+                pulumi.ResourceOptions(depends_on=[policy, key_access, log_group]),
+            ),
         )
         self.security_group_id = self.cluster.vpc_config.apply(lambda c: str(c.cluster_security_group_id))
         issuer_url = self.cluster.identities.apply(_issuer_url)

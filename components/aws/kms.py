@@ -106,7 +106,9 @@ class PlatformKey(pulumi.ComponentResource):
             tags={"Name": f"{spec.base_name}-platform"},
             # Retained in prod even when torn down on purpose: the final RDS snapshot is encrypted with this key
             # and stays readable only while the key exists (schedule its deletion once the snapshot is gone).
-            opts=child(self, protected(spec), pulumi.ResourceOptions(retain_on_delete=spec.is_prod)),
+            opts=child(
+                self, protected(spec.deletion_protection), pulumi.ResourceOptions(retain_on_delete=spec.is_prod)
+            ),
         )
         aws.kms.Alias(
             f"{name}-alias", name=f"alias/{spec.base_name}-platform", target_key_id=self.key.key_id, opts=child(self)

@@ -16,15 +16,15 @@ import pulumi_kubernetes as k8s
 
 from components.aws import catalog
 from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
-from components.aws.budget import CostBudget
+from components.aws.budget import Budget
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
 from components.aws.common import PrivateServiceArgs, caller_account, platform_tags
-from components.aws.database import ADMIN_USERNAME, RdsServer, RdsServerArgs, mysql_engine, postgres_engine
+from components.aws.database import ADMIN_USERNAME, DatabaseServer, DatabaseServerArgs, mysql_engine, postgres_engine
 from components.aws.identity import irsa_role, workload_policy
 from components.aws.kms import PlatformKey
 from components.aws.network import Network, NetworkArgs
-from components.aws.nodegroups import NodeGroups, NodeGroupsArgs
-from components.aws.online_store import RedisOnlineStore
+from components.aws.nodegroups import NodePools, NodePoolsArgs
+from components.aws.online_store import RedisOnlineStore, RedisOnlineStoreArgs
 from components.aws.registry import ImageRegistry, RegistryArgs
 from components.aws.storage import Buckets, BucketsArgs
 from components.aws.storage_class import EncryptedGp3StorageClass
@@ -42,6 +42,7 @@ from components.contract import (
     S3Credentials,
     WorkloadIdentity,
 )
+from components.renames import formerly
 from components.spec import ImageName, NodePoolSpec, PlatformSpec, PoolName
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -55,7 +56,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
     cloud = "aws"
 
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:aws:Platform", name, None, opts)
+        super().__init__("mlops:aws:AwsPlatform", name, None, formerly(opts, "mlops:aws:Platform"))
         if spec.cloud != "aws":
             raise ValueError(f"AwsPlatform needs mlops:cloud = aws, got {spec.cloud!r}; use GcpPlatform for gcp")
         self._name, self._spec = name, spec
@@ -81,9 +82,9 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             opts=on_aws,
         )
         early = self.eks.addons(EARLY_ADDONS, spec, pulumi.ResourceOptions())
-        self.node_groups = NodeGroups(
+        self.node_groups = NodePools(
             f"{name}-nodes",
-            NodeGroupsArgs(spec, self.eks.cluster, cluster_name, key_arn, self.network.private_subnet_ids, self.tags),
+            NodePoolsArgs(spec, self.eks.cluster, cluster_name, key_arn, self.network.private_subnet_ids, self.tags),
             opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=early)),
         )
         late = self.eks.addons(LATE_ADDONS, spec, pulumi.ResourceOptions(depends_on=[self.node_groups]))
@@ -128,11 +129,17 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         self.registry = ImageRegistry(f"{name}-registry", RegistryArgs(spec, self.account, key_arn), opts=on_aws)
         self.registry_url = pulumi.Output.from_input(self.registry.url)
         data_args = PrivateServiceArgs(
-            spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn
+            spec.base_name,
+            spec.is_prod,
+            spec.deletion_protection,
+            self.network.vpc_id,
+            self.network.private_subnet_ids,
+            self.eks.security_group_id,
+            key_arn,
         )
-        self.postgres = RdsServer(
+        self.postgres = DatabaseServer(
             f"{name}-postgres",
-            RdsServerArgs(data_args, postgres_engine(spec.database.engine_version), spec.database),
+            DatabaseServerArgs(data_args, postgres_engine(spec.database.engine_version), spec.database),
             opts=on_aws,
         )
         self.database = Database(
@@ -142,12 +149,12 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             admin_password=self.postgres.admin_password,
         )
         # Kubeflow Pipelines' own MySQL, only when KFP is deployed. KFP connects directly, over TLS (no connector).
-        self.mysql: RdsServer | None = None
+        self.mysql: DatabaseServer | None = None
         self.pipelines_database: MysqlServer | None = None
         if spec.services.kubeflow:
             sizing = spec.pipelines_database
-            self.mysql = RdsServer(
-                f"{name}-mysql", RdsServerArgs(data_args, mysql_engine(sizing.engine_version), sizing), opts=on_aws
+            self.mysql = DatabaseServer(
+                f"{name}-mysql", DatabaseServerArgs(data_args, mysql_engine(sizing.engine_version), sizing), opts=on_aws
             )
             self.pipelines_database = MysqlServer(
                 host=self.mysql.instance.address,
@@ -155,9 +162,11 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
                 admin_username=ADMIN_USERNAME,
                 admin_password=self.mysql.admin_password,
             )
-        self.redis = RedisOnlineStore(f"{name}-feast-online", data_args, opts=on_aws)
+        self.redis = RedisOnlineStore(
+            f"{name}-feast-online", RedisOnlineStoreArgs(data_args, spec.online_store), opts=on_aws
+        )
         self.online_store = self.redis.online_store
-        CostBudget(f"{name}-budget", spec, opts=on_aws)
+        Budget(f"{name}-budget", spec, opts=on_aws)
 
         self.cluster_name = self.eks.cluster.name
         self.gpu = GpuSupport(

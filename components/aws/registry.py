@@ -87,7 +87,7 @@ class ImageRegistry(pulumi.ComponentResource):
                 ],
                 force_delete=spec.storage.force_destroy,
                 tags={"Name": f"{spec.base_name}/mlops-{image}"},
-                opts=child(self, protected(spec)),
+                opts=child(self, protected(spec.deletion_protection)),
             )
             aws.ecr.LifecyclePolicy(
                 f"{name}-{image}", repository=repository.name, policy=lifecycle_policy(), opts=child(self)

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.aws.common import child
+from components.renames import formerly
 
 STORAGE_CLASS = "gp3-encrypted"
 
@@ -16,7 +17,7 @@ class EncryptedGp3StorageClass(pulumi.ComponentResource):
     def __init__(
         self, name: str, key_arn: pulumi.Output[str], retain_volumes: bool, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:aws:StorageClass", name, None, opts)
+        super().__init__("mlops:aws:EncryptedGp3StorageClass", name, None, formerly(opts, "mlops:aws:StorageClass"))
         self.name = STORAGE_CLASS
         k8s.storage.v1.StorageClass(
             name,

@@ -29,13 +29,13 @@ from components.contract import (
 )
 from components.gcp import catalog
 from components.gcp.apis import BUDGET_APIS, PLATFORM_APIS, ProjectApis
-from components.gcp.budget import ProjectBudget, ProjectBudgetArgs
+from components.gcp.budget import Budget, BudgetArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs, cluster_location
 from components.gcp.database import (
     ADMIN_USERNAME,
-    CloudSqlArgs,
-    CloudSqlDatabase,
     CloudSqlEngine,
+    DatabaseServer,
+    DatabaseServerArgs,
     mysql_engine,
     postgres_engine,
 )
@@ -44,10 +44,11 @@ from components.gcp.kms import PlatformKey, PlatformKeyArgs
 from components.gcp.naming import platform_labels, service_agent
 from components.gcp.network import Network, NetworkArgs
 from components.gcp.nodepools import NodeIdentities, NodeIdentitiesArgs, NodePools, NodePoolsArgs, placement, pools_of
-from components.gcp.online_store import RedisStore, RedisStoreArgs
+from components.gcp.online_store import RedisOnlineStore, RedisOnlineStoreArgs
 from components.gcp.registry import ImageRegistry, ImageRegistryArgs
-from components.gcp.storage import ObjectStore, ObjectStoreArgs
+from components.gcp.storage import Buckets, BucketsArgs
 from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
+from components.renames import formerly
 from components.spec import (
     PLATFORM_ROLES,
     BucketRole,
@@ -127,7 +128,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
     cloud = "gcp"
 
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:Platform", name, None, opts)
+        super().__init__("mlops:gcp:GcpPlatform", name, None, formerly(opts, "mlops:gcp:Platform"))
         settings = gcp_settings(spec)
         self._name_prefix = name
         self._spec = spec
@@ -217,18 +218,18 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             ),
             opts=self._child(),
         )
-        store = ObjectStore(
+        store = Buckets(
             f"{name}-storage",
-            ObjectStoreArgs(
+            BucketsArgs(
                 spec.base_name, settings.project, spec.region, spec.storage, key.key_id, grants["gcs-agent"], protect
             ),
             opts=self._child(after_apis),
         )
 
-        def cloud_sql(role: str, engine: CloudSqlEngine, sizing: DatabaseSpec) -> CloudSqlDatabase:
-            return CloudSqlDatabase(
+        def cloud_sql(role: str, engine: CloudSqlEngine, sizing: DatabaseSpec) -> DatabaseServer:
+            return DatabaseServer(
                 f"{name}-{role}",
-                CloudSqlArgs(
+                DatabaseServerArgs(
                     base_name=spec.base_name,
                     region=spec.region,
                     engine=engine,
@@ -246,7 +247,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
 
         postgres = cloud_sql("postgres", postgres_engine(spec.database.engine_version), spec.database)
         # Kubeflow Pipelines' own MySQL, only when KFP is deployed; in-cluster clients reach it through the proxy.
-        self._mysql: CloudSqlDatabase | None = None
+        self._mysql: DatabaseServer | None = None
         self.pipelines_database: MysqlServer | None = None
         if spec.services.kubeflow:
             sizing = spec.pipelines_database
@@ -258,9 +259,9 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 admin_password=self._mysql.admin_password,
                 connector=cloud_sql_proxy(self._mysql.instance.connection_name),
             )
-        redis = RedisStore(
+        redis = RedisOnlineStore(
             f"{name}-online-store",
-            RedisStoreArgs(
+            RedisOnlineStoreArgs(
                 spec.base_name,
                 spec.region,
                 spec.online_store,
@@ -273,9 +274,9 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             opts=self._child(after_apis),
         )
         if settings.billing_account:
-            ProjectBudget(
+            Budget(
                 f"{name}-budget",
-                ProjectBudgetArgs(spec.base_name, settings.billing_account, project_number, spec.budget, self.labels),
+                BudgetArgs(spec.base_name, settings.billing_account, project_number, spec.budget, self.labels),
                 opts=self._child(after_apis),
             )
 

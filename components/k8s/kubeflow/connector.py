@@ -24,6 +24,7 @@ from components.k8s.common import (
     restricted_pod_security,
     service_account,
 )
+from components.renames import formerly
 from components.spec import PlatformSpec
 
 IDENTITY_NAME = "sql-proxy"
@@ -47,7 +48,7 @@ class ConnectorDeployment(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: ConnectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:DatabaseConnector", name, None, opts)
+        super().__init__("mlops:k8s:ConnectorDeployment", name, None, formerly(opts, "mlops:k8s:DatabaseConnector"))
         spec, connector = args.spec, args.connector
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
         identity = args.cloud.grant_workload_identity(
