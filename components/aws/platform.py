@@ -42,6 +42,7 @@ from components.contract import (
     S3Credentials,
     WorkloadIdentity,
 )
+from components.k8s.common import app_labels
 from components.renames import formerly
 from components.spec import ImageName, NodePoolSpec, PlatformSpec, PoolName
 
@@ -128,7 +129,11 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         )
         on_cluster = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.provider])
         self.storage_class = EncryptedGp3StorageClass(
-            f"{name}-storage-class", key_arn, spec.deletion_protection, opts=on_cluster
+            f"{name}-storage-class",
+            key_arn,
+            spec.deletion_protection,
+            app_labels(spec.base_name, "storage"),
+            opts=on_cluster,
         ).name
         self.placements = self.node_groups.placements
         pools: dict[PoolName, NodePoolSpec | None] = {

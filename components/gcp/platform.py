@@ -48,6 +48,7 @@ from components.gcp.online_store import RedisOnlineStore, RedisOnlineStoreArgs
 from components.gcp.registry import ImageRegistry, ImageRegistryArgs
 from components.gcp.storage import Buckets, BucketsArgs
 from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
+from components.k8s.common import app_labels
 from components.renames import formerly
 from components.spec import (
     PLATFORM_ROLES,
@@ -211,6 +212,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             f"{name}-{STORAGE_CLASS_NAME}",
             self._key.key_id,
             retain=spec.deletion_protection,
+            labels=app_labels(spec.base_name, "storage"),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=self.provider, depends_on=[self._grants["compute-agent"]]
             ),
