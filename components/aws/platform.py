@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.aws import catalog
 from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
-from components.aws.budget import Budget
+from components.aws.budget import Budget, BudgetArgs
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
 from components.aws.common import PrivateServiceArgs, caller_account, platform_tags
 from components.aws.database import ADMIN_USERNAME, DatabaseServer, DatabaseServerArgs, mysql_engine, postgres_engine
@@ -72,7 +72,15 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         self._on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
         self.account = caller_account(self.aws_provider, spec.region)
         self.s3_api = S3Api(endpoint=self.account.service_endpoint("s3"), region=self.account.region)
-        self.key = PlatformKey(f"{name}-kms", spec, self.account, self.cluster_name_plain, opts=self._on_aws)
+        self.key = PlatformKey(
+            f"{name}-kms",
+            spec.base_name,
+            spec.deletion_protection,
+            spec.is_prod,
+            self.account,
+            self.cluster_name_plain,
+            opts=self._on_aws,
+        )
         self.network = Network(
             f"{name}-network", NetworkArgs(spec.network, self.cluster_name_plain, self.account), opts=self._on_aws
         )
@@ -86,7 +94,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         )
         self.registry_url = pulumi.Output.from_input(self.registry.url)
         self._data_services()
-        Budget(f"{name}-budget", spec, opts=self._on_aws)
+        Budget(f"{name}-budget", BudgetArgs(spec.base_name, spec.environment, spec.budget), opts=self._on_aws)
 
         self.cluster_name = self.eks.cluster.name
         self.gpu = GpuSupport(
