@@ -90,7 +90,15 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         ).buckets
         self.buckets = {role: Bucket(role=role, name=b.bucket) for role, b in self.bucket_resources.items()}
         self.registry = ImageRegistry(
-            f"{name}-registry", RegistryArgs(spec, self.account, self.key.arn), opts=self._on_aws
+            f"{name}-registry",
+            RegistryArgs(
+                spec.base_name,
+                self.account,
+                self.key.arn,
+                spec.deletion_protection,
+                spec.storage.force_destroy,
+            ),
+            opts=self._on_aws,
         )
         self.registry_url = pulumi.Output.from_input(self.registry.url)
         self._data_services()
