@@ -136,25 +136,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         self._spec = spec
         self.project = settings.project
         self.labels = platform_labels(spec)
-        self.gcp_provider = gcp.Provider(
-            f"{name}-gcp",
-            project=settings.project,
-            region=spec.region,
-            default_labels=self.labels,
-            # Billing budgets and some service-usage calls need a quota project with user credentials.
-            billing_project=settings.project,
-            user_project_override=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        apis = ProjectApis(
-            f"{name}-apis",
-            PLATFORM_APIS + (BUDGET_APIS if settings.billing_account else ()),
-            opts=self._child(),
-        )
-        self._after_apis: list[pulumi.Resource] = [apis]
-        project_number = gcp.organizations.get_project_output(
-            project_id=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
-        ).number
+        project_number = self._provider_and_apis(settings)
         self._key = PlatformKey(
             f"{name}-kms",
             PlatformKeyArgs(spec.base_name, spec.region, spec.deletion_protection, keep=spec.is_prod),
@@ -218,6 +200,30 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             ),
         )
         self._expose(store, postgres, redis, pools)
+
+    def _provider_and_apis(self, settings: GcpSpec) -> pulumi.Output[str]:
+        """The one GCP provider (platform labels on every resource) and the project's APIs; the project number."""
+        name, spec = self._name_prefix, self._spec
+        self.gcp_provider = gcp.Provider(
+            f"{name}-gcp",
+            project=settings.project,
+            region=spec.region,
+            default_labels=self.labels,
+            # Billing budgets and some service-usage calls need a quota project with user credentials.
+            billing_project=settings.project,
+            user_project_override=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        apis = ProjectApis(
+            f"{name}-apis",
+            PLATFORM_APIS + (BUDGET_APIS if settings.billing_account else ()),
+            opts=self._child(),
+        )
+        self._after_apis: list[pulumi.Resource] = [apis]
+        number: pulumi.Output[str] = gcp.organizations.get_project_output(
+            project_id=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
+        ).number
+        return number
 
     def _key_grants(self, project_number: pulumi.Output[str]) -> dict[str, pulumi.Resource]:
         """The service agents' permissions on the platform key, by agent: each data service waits for its own."""
