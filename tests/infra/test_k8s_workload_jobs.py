@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from components.k8s.testing import fake_cloud_plan, kube_objects
 from components.spec import PlatformSpec
 from infra.plan.engine import PROJECT_ROOT, Plan, load_stack_config
 from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.fake_cloud import fake_cloud_plan, kube_objects
 
 WORKLOADS_PYTHON = PROJECT_ROOT / "workloads/.venv/bin/python"
 
