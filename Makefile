@@ -119,7 +119,7 @@ deploy-permissions: setup-infra  ## deploy/permissions/<stack>.{deploy,preview}.
 	$(INFRA_PY) -m infra.deploy_permissions $(foreach stack,$(STACKS),--stack $(stack)) --write
 
 docs: setup-infra  ## regenerate the README's configuration reference (components/spec.py) and cost table (the stacks)
-	$(INFRA_PY) -m infra.config --write-readme
+	$(INFRA_PY) -m infra.config_reference --write  # README reference and schema/stack-config.schema.json
 	$(INFRA_PY) -m infra.cost --write-readme
 
 clean:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pulumi
 
+from components.renames import formerly
 from components.spec import PlatformSpec
 
-COST_ASSUMPTIONS_TYPE = "mlops:cost:Assumptions"
+COST_ASSUMPTIONS_TYPE = "mlops:cost:CostAssumptions"
 
 
 def assumption_props(spec: PlatformSpec) -> dict[str, Any]:
@@ -32,6 +33,6 @@ def assumption_props(spec: PlatformSpec) -> dict[str, Any]:
 class CostAssumptions(pulumi.ComponentResource):
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
         props = assumption_props(spec)
-        super().__init__(COST_ASSUMPTIONS_TYPE, name, props, opts)
+        super().__init__(COST_ASSUMPTIONS_TYPE, name, props, formerly(opts, "mlops:cost:Assumptions"))
         # Stack policies see a component's registered outputs, not its inputs: register the same values.
         self.register_outputs(props)

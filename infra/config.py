@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, collapse_addresses
 from itertools import combinations
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -1245,62 +1245,3 @@ def _check_cost(spec: PlatformSpec) -> Iterable[Problem]:
         )
     if spec.cloud == "aws" and "gke_free_tier" in cost.model_fields_set:
         yield Problem("cost.gkeFreeTier", cost.gke_free_tier, "is a GCP setting but cloud = aws", "remove it")
-
-
-# --- reference documentation, generated from the spec so it cannot drift ---
-
-
-def reference_rows(model: type[BaseModel] = PlatformSpec, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
-    """(key, type, default, description) for every key, nested models expanded."""
-    for name, field in model.model_fields.items():
-        key = f"{prefix}{field.alias or name}"
-        nested = _model_of(field.annotation)
-        type_name = _type_name(field.annotation)
-        default = "required" if field.is_required() else _show_default(field.default)
-        yield key, type_name, default, field.description or ""
-        if nested is not None:
-            yield from reference_rows(nested, f"{key}[]." if type_name.startswith("list") else f"{key}.")
-
-
-def _type_name(annotation: Any) -> str:
-    if getattr(annotation, "__origin__", None) is Literal:
-        return "one of " + ", ".join(f"`{a}`" for a in annotation.__args__)
-    text = getattr(annotation, "__name__", None) if not getattr(annotation, "__args__", None) else None
-    text = text or str(annotation)
-    text = re.sub(r"typing\.|components\.spec\.|ipaddress\.", "", text)
-    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
-    return text.replace("NoneType", "None").replace(" | ", " or ")
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        return "see below"
-    return f"`{json.dumps(value, default=str)}`"
-
-
-def reference_markdown() -> str:
-    lines = ["| Key (`mlops:` namespace) | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
-    lines += [f"| `{key}` | {type_} | {default} | {text} |" for key, type_, default, text in reference_rows()]
-    lines += [f"| `{key}` (secret) | str | unset | {text} |" for key, text in SECRET_KEYS.items()]
-    return "\n".join(lines)
-
-
-README_MARKERS = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
-
-
-def readme_with_reference(readme: str) -> str:
-    start, end = README_MARKERS
-    head, rest = readme.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{reference_markdown()}\n{end}{tail}"
-
-
-if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
-    if sys.argv[1:2] == ["--write-readme"]:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
-        readme.write_text(readme_with_reference(readme.read_text()))
-    else:
-        print(reference_markdown())

@@ -54,6 +54,59 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("mlops:aws:EksCluster", name, None, opts)
         self._prefix = name
         spec, cluster_name = args.spec, args.cluster_name
+        role, prerequisites = self._control_plane_role(name, args)
+        public_cidrs = [str(c) for c in spec.cluster.public_access_cidrs]
+        self.cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=cluster_name,
+            version=spec.cluster.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=bool(public_cidrs),
+                public_access_cidrs=public_cidrs or None,
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+            ),
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.key_arn), resources=["secrets"]
+            ),
+            bootstrap_self_managed_addons=False,  # the managed add-ons below replace them
+            deletion_protection=spec.deletion_protection,
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            tags={"Name": cluster_name},
+            opts=child(
+                self,
+                protected(spec.deletion_protection),
+                pulumi.ResourceOptions(depends_on=prerequisites),
+            ),
+        )
+        self.security_group_id = self.cluster.vpc_config.apply(lambda c: str(c.cluster_security_group_id))
+        issuer_url = self.cluster.identities.apply(_issuer_url)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            thumbprint_lists=[catalog.EKS_OIDC_ROOT_CA_THUMBPRINT],
+            tags={"Name": f"{cluster_name}-irsa"},
+            opts=child(self),
+        )
+        self.issuer = OidcIssuer(provider_arn=oidc.arn, host=issuer_url.apply(lambda u: u.removeprefix("https://")))
+        self._access_entries(name, args)
+        self.addon_roles = self._addon_roles(name, args)
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
+                lambda values: kubeconfig(cluster_name, args.account.region, values[0], values[1])
+            )
+        )
+        self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+
+    def _control_plane_role(self, name: str, args: ClusterArgs) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """The cluster's IAM role, with what must exist before the cluster: the role's policies and the log group."""
+        spec, cluster_name = args.spec, args.cluster_name
         role = aws.iam.Role(
             f"{name}-control-plane",
             name=f"{cluster_name}-control-plane"[:64],
@@ -94,52 +147,9 @@ class EksCluster(pulumi.ComponentResource):
             tags={"Name": cluster_name},
             # Audit logs are data: prod keeps them through a destroy. The cluster depends on the group, so a destroy
             # deletes the cluster (and its log writer) first and EKS cannot recreate the group behind Pulumi's back.
-            opts=child(self, protected(spec)),
+            opts=child(self, protected(spec.deletion_protection)),
         )
-        public_cidrs = [str(c) for c in spec.cluster.public_access_cidrs]
-        self.cluster = aws.eks.Cluster(
-            f"{name}-cluster",
-            name=cluster_name,
-            version=spec.cluster.kubernetes_version,
-            role_arn=role.arn,
-            vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=args.private_subnet_ids,
-                endpoint_private_access=True,
-                endpoint_public_access=bool(public_cidrs),
-                public_access_cidrs=public_cidrs or None,
-            ),
-            access_config=aws.eks.ClusterAccessConfigArgs(
-                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
-            ),
-            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
-            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.key_arn), resources=["secrets"]
-            ),
-            bootstrap_self_managed_addons=False,  # the managed add-ons below replace them
-            deletion_protection=spec.deletion_protection,
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            tags={"Name": cluster_name},
-            opts=child(self, protected(spec), pulumi.ResourceOptions(depends_on=[policy, key_access, log_group])),
-        )
-        self.security_group_id = self.cluster.vpc_config.apply(lambda c: str(c.cluster_security_group_id))
-        issuer_url = self.cluster.identities.apply(_issuer_url)
-        oidc = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc",
-            url=issuer_url,
-            client_id_lists=["sts.amazonaws.com"],
-            thumbprint_lists=[catalog.EKS_OIDC_ROOT_CA_THUMBPRINT],
-            tags={"Name": f"{cluster_name}-irsa"},
-            opts=child(self),
-        )
-        self.issuer = OidcIssuer(provider_arn=oidc.arn, host=issuer_url.apply(lambda u: u.removeprefix("https://")))
-        self._access_entries(name, args)
-        self.addon_roles = self._addon_roles(name, args)
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
-                lambda values: kubeconfig(cluster_name, args.account.region, values[0], values[1])
-            )
-        )
-        self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+        return role, [policy, key_access, log_group]
 
     def _access_entries(self, name: str, args: ClusterArgs) -> None:
         for entry in args.spec.cluster.access:

@@ -60,9 +60,9 @@ class AccountContext:
         return f"{service}.{self.region}.{self.dns_suffix}"
 
 
-def protected(spec: PlatformSpec) -> pulumi.ResourceOptions:
+def protected(deletion_protection: bool) -> pulumi.ResourceOptions:
     """Stateful resources in a protected environment survive a mistaken `pulumi destroy` (and state removal)."""
-    if spec.deletion_protection:
+    if deletion_protection:
         return pulumi.ResourceOptions(protect=True, retain_on_delete=True)
     return pulumi.ResourceOptions()
 
@@ -84,7 +84,9 @@ def caller_account(provider: aws.Provider, region: str) -> AccountContext:
 class PrivateServiceArgs:
     """A managed data service (RDS, ElastiCache) in the private subnets, reachable only from the cluster."""
 
-    spec: PlatformSpec
+    base_name: str  # physical names are `<base_name>-<service>`
+    is_prod: bool
+    deletion_protection: bool
     vpc_id: pulumi.Output[str]
     subnet_ids: list[pulumi.Output[str]]
     cluster_security_group_id: pulumi.Output[str]

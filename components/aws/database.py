@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aws.common import PrivateServiceArgs, child, cluster_only_security_group, protected
+from components.renames import formerly
 from components.spec import DatabaseSpec
 from components.versions import MYSQL_ENGINES
 
@@ -28,7 +29,7 @@ RDS_PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"  # noqa: S105 (a character set, 
 class RdsEngine:
     """What differs between the two servers: engine, version, port, the TLS-only parameter and the exported logs."""
 
-    component: str  # the Pulumi component type's name
+    former_type: str  # the component's type name before DatabaseServer (an alias keeps its URN)
     role: str  # physical-name suffix
     label: str  # for descriptions
     engine: str
@@ -58,22 +59,21 @@ def mysql_engine(version: str) -> RdsEngine:
 
 
 @dataclass(frozen=True)
-class RdsServerArgs:
+class DatabaseServerArgs:
     service: PrivateServiceArgs
     engine: RdsEngine
     sizing: DatabaseSpec
 
 
-class RdsServer(pulumi.ComponentResource):
+class DatabaseServer(pulumi.ComponentResource):
     instance: aws.rds.Instance
     admin_password: pulumi.Output[str]
     port: int
 
-    def __init__(self, name: str, args: RdsServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: DatabaseServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         engine, db, service = args.engine, args.sizing, args.service
-        super().__init__(f"mlops:aws:{engine.component}", name, None, opts)
-        spec = service.spec
-        identifier = f"{spec.base_name}-{engine.role}"
+        super().__init__("mlops:aws:DatabaseServer", name, None, formerly(opts, f"mlops:aws:{engine.former_type}"))
+        identifier = f"{service.base_name}-{engine.role}"
         subnets = aws.rds.SubnetGroup(
             name,
             name=identifier,
@@ -105,12 +105,12 @@ class RdsServer(pulumi.ComponentResource):
         )
         self.admin_password = pulumi.Output.secret(password.result)
         self.port = engine.port
-        insights = spec.is_prod
+        insights = service.is_prod
         # Deleting a prod instance, even on purpose (mlops:decommission), always leaves a final snapshot. Snapshots
         # outlive the instance: a fixed name would make the second teardown of a rebuilt prod fail with
         # DBSnapshotAlreadyExists, so each instance lifetime gets its own suffix.
         final_snapshot: pulumi.Output[str] | None = None
-        if spec.is_prod:
+        if service.is_prod:
             suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child(self))
             final_snapshot = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
         self.instance = aws.rds.Instance(
@@ -134,8 +134,8 @@ class RdsServer(pulumi.ComponentResource):
             multi_az=db.high_availability,
             backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
-            deletion_protection=spec.deletion_protection,
-            skip_final_snapshot=not spec.is_prod,
+            deletion_protection=service.deletion_protection,
+            skip_final_snapshot=not service.is_prod,
             final_snapshot_identifier=final_snapshot,
             performance_insights_enabled=insights,
             performance_insights_kms_key_id=service.key_arn if insights else None,
@@ -143,6 +143,6 @@ class RdsServer(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=list(engine.log_exports),
             tags={"Name": identifier},
-            opts=child(self, protected(spec)),
+            opts=child(self, protected(service.deletion_protection)),
         )
         self.register_outputs({"address": self.instance.address})

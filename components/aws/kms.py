@@ -13,7 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.common import AccountContext, PolicyStatement, child, policy_json, protected
-from components.spec import PlatformSpec
 
 KEY_USE_ACTIONS = [
     "kms:Encrypt",
@@ -90,7 +89,9 @@ class PlatformKey(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: PlatformSpec,
+        base_name: str,
+        protect: bool,  # protected and retained by Pulumi (deletionProtection)
+        keep: bool,  # prod: retained even when torn down on purpose, with the longest deletion window
         account: AccountContext,
         cluster_name: str,
         opts: pulumi.ResourceOptions | None = None,
@@ -98,18 +99,18 @@ class PlatformKey(pulumi.ComponentResource):
         super().__init__("mlops:aws:PlatformKey", name, None, opts)
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"{spec.base_name}: encryption at rest for the MLOps platform",
+            description=f"{base_name}: encryption at rest for the MLOps platform",
             enable_key_rotation=True,
             rotation_period_in_days=365,
-            deletion_window_in_days=30 if spec.is_prod else 7,
+            deletion_window_in_days=30 if keep else 7,
             policy=key_policy(account, cluster_name),
-            tags={"Name": f"{spec.base_name}-platform"},
+            tags={"Name": f"{base_name}-platform"},
             # Retained in prod even when torn down on purpose: the final RDS snapshot is encrypted with this key
             # and stays readable only while the key exists (schedule its deletion once the snapshot is gone).
-            opts=child(self, protected(spec), pulumi.ResourceOptions(retain_on_delete=spec.is_prod)),
+            opts=child(self, protected(protect), pulumi.ResourceOptions(retain_on_delete=keep)),
         )
         aws.kms.Alias(
-            f"{name}-alias", name=f"alias/{spec.base_name}-platform", target_key_id=self.key.key_id, opts=child(self)
+            f"{name}-alias", name=f"alias/{base_name}-platform", target_key_id=self.key.key_id, opts=child(self)
         )
         self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})

@@ -64,8 +64,6 @@ class Network(pulumi.ComponentResource):
                 f"{len(available.names)} available zones; lower zoneCount"
             )
         self.zones = list(available.names[: spec.zone_count])
-        private_cidrs, public_cidrs = subnet_cidrs(spec.vpc_cidr, spec.zone_count)
-
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=str(spec.vpc_cidr),
@@ -76,6 +74,28 @@ class Network(pulumi.ComponentResource):
         )
         self.vpc_id = vpc.id
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": cluster}, opts=child(self))
+        public_subnets, private_subnets = self._subnets(name, args, vpc, igw)
+        nats = self._nat_gateways(name, args, public_subnets, igw)
+        nat_per_zone = nats if spec.nat_gateways == "perZone" else [nats[0]] * len(self.zones)
+        private_route_tables = self._private_routes(name, cluster, vpc, private_subnets, nat_per_zone)
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.account.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_route_tables],
+            tags={"Name": f"{cluster}-s3"},
+            opts=child(self),
+        )
+        self.private_subnet_ids = [s.id for s in private_subnets]
+        self.public_subnet_ids = [s.id for s in public_subnets]
+
+    def _subnets(
+        self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+        """A public and a private subnet per zone, tagged for the load balancer controller; public ones route out
+        through the internet gateway."""
+        cluster = args.cluster_name
         public_rt = aws.ec2.RouteTable(
             f"{name}-public", vpc_id=vpc.id, tags={"Name": f"{cluster}-public"}, opts=child(self)
         )
@@ -86,7 +106,7 @@ class Network(pulumi.ComponentResource):
             gateway_id=igw.id,
             opts=child(self),
         )
-
+        private_cidrs, public_cidrs = subnet_cidrs(args.spec.vpc_cidr, args.spec.zone_count)
         cluster_tag = {f"kubernetes.io/cluster/{cluster}": "shared"}
         public_subnets: list[aws.ec2.Subnet] = []
         private_subnets: list[aws.ec2.Subnet] = []
@@ -113,8 +133,14 @@ class Network(pulumi.ComponentResource):
             )
             public_subnets.append(public)
             private_subnets.append(private)
+        return public_subnets, private_subnets
 
-        nat_count = len(self.zones) if spec.nat_gateways == "perZone" else 1
+    def _nat_gateways(
+        self, name: str, args: NetworkArgs, public_subnets: list[aws.ec2.Subnet], igw: aws.ec2.InternetGateway
+    ) -> list[aws.ec2.NatGateway]:
+        """One NAT gateway (`single`) or one per zone (`perZone`), each in its zone's public subnet."""
+        cluster = args.cluster_name
+        nat_count = len(self.zones) if args.spec.nat_gateways == "perZone" else 1
         nats = []
         for zone, public in list(zip(self.zones, public_subnets, strict=True))[:nat_count]:
             eip = aws.ec2.Eip(
@@ -133,13 +159,22 @@ class Network(pulumi.ComponentResource):
                     opts=child(self),
                 )
             )
+        return nats
 
-        private_route_tables = []
-        for index, (zone, private) in enumerate(zip(self.zones, private_subnets, strict=True)):
+    def _private_routes(
+        self,
+        name: str,
+        cluster: str,
+        vpc: aws.ec2.Vpc,
+        private_subnets: list[aws.ec2.Subnet],
+        nats: list[aws.ec2.NatGateway],
+    ) -> list[aws.ec2.RouteTable]:
+        """A route table per private subnet, egress through the zone's NAT gateway (`nats`: one per zone)."""
+        route_tables = []
+        for zone, private, nat in zip(self.zones, private_subnets, nats, strict=True):
             route_table = aws.ec2.RouteTable(
                 f"{name}-private-{zone}", vpc_id=vpc.id, tags={"Name": f"{cluster}-private-{zone}"}, opts=child(self)
             )
-            nat = nats[index] if spec.nat_gateways == "perZone" else nats[0]
             aws.ec2.Route(
                 f"{name}-private-{zone}-egress",
                 route_table_id=route_table.id,
@@ -150,19 +185,8 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{zone}", subnet_id=private.id, route_table_id=route_table.id, opts=child(self)
             )
-            private_route_tables.append(route_table)
-
-        aws.ec2.VpcEndpoint(
-            f"{name}-s3",
-            vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{args.account.region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_route_tables],
-            tags={"Name": f"{cluster}-s3"},
-            opts=child(self),
-        )
-        self.private_subnet_ids = [s.id for s in private_subnets]
-        self.public_subnet_ids = [s.id for s in public_subnets]
+            route_tables.append(route_table)
+        return route_tables
 
 
 def subnet_zone(subnet_id: str, vpc_id: str, region: str) -> str:

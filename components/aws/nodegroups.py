@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from components.aws import catalog
 from components.aws.common import assume_role_policy, child
 from components.contract import NodePlacement, Toleration
+from components.renames import formerly
 from components.spec import NodePoolSpec, PlatformSpec, PoolName, TaintSpec
 
 GPU_TAINT = TaintSpec(key="nvidia.com/gpu", value="true", effect="NoSchedule")
@@ -87,7 +88,7 @@ def platform_pools(spec: PlatformSpec) -> list[Pool]:
 
 
 @dataclass(frozen=True)
-class NodeGroupsArgs:
+class NodePoolsArgs:
     spec: PlatformSpec
     cluster: aws.eks.Cluster
     cluster_name: str
@@ -96,12 +97,12 @@ class NodeGroupsArgs:
     tags: Mapping[str, str]
 
 
-class NodeGroups(pulumi.ComponentResource):
+class NodePools(pulumi.ComponentResource):
     groups: dict[PoolName, aws.eks.NodeGroup]
     placements: dict[PoolName, NodePlacement]
 
-    def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:aws:NodeGroups", name, None, opts)
+    def __init__(self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:NodePools", name, None, formerly(opts, "mlops:aws:NodeGroups"))
         role = aws.iam.Role(
             f"{name}-node",
             name=f"{args.cluster_name}-node"[:64],
@@ -128,7 +129,7 @@ class NodeGroups(pulumi.ComponentResource):
         pool: Pool,
         role: aws.iam.Role,
         attachments: list[aws.iam.RolePolicyAttachment],
-        args: NodeGroupsArgs,
+        args: NodePoolsArgs,
     ) -> aws.eks.NodeGroup:
         prefix, node_name = f"{name}-{pool.name}", f"{args.cluster_name}-{pool.name}"
         template = aws.ec2.LaunchTemplate(

@@ -16,15 +16,15 @@ import pulumi_kubernetes as k8s
 
 from components.aws import catalog
 from components.aws.autoscaler import AutoscalerArgs, ClusterAutoscaler
-from components.aws.budget import CostBudget
+from components.aws.budget import Budget, BudgetArgs
 from components.aws.cluster import EARLY_ADDONS, LATE_ADDONS, ClusterArgs, EksCluster, role_groups
 from components.aws.common import PrivateServiceArgs, caller_account, platform_tags
-from components.aws.database import ADMIN_USERNAME, RdsServer, RdsServerArgs, mysql_engine, postgres_engine
+from components.aws.database import ADMIN_USERNAME, DatabaseServer, DatabaseServerArgs, mysql_engine, postgres_engine
 from components.aws.identity import irsa_role, workload_policy
 from components.aws.kms import PlatformKey
 from components.aws.network import Network, NetworkArgs
-from components.aws.nodegroups import NodeGroups, NodeGroupsArgs
-from components.aws.online_store import RedisOnlineStore
+from components.aws.nodegroups import NodePools, NodePoolsArgs
+from components.aws.online_store import RedisOnlineStore, RedisOnlineStoreArgs
 from components.aws.registry import ImageRegistry, RegistryArgs
 from components.aws.storage import Buckets, BucketsArgs
 from components.aws.storage_class import EncryptedGp3StorageClass
@@ -42,6 +42,8 @@ from components.contract import (
     S3Credentials,
     WorkloadIdentity,
 )
+from components.k8s.common import app_labels
+from components.renames import formerly
 from components.spec import ImageName, NodePoolSpec, PlatformSpec, PoolName
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -55,7 +57,7 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
     cloud = "aws"
 
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:aws:Platform", name, None, opts)
+        super().__init__("mlops:aws:AwsPlatform", name, None, formerly(opts, "mlops:aws:Platform"))
         if spec.cloud != "aws":
             raise ValueError(f"AwsPlatform needs mlops:cloud = aws, got {spec.cloud!r}; use GcpPlatform for gcp")
         self._name, self._spec = name, spec
@@ -67,24 +69,72 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
+        self._on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
         self.account = caller_account(self.aws_provider, spec.region)
         self.s3_api = S3Api(endpoint=self.account.service_endpoint("s3"), region=self.account.region)
-        cluster_name = self.cluster_name_plain
+        self.key = PlatformKey(
+            f"{name}-kms",
+            spec.base_name,
+            spec.deletion_protection,
+            spec.is_prod,
+            self.account,
+            self.cluster_name_plain,
+            opts=self._on_aws,
+        )
+        self.network = Network(
+            f"{name}-network", NetworkArgs(spec.network, self.cluster_name_plain, self.account), opts=self._on_aws
+        )
+        self._cluster_and_node_groups()
+        self.bucket_resources = Buckets(
+            f"{name}-buckets", BucketsArgs(spec, self.account, self.key.arn), opts=self._on_aws
+        ).buckets
+        self.buckets = {role: Bucket(role=role, name=b.bucket) for role, b in self.bucket_resources.items()}
+        self.registry = ImageRegistry(
+            f"{name}-registry",
+            RegistryArgs(
+                spec.base_name,
+                self.account,
+                self.key.arn,
+                spec.deletion_protection,
+                spec.storage.force_destroy,
+            ),
+            opts=self._on_aws,
+        )
+        self.registry_url = pulumi.Output.from_input(self.registry.url)
+        self._data_services()
+        Budget(f"{name}-budget", BudgetArgs(spec.base_name, spec.environment, spec.budget), opts=self._on_aws)
 
-        self.key = PlatformKey(f"{name}-kms", spec, self.account, cluster_name, opts=on_aws)
-        key_arn = self.key.arn
-        self.network = Network(f"{name}-network", NetworkArgs(spec.network, cluster_name, self.account), opts=on_aws)
+        self.cluster_name = self.eks.cluster.name
+        self.gpu = GpuSupport(
+            pool_present=spec.node_pools.gpu is not None, install_device_plugin=True, dcgm_exporter=True
+        )
+        # A role's Kubernetes group is bound only when an access entry maps someone to it (as on GKE).
+        granted = {entry.role for entry in spec.cluster.access}
+        self.role_subjects = {
+            role: (RbacSubject(kind="Group", name=group),) if role in granted else ()
+            for role, group in role_groups().items()
+        }
+        self._identities: dict[str, pulumi.Output[str]] = {
+            "cluster-autoscaler": self.autoscaler.role.arn,
+            **{name_: role.arn for name_, role in self.eks.addon_roles.items()},
+        }
+        self._granted: set[str] = set()
+        self.register_outputs({"clusterName": self.cluster_name, "endpoint": self.eks.cluster.endpoint})
+
+    def _cluster_and_node_groups(self) -> None:
+        """EKS, its node groups between the early and the late add-ons, the Kubernetes provider once both are up,
+        the encrypted default StorageClass and the cluster autoscaler."""
+        name, spec, cluster_name, key_arn = self._name, self._spec, self.cluster_name_plain, self.key.arn
         self.eks = EksCluster(
             f"{name}-eks",
             ClusterArgs(spec, cluster_name, self.account, key_arn, self.network.private_subnet_ids),
-            opts=on_aws,
+            opts=self._on_aws,
         )
         early = self.eks.addons(EARLY_ADDONS, spec, pulumi.ResourceOptions())
-        self.node_groups = NodeGroups(
+        self.node_groups = NodePools(
             f"{name}-nodes",
-            NodeGroupsArgs(spec, self.eks.cluster, cluster_name, key_arn, self.network.private_subnet_ids, self.tags),
-            opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=early)),
+            NodePoolsArgs(spec, self.eks.cluster, cluster_name, key_arn, self.network.private_subnet_ids, self.tags),
+            opts=pulumi.ResourceOptions.merge(self._on_aws, pulumi.ResourceOptions(depends_on=early)),
         )
         late = self.eks.addons(LATE_ADDONS, spec, pulumi.ResourceOptions(depends_on=[self.node_groups]))
         self.provider = k8s.Provider(
@@ -95,7 +145,11 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         )
         on_cluster = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.provider])
         self.storage_class = EncryptedGp3StorageClass(
-            f"{name}-storage-class", key_arn, spec.deletion_protection, opts=on_cluster
+            f"{name}-storage-class",
+            key_arn,
+            spec.deletion_protection,
+            app_labels(spec.base_name, "storage"),
+            opts=on_cluster,
         ).name
         self.placements = self.node_groups.placements
         pools: dict[PoolName, NodePoolSpec | None] = {
@@ -121,19 +175,23 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             opts=on_cluster,
         )
 
-        self.bucket_resources = Buckets(
-            f"{name}-buckets", BucketsArgs(spec, self.account, key_arn), opts=on_aws
-        ).buckets
-        self.buckets = {role: Bucket(role=role, name=b.bucket) for role, b in self.bucket_resources.items()}
-        self.registry = ImageRegistry(f"{name}-registry", RegistryArgs(spec, self.account, key_arn), opts=on_aws)
-        self.registry_url = pulumi.Output.from_input(self.registry.url)
+    def _data_services(self) -> None:
+        """RDS PostgreSQL (shared), Kubeflow Pipelines' own MySQL when KFP is deployed (KFP connects directly, over
+        TLS: no connector), and the ElastiCache online store, all in the private subnets."""
+        name, spec = self._name, self._spec
         data_args = PrivateServiceArgs(
-            spec, self.network.vpc_id, self.network.private_subnet_ids, self.eks.security_group_id, key_arn
+            spec.base_name,
+            spec.is_prod,
+            spec.deletion_protection,
+            self.network.vpc_id,
+            self.network.private_subnet_ids,
+            self.eks.security_group_id,
+            self.key.arn,
         )
-        self.postgres = RdsServer(
+        self.postgres = DatabaseServer(
             f"{name}-postgres",
-            RdsServerArgs(data_args, postgres_engine(spec.database.engine_version), spec.database),
-            opts=on_aws,
+            DatabaseServerArgs(data_args, postgres_engine(spec.database.engine_version), spec.database),
+            opts=self._on_aws,
         )
         self.database = Database(
             host=self.postgres.instance.address,
@@ -141,13 +199,14 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
             admin_username=ADMIN_USERNAME,
             admin_password=self.postgres.admin_password,
         )
-        # Kubeflow Pipelines' own MySQL, only when KFP is deployed. KFP connects directly, over TLS (no connector).
-        self.mysql: RdsServer | None = None
+        self.mysql: DatabaseServer | None = None
         self.pipelines_database: MysqlServer | None = None
         if spec.services.kubeflow:
             sizing = spec.pipelines_database
-            self.mysql = RdsServer(
-                f"{name}-mysql", RdsServerArgs(data_args, mysql_engine(sizing.engine_version), sizing), opts=on_aws
+            self.mysql = DatabaseServer(
+                f"{name}-mysql",
+                DatabaseServerArgs(data_args, mysql_engine(sizing.engine_version), sizing),
+                opts=self._on_aws,
             )
             self.pipelines_database = MysqlServer(
                 host=self.mysql.instance.address,
@@ -155,26 +214,10 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
                 admin_username=ADMIN_USERNAME,
                 admin_password=self.mysql.admin_password,
             )
-        self.redis = RedisOnlineStore(f"{name}-feast-online", data_args, opts=on_aws)
-        self.online_store = self.redis.online_store
-        CostBudget(f"{name}-budget", spec, opts=on_aws)
-
-        self.cluster_name = self.eks.cluster.name
-        self.gpu = GpuSupport(
-            pool_present=spec.node_pools.gpu is not None, install_device_plugin=True, dcgm_exporter=True
+        self.redis = RedisOnlineStore(
+            f"{name}-feast-online", RedisOnlineStoreArgs(data_args, spec.online_store), opts=self._on_aws
         )
-        # A role's Kubernetes group is bound only when an access entry maps someone to it (as on GKE).
-        granted = {entry.role for entry in spec.cluster.access}
-        self.role_subjects = {
-            role: (RbacSubject(kind="Group", name=group),) if role in granted else ()
-            for role, group in role_groups().items()
-        }
-        self._identities: dict[str, pulumi.Output[str]] = {
-            "cluster-autoscaler": self.autoscaler.role.arn,
-            **{name_: role.arn for name_, role in self.eks.addon_roles.items()},
-        }
-        self._granted: set[str] = set()
-        self.register_outputs({"clusterName": self.cluster_name, "endpoint": self.eks.cluster.endpoint})
+        self.online_store = self.redis.online_store
 
     @property
     def object_store_scheme(self) -> ObjectStoreScheme:

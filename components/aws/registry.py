@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components.aws.common import AccountContext, child, protected
 from components.contract import BUILD_CACHE_TAG
-from components.spec import IMAGE_NAMES, PlatformSpec
+from components.spec import IMAGE_NAMES
 
 KEEP_TAGGED_IMAGES = 30
 UNTAGGED_EXPIRY_DAYS = 14
@@ -55,9 +55,11 @@ def lifecycle_policy() -> str:
 
 @dataclass(frozen=True)
 class RegistryArgs:
-    spec: PlatformSpec
+    base_name: str
     account: AccountContext
     key_arn: pulumi.Output[str]
+    protect: bool  # deletionProtection: repositories protected and retained
+    force_delete: bool  # storage.forceDestroy: a destroy deletes repositories that still hold images
 
 
 class ImageRegistry(pulumi.ComponentResource):
@@ -67,14 +69,13 @@ class ImageRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:ImageRegistry", name, None, opts)
-        spec = args.spec
         self.host = f"{args.account.account_id}.dkr.ecr.{args.account.region}.amazonaws.com"
-        self.url = f"{self.host}/{spec.base_name}"
+        self.url = f"{self.host}/{args.base_name}"
         self.repositories = {}
         for image in IMAGE_NAMES:
             repository = aws.ecr.Repository(
                 f"{name}-{image}",
-                name=f"{spec.base_name}/mlops-{image}",
+                name=f"{args.base_name}/mlops-{image}",
                 image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
                 image_tag_mutability_exclusion_filters=[
                     aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(
@@ -85,9 +86,9 @@ class ImageRegistry(pulumi.ComponentResource):
                 encryption_configurations=[
                     aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.key_arn)
                 ],
-                force_delete=spec.storage.force_destroy,
-                tags={"Name": f"{spec.base_name}/mlops-{image}"},
-                opts=child(self, protected(spec)),
+                force_delete=args.force_delete,
+                tags={"Name": f"{args.base_name}/mlops-{image}"},
+                opts=child(self, protected(args.protect)),
             )
             aws.ecr.LifecyclePolicy(
                 f"{name}-{image}", repository=repository.name, policy=lifecycle_policy(), opts=child(self)

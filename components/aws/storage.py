@@ -105,7 +105,7 @@ class Buckets(pulumi.ComponentResource):
             bucket=physical,
             force_destroy=spec.storage.force_destroy,
             tags={"Name": physical, "BucketRole": role},
-            opts=child(self, protected(spec)),
+            opts=child(self, protected(spec.deletion_protection)),
         )
         options = child(self)
         block = aws.s3.BucketPublicAccessBlock(

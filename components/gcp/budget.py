@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.renames import formerly
 from components.spec import BudgetSpec
 
 ACTUAL_THRESHOLDS = (0.5, 0.8, 0.9, 1.0)
 
 
 @dataclass(frozen=True)
-class ProjectBudgetArgs:
+class BudgetArgs:
     base_name: str
     billing_account: str
     project_number: pulumi.Input[str]
@@ -22,9 +23,9 @@ class ProjectBudgetArgs:
     labels: Mapping[str, str]  # user_labels: not covered by the provider's default_labels
 
 
-class ProjectBudget(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ProjectBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:ProjectBudget", name, None, opts)
+class Budget(pulumi.ComponentResource):
+    def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gcp:Budget", name, None, formerly(opts, "mlops:gcp:ProjectBudget"))
         child = pulumi.ResourceOptions(parent=self)
         channels = [
             gcp.monitoring.NotificationChannel(

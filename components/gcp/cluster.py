@@ -61,6 +61,46 @@ def kubeconfig(name: str, endpoint: str, ca_certificate: str) -> str:
     )
 
 
+def transient_pool_config(service_account: pulumi.Input[str]) -> gcp.container.ClusterNodeConfigArgs:
+    """The transient default pool still runs briefly: give it the system pool's least-privilege account."""
+    return gcp.container.ClusterNodeConfigArgs(
+        service_account=service_account,
+        oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+        shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+    )
+
+
+def control_plane_access(
+    spec: PlatformSpec, nodes_cidr: str
+) -> tuple[gcp.container.ClusterPrivateClusterConfigArgs, gcp.container.ClusterMasterAuthorizedNetworksConfigArgs]:
+    """Private nodes; the endpoint is reachable from the admin networks and the VPC's nodes. Without admin networks
+    it is private only: reachable from the VPC (nodes, a bastion, a CI runner)."""
+    admin_networks = [
+        gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+            cidr_block=str(cidr), display_name=f"admin-{i}"
+        )
+        for i, cidr in enumerate(spec.cluster.public_access_cidrs)
+    ]
+    private_cluster = gcp.container.ClusterPrivateClusterConfigArgs(
+        enable_private_nodes=True,
+        enable_private_endpoint=not spec.cluster.public_access_cidrs,
+        master_ipv4_cidr_block=str(spec.network.control_plane_cidr),
+    )
+    authorized_networks = gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+        cidr_blocks=[
+            *admin_networks,
+            gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                cidr_block=nodes_cidr, display_name="vpc-nodes"
+            ),
+        ],
+        gcp_public_cidrs_access_enabled=False,
+    )
+    return private_cluster, authorized_networks
+
+
 class GkeCluster(pulumi.ComponentResource):
     cluster: gcp.container.Cluster
     name: pulumi.Output[str]
@@ -70,14 +110,7 @@ class GkeCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gcp:GkeCluster", name, None, opts)
         spec, net, gcp_spec = args.spec, args.network, args.spec.gcp
-        admin_networks = [
-            gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                cidr_block=str(cidr), display_name=f"admin-{i}"
-            )
-            for i, cidr in enumerate(spec.cluster.public_access_cidrs)
-        ]
-        # Without admin networks the endpoint is private only: reachable from the VPC (nodes, a bastion, CI runner).
-        private_endpoint = not spec.cluster.public_access_cidrs
+        private_cluster, authorized_networks = control_plane_access(spec, net.nodes_cidr)
         self.cluster = gcp.container.Cluster(
             f"{name}-cluster",
             name=spec.base_name,
@@ -86,15 +119,7 @@ class GkeCluster(pulumi.ComponentResource):
             subnetwork=net.subnet_id,
             remove_default_node_pool=True,
             initial_node_count=1,
-            # The transient default pool still runs briefly: give it the system pool's least-privilege account.
-            node_config=gcp.container.ClusterNodeConfigArgs(
-                service_account=args.default_pool_service_account,
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
-            ),
+            node_config=transient_pool_config(args.default_pool_service_account),
             deletion_protection=spec.deletion_protection,
             min_master_version=spec.cluster.kubernetes_version,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.cluster.release_channel),
@@ -103,20 +128,8 @@ class GkeCluster(pulumi.ComponentResource):
                 cluster_secondary_range_name=net.pods_range_name,
                 services_secondary_range_name=net.services_range_name,
             ),
-            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
-                enable_private_nodes=True,
-                enable_private_endpoint=private_endpoint,
-                master_ipv4_cidr_block=str(spec.network.control_plane_cidr),
-            ),
-            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
-                cidr_blocks=[
-                    *admin_networks,
-                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                        cidr_block=net.nodes_cidr, display_name="vpc-nodes"
-                    ),
-                ],
-                gcp_public_cidrs_access_enabled=False,
-            ),
+            private_cluster_config=private_cluster,
+            master_authorized_networks_config=authorized_networks,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=f"{args.project}.svc.id.goog"
             ),

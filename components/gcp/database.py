@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
+from components.renames import formerly
 from components.spec import DatabaseSpec
 from components.versions import MYSQL_ENGINES
 
@@ -22,7 +23,7 @@ FINAL_BACKUP_RETENTION_DAYS = 365
 class CloudSqlEngine:
     """What differs between the two instances: version, port, how point-in-time recovery is switched on."""
 
-    component: str  # the Pulumi component type's name
+    former_type: str  # the component's type name before DatabaseServer (an alias keeps its URN)
     role: str  # physical-name infix
     database_version: str
     port: int
@@ -38,7 +39,7 @@ def mysql_engine(version: str) -> CloudSqlEngine:
 
 
 @dataclass(frozen=True)
-class CloudSqlArgs:
+class DatabaseServerArgs:
     base_name: str
     region: str
     engine: CloudSqlEngine
@@ -57,15 +58,15 @@ def edition(tier: str) -> str:
     return "ENTERPRISE_PLUS" if tier.startswith("db-perf-optimized") else "ENTERPRISE"
 
 
-class CloudSqlDatabase(pulumi.ComponentResource):
+class DatabaseServer(pulumi.ComponentResource):
     instance: gcp.sql.DatabaseInstance
     private_ip: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     port: int
 
-    def __init__(self, name: str, args: CloudSqlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: DatabaseServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         engine, db = args.engine, args.sizing
-        super().__init__(f"mlops:gcp:{engine.component}", name, None, opts)
+        super().__init__("mlops:gcp:DatabaseServer", name, None, formerly(opts, f"mlops:gcp:{engine.former_type}"))
         child = pulumi.ResourceOptions(parent=self)
         # Instance names are blocked for a week after deletion: a suffix lets dev be destroyed and rebuilt.
         suffix = random.RandomId(f"{name}-suffix", byte_length=2, opts=child)

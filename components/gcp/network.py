@@ -7,6 +7,7 @@ Memorystore) over VPC peering, so no Google-chosen range can ever collide with t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 
 import pulumi
 import pulumi_gcp as gcp
@@ -35,20 +36,31 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gcp:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         nodes_cidr, services_cidr = args.network.vpc_cidr.subnets(prefixlen_diff=1)
         self.node_tag = f"{args.base_name}-node"
         self.pods_range_name = f"{args.base_name}-pods"
         self.services_range_name = f"{args.base_name}-services"
-
         vpc = gcp.compute.Network(
             f"{name}-vpc",
             name=f"{args.base_name}-vpc",
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        subnet = gcp.compute.Subnetwork(
+        subnet = self._subnet(name, args, vpc, nodes_cidr)
+        self._nat(name, args, vpc, subnet)
+        self._firewall(name, args, vpc)
+        self.private_services = self._private_services(name, args, vpc, services_cidr)
+        self.vpc_id = vpc.id
+        self.subnet_id = subnet.id
+        self.nodes_cidr = str(nodes_cidr)
+        self.register_outputs({"vpcId": self.vpc_id, "subnetId": self.subnet_id})
+
+    def _subnet(
+        self, name: str, args: NetworkArgs, vpc: gcp.compute.Network, nodes_cidr: IPv4Network
+    ) -> gcp.compute.Subnetwork:
+        """The nodes' subnet with the pods' and services' secondary ranges (VPC-native cluster)."""
+        return gcp.compute.Subnetwork(
             f"{name}-nodes",
             name=f"{args.base_name}-nodes",
             network=vpc.id,
@@ -68,8 +80,11 @@ class Network(pulumi.ComponentResource):
             )
             if args.flow_logs
             else None,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _nat(self, name: str, args: NetworkArgs, vpc: gcp.compute.Network, subnet: gcp.compute.Subnetwork) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         router = gcp.compute.Router(
             f"{name}-router", name=f"{args.base_name}-router", network=vpc.id, region=args.region, opts=child
         )
@@ -87,6 +102,8 @@ class Network(pulumi.ComponentResource):
             log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
             opts=child,
         )
+
+    def _firewall(self, name: str, args: NetworkArgs, vpc: gcp.compute.Network) -> None:
         # Ingress is denied by GCP's implied rule; this is the only opening, from the control plane to the nodes.
         gcp.compute.Firewall(
             f"{name}-control-plane-to-nodes",
@@ -97,8 +114,14 @@ class Network(pulumi.ComponentResource):
             target_tags=[self.node_tag],
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(CONTROL_PLANE_PORTS))],
             log_config=gcp.compute.FirewallLogConfigArgs(metadata="EXCLUDE_ALL_METADATA"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _private_services(
+        self, name: str, args: NetworkArgs, vpc: gcp.compute.Network, services_cidr: IPv4Network
+    ) -> gcp.servicenetworking.Connection:
+        """The peering Cloud SQL and Memorystore get their private IPs on, in the upper half of the VPC range."""
+        child = pulumi.ResourceOptions(parent=self)
         peering_range = gcp.compute.GlobalAddress(
             f"{name}-private-services",
             name=f"{args.base_name}-private-services",
@@ -115,7 +138,7 @@ class Network(pulumi.ComponentResource):
         # (GoogleCloudPlatform/magic-modules#18476); REMOVE_PEERING removes the peering when the API refuses, so a
         # destroy completes and the next up starts clean (pulumi_gcp 10.2.0 servicenetworking/connection.py, the
         # deletion_policy docstring, lines 100-114).
-        self.private_services = gcp.servicenetworking.Connection(
+        return gcp.servicenetworking.Connection(
             f"{name}-private-services",
             network=vpc.id,
             service="servicenetworking.googleapis.com",
@@ -123,7 +146,3 @@ class Network(pulumi.ComponentResource):
             deletion_policy="REMOVE_PEERING",
             opts=child,
         )
-        self.vpc_id = vpc.id
-        self.subnet_id = subnet.id
-        self.nodes_cidr = str(nodes_cidr)
-        self.register_outputs({"vpcId": self.vpc_id, "subnetId": self.subnet_id})

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.contract import OnlineStore
+from components.renames import formerly
 from components.spec import OnlineStoreSpec
 from components.versions import MEMORYSTORE_REDIS_VERSION
 
@@ -16,7 +17,7 @@ READ_REPLICA_MIN_GB = 5
 
 
 @dataclass(frozen=True)
-class RedisStoreArgs:
+class RedisOnlineStoreArgs:
     base_name: str
     region: str
     online_store: OnlineStoreSpec
@@ -32,11 +33,11 @@ def tier(spec: OnlineStoreSpec) -> str:
     return "STANDARD_HA" if spec.replicas >= 1 else "BASIC"
 
 
-class RedisStore(pulumi.ComponentResource):
+class RedisOnlineStore(pulumi.ComponentResource):
     online_store: OnlineStore
 
-    def __init__(self, name: str, args: RedisStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:RedisStore", name, None, opts)
+    def __init__(self, name: str, args: RedisOnlineStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gcp:RedisOnlineStore", name, None, formerly(opts, "mlops:gcp:RedisStore"))
         spec = args.online_store
         # Read replicas need at least 5 GB; smaller STANDARD_HA instances keep the failover replica only.
         replicas = tier(spec) == "STANDARD_HA" and spec.memory_size_gb >= READ_REPLICA_MIN_GB

@@ -29,13 +29,13 @@ from components.contract import (
 )
 from components.gcp import catalog
 from components.gcp.apis import BUDGET_APIS, PLATFORM_APIS, ProjectApis
-from components.gcp.budget import ProjectBudget, ProjectBudgetArgs
+from components.gcp.budget import Budget, BudgetArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs, cluster_location
 from components.gcp.database import (
     ADMIN_USERNAME,
-    CloudSqlArgs,
-    CloudSqlDatabase,
     CloudSqlEngine,
+    DatabaseServer,
+    DatabaseServerArgs,
     mysql_engine,
     postgres_engine,
 )
@@ -44,16 +44,19 @@ from components.gcp.kms import PlatformKey, PlatformKeyArgs
 from components.gcp.naming import platform_labels, service_agent
 from components.gcp.network import Network, NetworkArgs
 from components.gcp.nodepools import NodeIdentities, NodeIdentitiesArgs, NodePools, NodePoolsArgs, placement, pools_of
-from components.gcp.online_store import RedisStore, RedisStoreArgs
+from components.gcp.online_store import RedisOnlineStore, RedisOnlineStoreArgs
 from components.gcp.registry import ImageRegistry, ImageRegistryArgs
-from components.gcp.storage import ObjectStore, ObjectStoreArgs
+from components.gcp.storage import Buckets, BucketsArgs
 from components.gcp.storage_class import STORAGE_CLASS_NAME, cmek_storage_class
+from components.k8s.common import app_labels
+from components.renames import formerly
 from components.spec import (
     PLATFORM_ROLES,
     BucketRole,
     DatabaseSpec,
     GcpSpec,
     ImageName,
+    NodePoolSpec,
     PlatformRole,
     PlatformSpec,
     PoolName,
@@ -127,12 +130,80 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
     cloud = "gcp"
 
     def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:Platform", name, None, opts)
+        super().__init__("mlops:gcp:GcpPlatform", name, None, formerly(opts, "mlops:gcp:Platform"))
         settings = gcp_settings(spec)
         self._name_prefix = name
         self._spec = spec
         self.project = settings.project
         self.labels = platform_labels(spec)
+        project_number = self._provider_and_apis(settings)
+        self._key = PlatformKey(
+            f"{name}-kms",
+            PlatformKeyArgs(spec.base_name, spec.region, spec.deletion_protection, keep=spec.is_prod),
+            opts=self._child(self._after_apis),
+        )
+        self._grants = self._key_grants(project_number)
+        self._network = Network(
+            f"{name}-network",
+            NetworkArgs(spec.base_name, spec.region, spec.network, flow_logs=spec.is_prod),
+            opts=self._child(self._after_apis),
+        )
+        self.registry = ImageRegistry(
+            f"{name}-registry",
+            ImageRegistryArgs(
+                spec.base_name,
+                settings.project,
+                spec.region,
+                self._key.key_id,
+                self._grants["registry-agent"],
+                spec.deletion_protection,
+            ),
+            opts=self._child(self._after_apis),
+        )
+        pools = pools_of(spec)
+        self._cluster, node_pools = self._cluster_and_pools(pools)
+        store = Buckets(
+            f"{name}-storage",
+            BucketsArgs(
+                spec.base_name,
+                settings.project,
+                spec.region,
+                spec.storage,
+                self._key.key_id,
+                self._grants["gcs-agent"],
+                spec.deletion_protection,
+            ),
+            opts=self._child(self._after_apis),
+        )
+        postgres = self._databases()
+        redis = self._online_store()
+        if settings.billing_account:
+            Budget(
+                f"{name}-budget",
+                BudgetArgs(spec.base_name, settings.billing_account, project_number, spec.budget, self.labels),
+                opts=self._child(self._after_apis),
+            )
+
+        # Kubernetes resources wait for the node pools: Helm releases need nodes to become ready.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self._cluster.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
+        )
+        cmek_storage_class(
+            f"{name}-{STORAGE_CLASS_NAME}",
+            self._key.key_id,
+            retain=spec.deletion_protection,
+            labels=app_labels(spec.base_name, "storage"),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=[self._grants["compute-agent"]]
+            ),
+        )
+        self._expose(store, postgres, redis, pools)
+
+    def _provider_and_apis(self, settings: GcpSpec) -> pulumi.Output[str]:
+        """The one GCP provider (platform labels on every resource) and the project's APIs; the project number."""
+        name, spec = self._name_prefix, self._spec
         self.gcp_provider = gcp.Provider(
             f"{name}-gcp",
             project=settings.project,
@@ -143,64 +214,51 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
             user_project_override=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        protect = spec.deletion_protection
         apis = ProjectApis(
             f"{name}-apis",
             PLATFORM_APIS + (BUDGET_APIS if settings.billing_account else ()),
             opts=self._child(),
         )
-        after_apis: list[pulumi.Resource] = [apis]
-        project_number = gcp.organizations.get_project_output(
+        self._after_apis: list[pulumi.Resource] = [apis]
+        number: pulumi.Output[str] = gcp.organizations.get_project_output(
             project_id=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
         ).number
+        return number
 
-        key = PlatformKey(
-            f"{name}-kms",
-            PlatformKeyArgs(spec.base_name, spec.region, protect, keep=spec.is_prod),
-            opts=self._child(after_apis),
-        )
+    def _key_grants(self, project_number: pulumi.Output[str]) -> dict[str, pulumi.Resource]:
+        """The service agents' permissions on the platform key, by agent: each data service waits for its own."""
+        key, name = self._key, self._name_prefix
         grants = {agent: key.allow(agent, agent_member(project_number, domain)) for agent, domain in KEY_USERS.items()}
         # The Cloud SQL agent exists once the API is used: ServiceIdentity creates it, then it may use the key.
         sql_agent = gcp.projects.ServiceIdentity(
-            f"{name}-sql-agent", service="sqladmin.googleapis.com", opts=self._child(after_apis)
+            f"{name}-sql-agent", service="sqladmin.googleapis.com", opts=self._child(self._after_apis)
         )
         grants["sql-agent"] = key.allow("sql-agent", sql_agent.email.apply(lambda email: f"serviceAccount:{email}"))
         gcs_agent = gcp.storage.get_project_service_account_output(
-            project=settings.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
+            project=self.project, opts=pulumi.InvokeOutputOptions(provider=self.gcp_provider)
         )
         grants["gcs-agent"] = key.allow("gcs-agent", gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}"))
+        return grants
 
-        network = Network(
-            f"{name}-network",
-            NetworkArgs(spec.base_name, spec.region, spec.network, flow_logs=spec.is_prod),
-            opts=self._child(after_apis),
-        )
-        self.registry = ImageRegistry(
-            f"{name}-registry",
-            ImageRegistryArgs(
-                spec.base_name, settings.project, spec.region, key.key_id, grants["registry-agent"], protect
-            ),
-            opts=self._child(after_apis),
-        )
-        pools = pools_of(spec)
+    def _cluster_and_pools(self, pools: Mapping[PoolName, NodePoolSpec]) -> tuple[GkeCluster, NodePools]:
+        """The GKE cluster and its node pools, each pool under a node identity of its own."""
+        spec, name = self._spec, self._name_prefix
         node_identities = NodeIdentities(
             f"{name}-node-identities",
-            NodeIdentitiesArgs(
-                spec.base_name, settings.project, tuple(pools), self.registry.repository.name, spec.region
-            ),
-            opts=self._child(after_apis),
+            NodeIdentitiesArgs(spec.base_name, self.project, tuple(pools), self.registry.repository.name, spec.region),
+            opts=self._child(self._after_apis),
         )
         cluster = GkeCluster(
             f"{name}-gke",
             GkeClusterArgs(
                 spec=spec,
-                project=settings.project,
-                network=network,
-                key_id=key.key_id,
-                key_grant=grants["gke-agent"],
+                project=self.project,
+                network=self._network,
+                key_id=self._key.key_id,
+                key_grant=self._grants["gke-agent"],
                 default_pool_service_account=node_identities.emails["system"],
             ),
-            opts=self._child(after_apis),
+            opts=self._child(self._after_apis),
         )
         node_pools = NodePools(
             f"{name}-pools",
@@ -209,48 +267,46 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 cluster_id=cluster.cluster.id,
                 cluster_location=cluster.location,
                 regional=cluster_location(spec) == spec.region,
-                node_tag=network.node_tag,
+                node_tag=self._network.node_tag,
                 identities=node_identities,
-                boot_disk_key_id=key.key_id,
-                boot_disk_key_grant=grants["compute-agent"],
+                boot_disk_key_id=self._key.key_id,
+                boot_disk_key_grant=self._grants["compute-agent"],
                 resource_labels=self.labels,
             ),
             opts=self._child(),
         )
-        store = ObjectStore(
-            f"{name}-storage",
-            ObjectStoreArgs(
-                spec.base_name, settings.project, spec.region, spec.storage, key.key_id, grants["gcs-agent"], protect
+        return cluster, node_pools
+
+    def _database_server(self, role: str, engine: CloudSqlEngine, sizing: DatabaseSpec) -> DatabaseServer:
+        spec = self._spec
+        return DatabaseServer(
+            f"{self._name_prefix}-{role}",
+            DatabaseServerArgs(
+                base_name=spec.base_name,
+                region=spec.region,
+                engine=engine,
+                sizing=sizing,
+                vpc_id=self._network.vpc_id,
+                private_services=self._network.private_services,
+                key_id=self._key.key_id,
+                key_grant=self._grants["sql-agent"],
+                protect=spec.deletion_protection,
+                labels=self.labels,
+                final_backup=spec.is_prod,
             ),
-            opts=self._child(after_apis),
+            opts=self._child(self._after_apis),
         )
 
-        def cloud_sql(role: str, engine: CloudSqlEngine, sizing: DatabaseSpec) -> CloudSqlDatabase:
-            return CloudSqlDatabase(
-                f"{name}-{role}",
-                CloudSqlArgs(
-                    base_name=spec.base_name,
-                    region=spec.region,
-                    engine=engine,
-                    sizing=sizing,
-                    vpc_id=network.vpc_id,
-                    private_services=network.private_services,
-                    key_id=key.key_id,
-                    key_grant=grants["sql-agent"],
-                    protect=protect,
-                    labels=self.labels,
-                    final_backup=spec.is_prod,
-                ),
-                opts=self._child(after_apis),
-            )
-
-        postgres = cloud_sql("postgres", postgres_engine(spec.database.engine_version), spec.database)
-        # Kubeflow Pipelines' own MySQL, only when KFP is deployed; in-cluster clients reach it through the proxy.
-        self._mysql: CloudSqlDatabase | None = None
+    def _databases(self) -> DatabaseServer:
+        """The shared PostgreSQL, and Kubeflow Pipelines' own MySQL only when KFP is deployed (in-cluster clients
+        reach it through the Cloud SQL Auth Proxy)."""
+        spec = self._spec
+        postgres = self._database_server("postgres", postgres_engine(spec.database.engine_version), spec.database)
+        self._mysql: DatabaseServer | None = None
         self.pipelines_database: MysqlServer | None = None
         if spec.services.kubeflow:
             sizing = spec.pipelines_database
-            self._mysql = cloud_sql("mysql", mysql_engine(sizing.engine_version), sizing)
+            self._mysql = self._database_server("mysql", mysql_engine(sizing.engine_version), sizing)
             self.pipelines_database = MysqlServer(
                 host=self._mysql.private_ip,
                 port=self._mysql.port,
@@ -258,41 +314,29 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
                 admin_password=self._mysql.admin_password,
                 connector=cloud_sql_proxy(self._mysql.instance.connection_name),
             )
-        redis = RedisStore(
-            f"{name}-online-store",
-            RedisStoreArgs(
+        return postgres
+
+    def _online_store(self) -> RedisOnlineStore:
+        spec = self._spec
+        return RedisOnlineStore(
+            f"{self._name_prefix}-online-store",
+            RedisOnlineStoreArgs(
                 spec.base_name,
                 spec.region,
                 spec.online_store,
-                network.vpc_id,
-                network.private_services,
-                key.key_id,
-                grants["redis-agent"],
-                protect,
+                self._network.vpc_id,
+                self._network.private_services,
+                self._key.key_id,
+                self._grants["redis-agent"],
+                spec.deletion_protection,
             ),
-            opts=self._child(after_apis),
-        )
-        if settings.billing_account:
-            ProjectBudget(
-                f"{name}-budget",
-                ProjectBudgetArgs(spec.base_name, settings.billing_account, project_number, spec.budget, self.labels),
-                opts=self._child(after_apis),
-            )
-
-        # Kubernetes resources wait for the node pools: Helm releases need nodes to become ready.
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=cluster.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
-        )
-        cmek_storage_class(
-            f"{name}-{STORAGE_CLASS_NAME}",
-            key.key_id,
-            retain=protect,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[grants["compute-agent"]]),
+            opts=self._child(self._after_apis),
         )
 
-        self._cluster = cluster
+    def _expose(
+        self, store: Buckets, postgres: DatabaseServer, redis: RedisOnlineStore, pools: Mapping[PoolName, NodePoolSpec]
+    ) -> None:
+        """The `CloudPlatform` contract the in-cluster layer reads."""
         self._database_private_ip = postgres.private_ip
         self._identities: dict[str, pulumi.Output[str]] = {}
         self.buckets: Mapping[BucketRole, Bucket] = store.buckets
@@ -314,10 +358,14 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         # GKE installs the NVIDIA driver and device plugin and scales pools itself; DCGM metrics come from GKE too.
         self.gpu = GpuSupport(pool_present="gpu" in pools, install_device_plugin=False, dcgm_exporter=False)
         self.storage_class = STORAGE_CLASS_NAME
-        self.role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]] = role_subjects(spec)
-        self.cluster_name: pulumi.Output[str] = cluster.name
+        self.role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]] = role_subjects(self._spec)
+        self.cluster_name: pulumi.Output[str] = self._cluster.name
         self.register_outputs(
-            {"clusterName": cluster.name, "registryUrl": self.registry_url, "databasePrivateIp": postgres.private_ip}
+            {
+                "clusterName": self._cluster.name,
+                "registryUrl": self.registry_url,
+                "databasePrivateIp": postgres.private_ip,
+            }
         )
 
     def _child(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:

@@ -9,13 +9,14 @@ import pulumi_gcp as gcp
 
 from components.contract import Bucket
 from components.gcp.naming import bucket_name
+from components.renames import formerly
 from components.spec import BUCKET_ROLES, BucketRole, StorageSpec
 
 GCS_RULE = gcp.storage.BucketLifecycleRuleArgs
 
 
 @dataclass(frozen=True)
-class ObjectStoreArgs:
+class BucketsArgs:
     base_name: str
     project: str
     region: str
@@ -64,12 +65,12 @@ def lifecycle_rules(role: BucketRole, storage: StorageSpec) -> list[gcp.storage.
     return rules
 
 
-class ObjectStore(pulumi.ComponentResource):
+class Buckets(pulumi.ComponentResource):
     buckets: dict[BucketRole, Bucket]
     resources: dict[BucketRole, gcp.storage.Bucket]
 
-    def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:gcp:ObjectStore", name, None, opts)
+    def __init__(self, name: str, args: BucketsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gcp:Buckets", name, None, formerly(opts, "mlops:gcp:ObjectStore"))
         self.resources = {}
         for role in BUCKET_ROLES:
             self.resources[role] = gcp.storage.Bucket(

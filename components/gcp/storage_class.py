@@ -6,6 +6,8 @@ workload volume under the same customer-managed key (rotation, revocation, audit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -13,11 +15,11 @@ STORAGE_CLASS_NAME = "pd-balanced-cmek"
 
 
 def cmek_storage_class(
-    name: str, key_id: pulumi.Input[str], retain: bool, opts: pulumi.ResourceOptions
+    name: str, key_id: pulumi.Input[str], retain: bool, labels: Mapping[str, str], opts: pulumi.ResourceOptions
 ) -> k8s.storage.v1.StorageClass:
     return k8s.storage.v1.StorageClass(
         name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS_NAME, labels={"app.kubernetes.io/managed-by": "pulumi"}),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS_NAME, labels=dict(labels)),
         provisioner="pd.csi.storage.gke.io",
         parameters={"type": "pd-balanced", "disk-encryption-kms-key": key_id},
         reclaim_policy="Retain" if retain else "Delete",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,10 @@ Manifest = Any
 TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - a per-pod emptyDir
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-platform"}
+PART_OF = "mlops-platform"
+# The platform's release (pyproject.toml, the one place it is set) as every object's `app.kubernetes.io/version`.
+PLATFORM_VERSION = importlib.metadata.version(PART_OF)
+VERSION_LABEL = "app.kubernetes.io/version"
 
 # In-cluster service endpoints (DNS names are fixed by the release/service names below).
 MLFLOW_SERVICE = "mlflow"
@@ -52,11 +56,26 @@ def service_url(service: str, namespace: str, port: int, scheme: str = "http") -
     return f"{scheme}://{service}.{namespace}.svc.cluster.local:{port}"
 
 
+def app_labels(base_name: str, component: str) -> dict[str, str]:
+    """The six recommended `app.kubernetes.io/*` labels (kubernetes.io/docs/concepts/overview/working-with-objects/
+    common-labels): `instance` is the platform installation (the stack's base name), `version` its release.
+
+    Never select on these as a whole: `version` changes with every release, and a Deployment's selector is immutable
+    (a changed selector fails the update). Selectors name the pods by `name` (and `instance`) only."""
+    return {
+        "app.kubernetes.io/name": component,
+        "app.kubernetes.io/instance": base_name,
+        VERSION_LABEL: PLATFORM_VERSION,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
 def labels(spec: PlatformSpec, component: str) -> dict[str, str]:
     """Labels on every object: what it is, who owns it, which environment (the policy pack checks them)."""
     return {
-        **MANAGED_BY,
-        "app.kubernetes.io/component": component,
+        **app_labels(spec.base_name, component),
         "mlops.io/environment": spec.environment,
         "mlops.io/team": spec.team,
         "mlops.io/cost-center": spec.cost_center,

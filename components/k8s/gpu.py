@@ -13,6 +13,7 @@ import pulumi
 
 from components.contract import CloudPlatform
 from components.k8s.common import GPU_NS, helm_release, placement_fields, resources
+from components.renames import formerly
 from components.spec import PlatformSpec
 from components.versions import DCGM_EXPORTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 
@@ -55,7 +56,7 @@ class GpuArgs:
 
 class GpuPlumbing(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:Gpu", name, None, opts)
+        super().__init__("mlops:k8s:GpuPlumbing", name, None, formerly(opts, "mlops:k8s:Gpu"))
         cloud = args.cloud
         if cloud.gpu.install_device_plugin:
             helm_release(

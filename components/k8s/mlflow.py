@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.contract import CloudPlatform, IdentityRequest
+from components.contract import CloudPlatform, Database, IdentityRequest
 from components.images import ImageRefs, split_ref
 from components.k8s.common import (
     MLFLOW_NS,
@@ -61,23 +61,10 @@ def allowed_hosts() -> list[str]:
     return names + [f"{name}:{MLFLOW_PORT}" for name in names] + list(PRIVATE_ADDRESS_PATTERNS)
 
 
-def mlflow_values(
-    spec: PlatformSpec,
-    cloud: CloudPlatform,
-    login: DatabaseLogin,
-    sa_annotations: dict[str, pulumi.Output[str]],
-    image: pulumi.Output[str],
-) -> dict[str, Any]:
-    """Chart values (keys of community-charts/mlflow 1.11.5 values.yaml); credentials only as Secret references."""
+def image_values(image: pulumi.Output[str]) -> dict[str, Any]:
+    """The server's and the migration init container's image: the one MLflow image, by digest."""
     parts = image.apply(split_ref)
-    bucket = cloud.buckets["models"].name
-    store = {"s3": {"enabled": True, "bucket": bucket, "path": ARTIFACT_PREFIX}}
-    if cloud.object_store_scheme == "gs":
-        store = {"gcs": {"enabled": True, "bucket": bucket, "path": ARTIFACT_PREFIX}}
-    db = cloud.database
-    values: dict[str, Any] = {
-        "fullnameOverride": MLFLOW_SERVICE,
-        "replicaCount": spec.mlflow.replicas,
+    return {
         # templates/_helpers.tpl:124-131 renders `<repository>:<tag>@<digest>` (the chart's default is 3.15.1).
         "image": {
             "repository": parts.apply(lambda p: p[0]),
@@ -92,7 +79,12 @@ def mlflow_values(
                 "tag": parts.apply(lambda p: f"{p[1]}@{p[2]}"),
             }
         },
-        "serviceAccount": {"create": True, "name": "mlflow", "automount": False, "annotations": sa_annotations},
+    }
+
+
+def security_values() -> dict[str, Any]:
+    """Restricted pod and container security contexts in the chart's keys."""
+    return {
         "podSecurityContext": {
             "fsGroup": MLFLOW_UID,
             "fsGroupChangePolicy": "OnRootMismatch",
@@ -109,6 +101,46 @@ def mlflow_values(
             "runAsGroup": MLFLOW_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+    }
+
+
+def auth_values(db: Database) -> dict[str, Any]:
+    """MLflow's basic auth: the admin from a Secret, users and permissions in PostgreSQL."""
+    return {
+        "enabled": True,
+        "existingAdminSecret": {"name": ADMIN_SECRET, "usernameKey": "username", "passwordKey": "password"},
+        "defaultPermission": "READ",
+        # Auth state in PostgreSQL so every replica sees the same users (SQLite would be per pod).
+        "postgres": {
+            "enabled": True,
+            "host": db.host,
+            "port": db.port,
+            "database": "mlflow_auth",
+            "driver": DB_DRIVER,
+            "existingSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
+        },
+    }
+
+
+def mlflow_values(
+    spec: PlatformSpec,
+    cloud: CloudPlatform,
+    login: DatabaseLogin,
+    sa_annotations: dict[str, pulumi.Output[str]],
+    image: pulumi.Output[str],
+) -> dict[str, Any]:
+    """Chart values (keys of community-charts/mlflow 1.11.5 values.yaml); credentials only as Secret references."""
+    bucket = cloud.buckets["models"].name
+    store = {"s3": {"enabled": True, "bucket": bucket, "path": ARTIFACT_PREFIX}}
+    if cloud.object_store_scheme == "gs":
+        store = {"gcs": {"enabled": True, "bucket": bucket, "path": ARTIFACT_PREFIX}}
+    db = cloud.database
+    values: dict[str, Any] = {
+        "fullnameOverride": MLFLOW_SERVICE,
+        "replicaCount": spec.mlflow.replicas,
+        **image_values(image),
+        "serviceAccount": {"create": True, "name": "mlflow", "automount": False, "annotations": sa_annotations},
+        **security_values(),
         "service": {"enabled": True, "type": "ClusterIP", "port": MLFLOW_PORT},
         "telemetry": {"enabled": False},
         "backendStore": {
@@ -137,20 +169,7 @@ def mlflow_values(
         **placement_fields(cloud.placements.get("system")),
     }
     if spec.mlflow.auth == "basic":
-        values["auth"] = {
-            "enabled": True,
-            "existingAdminSecret": {"name": ADMIN_SECRET, "usernameKey": "username", "passwordKey": "password"},
-            "defaultPermission": "READ",
-            # Auth state in PostgreSQL so every replica sees the same users (SQLite would be per pod).
-            "postgres": {
-                "enabled": True,
-                "host": db.host,
-                "port": db.port,
-                "database": "mlflow_auth",
-                "driver": DB_DRIVER,
-                "existingSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
-            },
-        }
+        values["auth"] = auth_values(db)
     return values
 
 

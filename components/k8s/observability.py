@@ -38,7 +38,7 @@ from components.k8s.common import (
 )
 from components.k8s.dashboards import dashboards
 from components.k8s.models.names import ModelNames
-from components.spec import PlatformSpec
+from components.spec import MonitoringSpec, PlatformSpec
 from components.versions import (
     KUBE_PROMETHEUS_STACK_CHART,
     KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG,
@@ -82,11 +82,62 @@ def rule_options(spec: PlatformSpec, cloud: CloudPlatform) -> RuleOptions:
     )
 
 
+def prometheus_values(monitoring: MonitoringSpec, cloud: CloudPlatform, system: dict[str, Any]) -> dict[str, Any]:
+    """Prometheus: retention and volume from the spec; every ServiceMonitor, PodMonitor and rule selected."""
+    return {
+        "prometheusSpec": {
+            "retention": monitoring.prometheus_retention,
+            "storageSpec": {
+                "volumeClaimTemplate": {
+                    "spec": {
+                        "storageClassName": cloud.storage_class,
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": f"{monitoring.prometheus_volume_gb}Gi"}},
+                    }
+                }
+            },
+            # Select every ServiceMonitor/PodMonitor/PrometheusRule, not only those labelled with this release.
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False,
+            "probeSelectorNilUsesHelmValues": False,
+            "resources": resources("500m", "2Gi", memory_limit="4Gi"),
+            **system,
+        }
+    }
+
+
+def grafana_values(monitoring: MonitoringSpec, cloud: CloudPlatform, system: dict[str, Any]) -> dict[str, Any]:
+    """Grafana: the generated admin Secret, a persistent volume, dashboards from every namespace's ConfigMaps."""
+    return {
+        "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        "persistence": {
+            "enabled": True,
+            "type": "pvc",
+            "storageClassName": cloud.storage_class,
+            "size": f"{monitoring.grafana_volume_gb}Gi",
+        },
+        "sidecar": {
+            "resources": resources("20m", "64Mi", memory_limit="128Mi"),
+            "dashboards": {
+                "enabled": True,
+                "label": "grafana_dashboard",
+                "labelValue": "1",
+                "searchNamespace": "ALL",
+            },
+        },
+        "defaultDashboardsTimezone": "utc",
+        # The data volume is group-owned through fsGroup 472: no root init container chowning it.
+        "initChownData": {"enabled": False},
+        "resources": resources("100m", "256Mi", memory_limit="512Mi"),
+        **system,
+    }
+
+
 def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
     """kube-prometheus-stack 88.5.3 values (and its grafana / kube-state-metrics subcharts)."""
     system = placement_fields(cloud.placements.get("system"))
     pool_key = pool_label_key(cloud)
-    monitoring = spec.monitoring
     return {
         "crds": {
             "enabled": True,
@@ -97,27 +148,7 @@ def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
                 "resources": resources("50m", "128Mi", memory_limit="256Mi"),
             },
         },
-        "prometheus": {
-            "prometheusSpec": {
-                "retention": monitoring.prometheus_retention,
-                "storageSpec": {
-                    "volumeClaimTemplate": {
-                        "spec": {
-                            "storageClassName": cloud.storage_class,
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": f"{monitoring.prometheus_volume_gb}Gi"}},
-                        }
-                    }
-                },
-                # Select every ServiceMonitor/PodMonitor/PrometheusRule, not only those labelled with this release.
-                "serviceMonitorSelectorNilUsesHelmValues": False,
-                "podMonitorSelectorNilUsesHelmValues": False,
-                "ruleSelectorNilUsesHelmValues": False,
-                "probeSelectorNilUsesHelmValues": False,
-                "resources": resources("500m", "2Gi", memory_limit="4Gi"),
-                **system,
-            }
-        },
+        "prometheus": prometheus_values(spec.monitoring, cloud, system),
         "alertmanager": {
             "alertmanagerSpec": {
                 # The config is our Secret (built from Pulumi secrets), never chart values.
@@ -128,29 +159,7 @@ def stack_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, Any]:
                 **system,
             }
         },
-        "grafana": {
-            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "persistence": {
-                "enabled": True,
-                "type": "pvc",
-                "storageClassName": cloud.storage_class,
-                "size": f"{monitoring.grafana_volume_gb}Gi",
-            },
-            "sidecar": {
-                "resources": resources("20m", "64Mi", memory_limit="128Mi"),
-                "dashboards": {
-                    "enabled": True,
-                    "label": "grafana_dashboard",
-                    "labelValue": "1",
-                    "searchNamespace": "ALL",
-                },
-            },
-            "defaultDashboardsTimezone": "utc",
-            # The data volume is group-owned through fsGroup 472: no root init container chowning it.
-            "initChownData": {"enabled": False},
-            "resources": resources("100m", "256Mi", memory_limit="512Mi"),
-            **system,
-        },
+        "grafana": grafana_values(spec.monitoring, cloud, system),
         "kube-state-metrics": {
             "metricLabelsAllowlist": [f"nodes=[{pool_key}]"] if pool_key else [],
             "resources": resources("50m", "128Mi", memory_limit="256Mi"),
@@ -213,49 +222,13 @@ class Observability(pulumi.ComponentResource):
         spec, cloud = args.spec, args.cloud
         meta_labels = labels(spec, "monitoring")
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        admin = random.RandomPassword(
-            "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        grafana_secret = k8s.core.v1.Secret(
-            "grafana-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SECRET, namespace=MONITORING_NS, labels=meta_labels),
-            type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": as_secret(admin.result)},
-            opts=child,
-        )
-        alerting = args.alerting
-        missing = [
-            name
-            for name, value in (
-                ("slackWebhookUrl", alerting.slack_webhook_url),
-                ("pagerdutyRoutingKey", alerting.pagerduty_routing_key),
-            )
-            if value is None
-        ]
-        if missing:
-            pulumi.log.warn(
-                f"mlops:{' and mlops:'.join(missing)} not set: those alerts go to the null receiver "
-                "(set them with `pulumi config set --secret`)",
-                resource=self,
-            )
-        channel = spec.monitoring.slack_channel
-        config = pulumi.Output.all(
-            pulumi.Output.from_input(alerting.slack_webhook_url),
-            pulumi.Output.from_input(alerting.pagerduty_routing_key),
-        ).apply(lambda v: yaml.safe_dump(alertmanager_config(v[0], v[1], channel), sort_keys=False))
-        am_secret = k8s.core.v1.Secret(
-            "alertmanager-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERTMANAGER_SECRET, namespace=MONITORING_NS, labels=meta_labels),
-            type="Opaque",
-            string_data={"alertmanager.yaml": as_secret(config)},
-            opts=child,
-        )
+        secrets = self._secrets(spec, args.alerting, meta_labels, child)
         self.release = helm_release(
             RELEASE,
             KUBE_PROMETHEUS_STACK_CHART,
             MONITORING_NS,
             stack_values(spec, cloud),
-            pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, grafana_secret, am_secret]),
+            pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *secrets]),
             timeout_seconds=900,
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, self.release])
@@ -290,3 +263,45 @@ class Observability(pulumi.ComponentResource):
         self.grafana_url = service_url(GRAFANA_SERVICE, MONITORING_NS, 80)
         self.pushgateway_url = service_url(PUSHGATEWAY_SERVICE, MONITORING_NS, PUSHGATEWAY_PORT)
         self.register_outputs({"grafanaUrl": self.grafana_url})
+
+    def _secrets(
+        self, spec: PlatformSpec, alerting: AlertingSecrets, meta_labels: dict[str, str], child: pulumi.ResourceOptions
+    ) -> list[k8s.core.v1.Secret]:
+        """Grafana's generated admin login and Alertmanager's configuration, built from the Pulumi secrets."""
+        admin = random.RandomPassword(
+            "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        grafana_secret = k8s.core.v1.Secret(
+            "grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SECRET, namespace=MONITORING_NS, labels=meta_labels),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": as_secret(admin.result)},
+            opts=child,
+        )
+        missing = [
+            name
+            for name, value in (
+                ("slackWebhookUrl", alerting.slack_webhook_url),
+                ("pagerdutyRoutingKey", alerting.pagerduty_routing_key),
+            )
+            if value is None
+        ]
+        if missing:
+            pulumi.log.warn(
+                f"mlops:{' and mlops:'.join(missing)} not set: those alerts go to the null receiver "
+                "(set them with `pulumi config set --secret`)",
+                resource=self,
+            )
+        channel = spec.monitoring.slack_channel
+        config = pulumi.Output.all(
+            pulumi.Output.from_input(alerting.slack_webhook_url),
+            pulumi.Output.from_input(alerting.pagerduty_routing_key),
+        ).apply(lambda v: yaml.safe_dump(alertmanager_config(v[0], v[1], channel), sort_keys=False))
+        am_secret = k8s.core.v1.Secret(
+            "alertmanager-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERTMANAGER_SECRET, namespace=MONITORING_NS, labels=meta_labels),
+            type="Opaque",
+            string_data={"alertmanager.yaml": as_secret(config)},
+            opts=child,
+        )
+        return [grafana_secret, am_secret]

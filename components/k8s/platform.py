@@ -19,6 +19,7 @@ from components.k8s.observability import AlertingSecrets, Observability, Observa
 from components.k8s.rbac import PlatformRbac, RbacArgs
 from components.k8s.tenancy import Tenancy, TenancyArgs
 from components.k8s.workloads import PlatformEndpoints, Workloads, WorkloadsArgs
+from components.renames import formerly
 from components.spec import PlatformSpec
 
 
@@ -35,7 +36,7 @@ class InClusterPlatform(pulumi.ComponentResource):
     platform-deployed workloads; each service only when `spec.services` enables it."""
 
     def __init__(self, name: str, args: InClusterPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:Platform", name, None, opts)
+        super().__init__("mlops:k8s:InClusterPlatform", name, None, formerly(opts, "mlops:k8s:Platform"))
         spec, cloud = args.spec, args.cloud
         services = spec.services
         parent = pulumi.ResourceOptions(parent=self)

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components.contract import CloudPlatform, RbacSubject
 from components.k8s.common import KUBEFLOW_NS, Manifest, labels
+from components.renames import formerly
 from components.spec import PlatformRole, PlatformSpec
 
 READ = ["get", "list", "watch"]
@@ -102,7 +103,7 @@ class PlatformRbac(pulumi.ComponentResource):
     read-only viewers and platform admins (cluster-admin equivalent)."""
 
     def __init__(self, name: str, args: RbacArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:Rbac", name, None, opts)
+        super().__init__("mlops:k8s:PlatformRbac", name, None, formerly(opts, "mlops:k8s:Rbac"))
         spec, cloud = args.spec, args.cloud
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         meta_labels = labels(spec, "rbac")

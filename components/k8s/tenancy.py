@@ -244,7 +244,44 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
     labels, never by address (Cilium, GKE Dataplane V2, never matches pods with ipBlock); `make verify` (check 7)
     proves every flow the platform needs is allowed and nothing else is open into the namespace."""
     everything: dict[str, Any] = {}
-    policies: dict[str, Manifest] = {
+    policies = baseline_policies()
+    ports = scrape_ports(plan, spec)
+    if spec.services.monitoring and ports:
+        policies["allow-prometheus-scrape"] = {
+            "podSelector": everything,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{**_ns_selector(MONITORING_NS), "podSelector": {"matchLabels": PROMETHEUS_PODS}}],
+                    "ports": _ports(*ports),
+                }
+            ],
+        }
+    for hook in (h for h in webhooks(spec) if h.namespace == plan.name):
+        policies["allow-api-server-webhooks"] = {
+            "podSelector": {"matchLabels": hook.pods},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": _private_peers(api_server_cidr(spec, cloud)), "ports": _ports(hook.port)}],
+        }
+    if plan.name == MONITORING_NS:
+        # Prometheus scrapes pods in every namespace, and node-exporter, kubelets and kube-proxy on node IPs.
+        policies["allow-prometheus-scrape-egress"] = {
+            "podSelector": {"matchLabels": PROMETHEUS_PODS},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"namespaceSelector": everything}]},
+                {"to": _private_peers(), "ports": _ports(*NODE_SCRAPE_PORTS)},
+            ],
+        }
+    policies |= data_store_policies(plan, cloud)
+    policies |= platform_service_policies(plan, spec)
+    return policies
+
+
+def baseline_policies() -> dict[str, Manifest]:
+    """Every namespace: deny all, then DNS, traffic inside the namespace and HTTPS egress."""
+    everything: dict[str, Any] = {}
+    return {
         "default-deny-all": {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
             "podSelector": everything,
@@ -264,18 +301,12 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
             "egress": [{"ports": _ports(HTTPS_PORT)}],
         },
     }
-    ports = scrape_ports(plan, spec)
-    if spec.services.monitoring and ports:
-        policies["allow-prometheus-scrape"] = {
-            "podSelector": everything,
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [{**_ns_selector(MONITORING_NS), "podSelector": {"matchLabels": PROMETHEUS_PODS}}],
-                    "ports": _ports(*ports),
-                }
-            ],
-        }
+
+
+def data_store_policies(plan: NamespacePlan, cloud: CloudPlatform) -> dict[str, Manifest]:
+    """Egress to the managed databases and the online store, for the namespaces whose workloads use them."""
+    everything: dict[str, Any] = {}
+    policies: dict[str, Manifest] = {}
     store_ports = ([cloud.database.port] if plan.needs_database else []) + (
         [cloud.online_store.port] if plan.needs_online_store else []
     )
@@ -291,22 +322,12 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
             "policyTypes": ["Egress"],
             "egress": [{"to": _private_peers(), "ports": _ports(*sorted(set(store_ports)))}],
         }
-    for hook in (h for h in webhooks(spec) if h.namespace == plan.name):
-        policies["allow-api-server-webhooks"] = {
-            "podSelector": {"matchLabels": hook.pods},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": _private_peers(api_server_cidr(spec, cloud)), "ports": _ports(hook.port)}],
-        }
-    if plan.name == MONITORING_NS:
-        # Prometheus scrapes pods in every namespace, and node-exporter, kubelets and kube-proxy on node IPs.
-        policies["allow-prometheus-scrape-egress"] = {
-            "podSelector": {"matchLabels": PROMETHEUS_PODS},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {"to": [{"namespaceSelector": everything}]},
-                {"to": _private_peers(), "ports": _ports(*NODE_SCRAPE_PORTS)},
-            ],
-        }
+    return policies
+
+
+def platform_service_policies(plan: NamespacePlan, spec: PlatformSpec) -> dict[str, Manifest]:
+    """Client namespaces reach the platform services (MLflow, Feast, the Pushgateway, KFP) and nothing else."""
+    policies: dict[str, Manifest] = {}
     clients = client_namespaces(spec)
     services = platform_services(spec)
     if plan.name in clients:

@@ -4,7 +4,7 @@ One model, three callers: `make cost` (the offline plan), the budget line of `ma
 policies (the resources a real `pulumi preview` sees). Each caller turns its resources into `PricedResource`s; a rule
 per resource type prices what would be created (node group scaling, instance types, database class and storage,
 Multi-AZ, cache nodes, NAT gateways, buckets, log retention, volumes in Helm values) with the pinned catalog. The usage
-assumptions and the budget come from the `mlops:cost:Assumptions` component the stack program records.
+assumptions and the budget come from the `mlops:cost:CostAssumptions` component the stack program records.
 
 Scenarios: idle = every pool at its minimum (a GPU pool that scales to zero costs nothing); typical = the average pool
 sizes and GPU node-hours of `mlops:cost`; peak = every pool at its maximum. Storage, logs and traffic are the same
@@ -144,7 +144,7 @@ class BudgetCheck:
 class Assumptions:
     usage: CostSpec
     recorded: bool
-    """False: the graph holds no mlops:cost:Assumptions (a plan from before it existed); defaults are used."""
+    """False: the graph holds no mlops:cost:CostAssumptions (a plan from before it existed); defaults are used."""
     budget_limit: float | None
     enforce: bool
 

@@ -58,6 +58,7 @@ class RecordedResource:
     additional_secret_outputs: list[str]
     secret_inputs: list[str]
     id: str = ""
+    aliases: list[dict[str, Any]] = field(default_factory=list)  # former identities (alias specs, wire names)
 
     @property
     def package(self) -> str:
@@ -242,6 +243,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             additional_secret_outputs=sorted(request.additionalSecretOutputs),
             secret_inputs=sorted(_secret_paths(raw)),
             id=response.id,
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
         )
         record.outputs = _plain(self.resources[urn].state) if urn in self.resources else {}
         if not duplicate:

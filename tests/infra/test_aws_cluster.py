@@ -83,7 +83,7 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(stack: str) -> Non
     pinned = EKS_ADDON_VERSIONS[stack_spec(stack).cluster.kubernetes_version]
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == pinned
     groups = {g.urn for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
-    node_component = plan.of_type("mlops:aws:NodeGroups")[0]
+    node_component = plan.of_type("mlops:aws:NodePools")[0]
     for early in ("vpc-cni", "kube-proxy"):
         assert addons[early].urn in node_component.dependencies  # nodes need the CNI to become Ready
     for late in ("coredns", "aws-ebs-csi-driver"):

@@ -162,7 +162,7 @@ def test_granted_identity_annotates_its_service_account_with_the_role_arn(stack:
     assert set(mlflow.service_account_annotations) == {"eks.amazonaws.com/role-arn"}
     base = stack_spec(stack).base_name
     assert roles[f"{base}-identity-mlflow"] == f"arn:aws:iam::{ACCOUNT}:role/{base}-mlflow"
-    (platform_component,) = plan.of_type("mlops:aws:Platform")
+    (platform_component,) = plan.of_type("mlops:aws:AwsPlatform")
     role = named(plan, ROLE, "-identity-mlflow")
     assert role.parent == platform_component.urn
 

@@ -622,7 +622,7 @@ def test_pulumi_project_points_at_the_stack_program() -> None:
 
 
 def test_readme_configuration_reference_is_current() -> None:
-    from infra.config import readme_with_reference
+    from infra.config_reference import readme_with_reference
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert readme == readme_with_reference(readme), "run `make docs` to regenerate the configuration reference"

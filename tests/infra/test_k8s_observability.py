@@ -16,10 +16,10 @@ import yaml
 from components.k8s import metrics
 from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, rule_groups
 from components.k8s.dashboards import panel_exprs
-from components.k8s.testing import FAKE_PAGERDUTY_KEY, FAKE_SLACK_WEBHOOK, fake_cloud_plan, kube_objects
 from components.spec import PlatformSpec
 from infra.plan.engine import PROJECT_ROOT, Plan
 from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.fake_cloud import FAKE_PAGERDUTY_KEY, FAKE_SLACK_WEBHOOK, fake_cloud_plan, kube_objects
 
 SERVING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/serving/metrics.py"
 MONITORING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/monitoring/metrics.py"

@@ -11,7 +11,11 @@ import pytest
 
 from components import versions
 from components.k8s.database import bootstrap_sql, service_databases
-from components.k8s.testing import (
+from components.spec import PlatformSpec
+from infra.plan.engine import Plan
+from infra.plan.manifests import HELM_RELEASE, validate_plan
+from tests.infra.conftest import STACKS, stack_config, stack_spec
+from tests.infra.fake_cloud import (
     FAKE_DB_ADMIN_PASSWORD,
     FAKE_HMAC_SECRET,
     FAKE_MYSQL_ADMIN_PASSWORD,
@@ -23,10 +27,6 @@ from components.k8s.testing import (
     flavour_of,
     kube_objects,
 )
-from components.spec import PlatformSpec
-from infra.plan.engine import Plan
-from infra.plan.manifests import HELM_RELEASE, validate_plan
-from tests.infra.conftest import STACKS, stack_config, stack_spec
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from components.k8s.common import KUBEFLOW_NS, MONITORING_NS, WORKLOADS_NS
-from components.k8s.testing import fake_cloud_plan, kube_objects
 from components.spec import PLATFORM_ROLES, PlatformSpec
 from infra.plan.engine import Plan
 from tests.infra.conftest import STACKS, stack_spec
+from tests.infra.fake_cloud import fake_cloud_plan, kube_objects
 
 ALL_NAMESPACES = {"platform-bootstrap", "ml-workloads", "mlflow", "kubeflow", "feast", "monitoring"}
 

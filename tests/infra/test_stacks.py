@@ -15,14 +15,14 @@ from policies.offline import evaluate
 from tests.infra.conftest import AWS_RENAMED, GCP_RENAMED, RENAMED, STACKS, stack_spec
 
 StackPlan = Callable[[str], Plan]
-IN_CLUSTER = "mlops:k8s:Platform"
+IN_CLUSTER = "mlops:k8s:InClusterPlatform"
 # What differs between the clouds by design: GKE manages the NVIDIA device plugin and DCGM metrics itself, so the
 # in-cluster GPU plumbing (its component, and its namespace with that namespace's policies) exists on AWS only.
-GPU_PLUMBING = "mlops:k8s:Gpu"
+GPU_PLUMBING = "mlops:k8s:GpuPlumbing"
 # And Kubeflow Pipelines' database connection: GCP reaches its Cloud SQL through the Cloud SQL Auth Proxy, the way
 # upstream's env/gcp connects (a component with its Deployment, Service, ServiceAccount and, when highly available,
 # PodDisruptionBudget); AWS reaches RDS directly over TLS. Nothing else of the in-cluster layer may differ.
-DATABASE_CONNECTOR = "mlops:k8s:DatabaseConnector"
+DATABASE_CONNECTOR = "mlops:k8s:ConnectorDeployment"
 
 
 def subtree(resources: list[RecordedResource], type_: str) -> list[RecordedResource]:

@@ -10,6 +10,7 @@ protected by a disruption budget when the database is highly available.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +25,7 @@ from components.k8s.common import (
     restricted_pod_security,
     service_account,
 )
+from components.renames import formerly
 from components.spec import PlatformSpec
 
 IDENTITY_NAME = "sql-proxy"
@@ -42,12 +44,44 @@ class ConnectorArgs:
     namespace: k8s.core.v1.Namespace
 
 
+def proxy_container(connector: DatabaseConnector) -> dict[str, Any]:
+    """The connector's one container: its listener, its health endpoints as the three probes, restricted."""
+    probe = {"port": connector.health_port}
+    return {
+        "name": "proxy",
+        "image": connector.image,
+        "args": list(connector.args),
+        "ports": [
+            {"name": "mysql", "containerPort": connector.port},
+            {"name": "health", "containerPort": connector.health_port},
+        ],
+        "startupProbe": {
+            "httpGet": {**probe, "path": connector.probe_paths["startup"]},
+            "periodSeconds": 1,
+            "failureThreshold": 20,
+        },
+        "livenessProbe": {
+            "httpGet": {**probe, "path": connector.probe_paths["liveness"]},
+            "periodSeconds": 60,
+            "timeoutSeconds": 30,
+            "failureThreshold": 5,
+        },
+        "readinessProbe": {
+            "httpGet": {**probe, "path": connector.probe_paths["readiness"]},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+        },
+        "securityContext": restricted_container_security(connector.uid),
+        "resources": resources("50m", "64Mi", memory_limit="256Mi"),
+    }
+
+
 class ConnectorDeployment(pulumi.ComponentResource):
     service: k8s.core.v1.Service
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: ConnectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:DatabaseConnector", name, None, opts)
+        super().__init__("mlops:k8s:ConnectorDeployment", name, None, formerly(opts, "mlops:k8s:DatabaseConnector"))
         spec, connector = args.spec, args.connector
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
         identity = args.cloud.grant_workload_identity(
@@ -58,7 +92,6 @@ class ConnectorDeployment(pulumi.ComponentResource):
         selector = connector_selector(connector)
         pod_labels = {**labels(spec, connector.name), **selector}
         replicas = 2 if spec.pipelines_database.high_availability else 1
-        probe = {"port": connector.health_port}
         self.deployment = k8s.apps.v1.Deployment(
             f"{KUBEFLOW_NS}-{connector.name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=connector.name, namespace=KUBEFLOW_NS, labels=pod_labels),
@@ -80,35 +113,7 @@ class ConnectorDeployment(pulumi.ComponentResource):
                                 "labelSelector": {"matchLabels": selector},
                             }
                         ],
-                        "containers": [
-                            {
-                                "name": "proxy",
-                                "image": connector.image,
-                                "args": list(connector.args),
-                                "ports": [
-                                    {"name": "mysql", "containerPort": connector.port},
-                                    {"name": "health", "containerPort": connector.health_port},
-                                ],
-                                "startupProbe": {
-                                    "httpGet": {**probe, "path": connector.probe_paths["startup"]},
-                                    "periodSeconds": 1,
-                                    "failureThreshold": 20,
-                                },
-                                "livenessProbe": {
-                                    "httpGet": {**probe, "path": connector.probe_paths["liveness"]},
-                                    "periodSeconds": 60,
-                                    "timeoutSeconds": 30,
-                                    "failureThreshold": 5,
-                                },
-                                "readinessProbe": {
-                                    "httpGet": {**probe, "path": connector.probe_paths["readiness"]},
-                                    "periodSeconds": 10,
-                                    "timeoutSeconds": 5,
-                                },
-                                "securityContext": restricted_container_security(connector.uid),
-                                "resources": resources("50m", "64Mi", memory_limit="256Mi"),
-                            }
-                        ],
+                        "containers": [proxy_container(connector)],
                     },
                 },
             },

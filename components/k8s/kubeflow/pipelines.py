@@ -35,7 +35,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.contract import CloudPlatform, IdentityRequest, S3Api
+from components.contract import CloudPlatform, IdentityRequest, MysqlServer, S3Api, S3Credentials
 from components.k8s.common import (
     KFP_API_HTTP_PORT,
     KFP_API_SERVICE,
@@ -145,16 +145,29 @@ class KubeflowArgs:
 class KubeflowPipelines(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubeflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:KubeflowPipelines", name, None, opts)
-        spec, cloud = args.spec, args.cloud
-        mysql = cloud.pipelines_database
+        mysql = args.cloud.pipelines_database
         if mysql is None:
             raise ValueError("services.kubeflow is on but the cloud layer created no pipelines database")
-        child = pulumi.ResourceOptions(parent=self)
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
-        meta_labels = labels(spec, "kubeflow")
-        scheme, bucket = cloud.object_store_scheme, cloud.buckets["pipelines"].name
+        self._args = args
+        self._in_ns = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
+        self._labels = labels(args.spec, "kubeflow")
+        # Everything upstream's manifests expect to exist before they are applied.
+        self._owned: list[pulumi.Resource] = []
+        api = self._identities()
+        password = self._database(mysql)
+        self._configuration(client_connection(mysql), password, api)
+        self.directory = k8s.kustomize.v2.Directory(
+            "kubeflow-pipelines",
+            directory=overlay_path(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, *self._owned]),
+        )
+        self.api_url = service_url(KFP_API_SERVICE, KUBEFLOW_NS, KFP_API_HTTP_PORT)
+        self.register_outputs({"apiUrl": self.api_url})
 
-        # Identities: the API server is an S3-only client (keys on GCP), the runner and the UI use workload identity.
+    def _identities(self) -> S3Credentials:
+        """The API server is an S3-only client (keys on GCP), the runner and the UI use workload identity. Upstream's
+        pods use the Kubernetes API through these accounts (token mounted, as upstream's accounts do)."""
+        cloud, child = self._args.cloud, pulumi.ResourceOptions(parent=self)
         api = cloud.grant_s3_credentials(
             IdentityRequest("kfp", KUBEFLOW_NS, "ml-pipeline", {"pipelines": "readwrite"}), child
         )
@@ -171,70 +184,54 @@ class KubeflowPipelines(pulumi.ComponentResource):
         ui = cloud.grant_workload_identity(
             IdentityRequest("kfp-ui", KUBEFLOW_NS, "ml-pipeline-ui", {"pipelines": "read"}), child
         )
-        # Upstream's pods use the Kubernetes API through these accounts (token mounted, as upstream's accounts do).
-        owned: list[pulumi.Resource] = [
-            service_account(sa, KUBEFLOW_NS, annotations, spec, in_ns, automount=True)
+        self._owned += [
+            service_account(sa, KUBEFLOW_NS, annotations, self._args.spec, self._in_ns, automount=True)
             for sa, annotations in (
                 ("ml-pipeline", api.service_account_annotations),
                 ("pipeline-runner", runner.service_account_annotations),
                 ("ml-pipeline-ui", ui.service_account_annotations),
             )
         ]
+        return api
 
-        login = PipelinesLogin("kfp-database", PipelinesLoginArgs(spec, cloud, mysql, args.bootstrap_namespace), child)
-        owned.append(login.job)
+    def _database(self, mysql: MysqlServer) -> pulumi.Output[str]:
+        """KFP's login on its MySQL (and the connector in front of it, where the cloud has one); its password."""
+        spec, cloud, child = self._args.spec, self._args.cloud, pulumi.ResourceOptions(parent=self)
+        login = PipelinesLogin(
+            "kfp-database", PipelinesLoginArgs(spec, cloud, mysql, self._args.bootstrap_namespace), child
+        )
+        self._owned.append(login.job)
         if mysql.connector is not None:
-            owned.append(
+            self._owned.append(
                 ConnectorDeployment(
-                    "kfp-database-connector", ConnectorArgs(spec, cloud, mysql.connector, args.namespace), child
+                    "kfp-database-connector", ConnectorArgs(spec, cloud, mysql.connector, self._args.namespace), child
                 )
             )
-        connection = client_connection(mysql)
+        return login.password
+
+    def _configuration(self, connection: ClientConnection, password: pulumi.Output[str], api: S3Credentials) -> None:
+        """The ConfigMaps and Secrets upstream's pods read: database, object store, launcher and artifact settings."""
+        cloud = self._args.cloud
+        scheme, bucket = cloud.object_store_scheme, cloud.buckets["pipelines"].name
         pipeline_root = cloud.bucket_url("pipelines").apply(lambda url: f"{url}/{PIPELINE_ROOT_PREFIX}")
-
-        def config_map(
-            config_name: str,
-            data: pulumi.Input[dict[str, pulumi.Input[str]]],
-            annotations: dict[str, str] | None = None,
-        ) -> None:
-            owned.append(
-                k8s.core.v1.ConfigMap(
-                    f"{KUBEFLOW_NS}-{config_name}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=config_name, namespace=KUBEFLOW_NS, labels=meta_labels, annotations=annotations
-                    ),
-                    data=data,
-                    opts=in_ns,
-                )
-            )
-
-        def secret(secret_name: str, data: pulumi.Input[dict[str, pulumi.Input[str]]]) -> None:
-            owned.append(
-                k8s.core.v1.Secret(
-                    f"{KUBEFLOW_NS}-{secret_name}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=KUBEFLOW_NS, labels=meta_labels),
-                    type="Opaque",
-                    string_data=pulumi.Output.secret(data),
-                    opts=in_ns,
-                )
-            )
-
-        config_map("pipeline-install-config", install_config(connection, bucket, pipeline_root, cloud.s3_api))
-        secret("mysql-secret", {"username": USERNAME, "password": login.password})
-        secret(
+        self._config_map("pipeline-install-config", install_config(connection, bucket, pipeline_root, cloud.s3_api))
+        self._secret("mysql-secret", {"username": USERNAME, "password": password})
+        self._secret(
             "metadata-grpc-db-config",
-            pulumi.Output.all(connection.host, login.password).apply(
+            pulumi.Output.all(connection.host, password).apply(
                 lambda v: {"config.pbtxt": metadata_store_config(v[0], connection.port, connection.tls, v[1])}
             ),
         )
-        secret("ml-pipeline-object-store", {"accesskey": api.access_key_id, "secretkey": api.secret_access_key})
-        signing = random.RandomPassword("kfp-ui-signing", length=48, special=False, opts=child)
-        secret("ml-pipeline-ui-signing", {"secret": signing.result})
-        config_map(
+        self._secret("ml-pipeline-object-store", {"accesskey": api.access_key_id, "secretkey": api.secret_access_key})
+        signing = random.RandomPassword(
+            "kfp-ui-signing", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._secret("ml-pipeline-ui-signing", {"secret": signing.result})
+        self._config_map(
             "kfp-launcher",
             {"defaultPipelineRoot": pipeline_root, "providers": launcher_providers(scheme, cloud.s3_api.region)},
         )
-        config_map(
+        self._config_map(
             "artifact-repositories",
             {
                 "default": bucket.apply(
@@ -244,10 +241,30 @@ class KubeflowPipelines(pulumi.ComponentResource):
             annotations={DEFAULT_ARTIFACT_REPOSITORY: "default"},
         )
 
-        self.directory = k8s.kustomize.v2.Directory(
-            "kubeflow-pipelines",
-            directory=overlay_path(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, *owned]),
+    def _config_map(
+        self,
+        config_name: str,
+        data: pulumi.Input[dict[str, pulumi.Input[str]]],
+        annotations: dict[str, str] | None = None,
+    ) -> None:
+        self._owned.append(
+            k8s.core.v1.ConfigMap(
+                f"{KUBEFLOW_NS}-{config_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=config_name, namespace=KUBEFLOW_NS, labels=self._labels, annotations=annotations
+                ),
+                data=data,
+                opts=self._in_ns,
+            )
         )
-        self.api_url = service_url(KFP_API_SERVICE, KUBEFLOW_NS, KFP_API_HTTP_PORT)
-        self.register_outputs({"apiUrl": self.api_url})
+
+    def _secret(self, secret_name: str, data: pulumi.Input[dict[str, pulumi.Input[str]]]) -> None:
+        self._owned.append(
+            k8s.core.v1.Secret(
+                f"{KUBEFLOW_NS}-{secret_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=KUBEFLOW_NS, labels=self._labels),
+                type="Opaque",
+                string_data=pulumi.Output.secret(data),
+                opts=self._in_ns,
+            )
+        )

@@ -1,7 +1,7 @@
 """A fake `CloudPlatform` for planning the in-cluster layer alone, shaped like AWS or like GCP.
 
-Only for offline plans (tests, `python -m infra.plan` experiments): every value is a plausible constant, and
-`grant_workload_identity` records the requests and returns the annotations the real cloud layer would.
+Only for offline plans in tests: every value is a plausible constant, and `grant_workload_identity` records the
+requests and returns the annotations the real cloud layer would.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ if TYPE_CHECKING:
     from infra.plan.engine import Plan
 
 Flavour = Literal["aws", "gcp"]
-FAKE_DB_ADMIN_PASSWORD = "fake-db-admin-password-7Qx"  # noqa: S105 - the test double's secret, scanned for in tests
-FAKE_REDIS_TOKEN = "fake-redis-auth-token-9Wz"  # noqa: S105
-FAKE_MYSQL_ADMIN_PASSWORD = "fake-mysql-admin-password-3Kd"  # noqa: S105
+FAKE_DB_ADMIN_PASSWORD = "fake-db-admin-password-7Qx"
+FAKE_REDIS_TOKEN = "fake-redis-auth-token-9Wz"
+FAKE_MYSQL_ADMIN_PASSWORD = "fake-mysql-admin-password-3Kd"
 FAKE_HMAC_ACCESS_ID = "GOOG1EFAKEHMACACCESSID0000000000000000000000000000000000"
-FAKE_HMAC_SECRET = "fake-hmac-secret-5Tq"  # noqa: S105
+FAKE_HMAC_SECRET = "fake-hmac-secret-5Tq"
 # What the GCP layer hands over: the Cloud SQL Auth Proxy in front of the instance (components/gcp/platform.py).
 FAKE_CONNECTOR = DatabaseConnector(
     name="cloudsql-proxy",
@@ -56,7 +56,7 @@ FAKE_CONNECTOR = DatabaseConnector(
 )
 FAKE_SLACK_WEBHOOK = "https://hooks.slack.com/services/T000/B000/fakeslacksecret"
 FAKE_PAGERDUTY_KEY = "fakepagerdutyroutingkey0123456789"
-FAKE_REGISTRY_TOKEN = "fake-registry-push-token-4Kp"  # noqa: S105
+FAKE_REGISTRY_TOKEN = "fake-registry-push-token-4Kp"
 POOL_LABEL = "mlops.io/pool"
 IDENTITY_ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account"}
 
