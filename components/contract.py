@@ -195,6 +195,16 @@ class RbacSubject:
 
 
 @dataclass(frozen=True)
+class IdentityEndpoint:
+    """An address outside the pod network that a pod with a cloud identity dials for its credentials (the cloud's
+    token or metadata endpoint), which default-deny egress must let it reach."""
+
+    cidr: str
+    port: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class GpuSupport:
     """What the in-cluster layer must add for GPUs: AWS needs the NVIDIA device plugin, GKE installs its own."""
 
@@ -221,6 +231,9 @@ class CloudPlatform(ABC):
     storage_class: str
     role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]]  # from the cluster access config
     cluster_name: pulumi.Output[str]
+    # Where pods with a cloud identity get their credentials, beyond what every pod may reach (HTTPS): the in-cluster
+    # layer opens exactly these to the namespaces whose pods carry one.
+    identity_endpoints: tuple[IdentityEndpoint, ...]
 
     @property
     @abstractmethod

@@ -72,6 +72,10 @@ class AwsPlatform(pulumi.ComponentResource, CloudPlatform):
         self._on_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
         self.account = caller_account(self.aws_provider, spec.region)
         self.s3_api = S3Api(endpoint=self.account.service_endpoint("s3"), region=self.account.region)
+        # IRSA: the SDKs exchange the projected token with STS's regional endpoint over HTTPS
+        # (AssumeRoleWithWebIdentity), which every pod may reach (tenancy's allow-https-egress); the platform does not
+        # use EKS Pod Identity (169.254.170.23:80), so no link-local endpoint is needed.
+        self.identity_endpoints = ()
         self.key = PlatformKey(
             f"{name}-kms",
             spec.base_name,

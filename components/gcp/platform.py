@@ -17,6 +17,7 @@ from components.contract import (
     Database,
     DatabaseConnector,
     GpuSupport,
+    IdentityEndpoint,
     IdentityRequest,
     MysqlServer,
     NodePlacement,
@@ -73,6 +74,15 @@ KEY_USERS = {
 # GCS's S3-compatible XML API: what the KFP 2.17.0 API server (an S3-only client) uses for the pipelines bucket.
 # SigV4 requests to it name the region `auto`.
 GCS_S3_API = S3Api(endpoint="storage.googleapis.com", region="auto")
+# Workload Identity: every Google client library asks the metadata address (169.254.169.254:80) for tokens, and the
+# GKE metadata server that answers for it listens on 169.254.169.252:988; GKE's network policy guide requires egress
+# to both for pods under Workload Identity when NetworkPolicies restrict egress (https://cloud.google.com/
+# kubernetes-engine/docs/how-to/network-policy, "Workload Identity Federation for GKE": 169.254.169.252/32 port 988
+# on GKE 1.21.0-gke.1000 and later, 169.254.169.254/32 port 80 with GKE Dataplane V2).
+GKE_METADATA_ENDPOINTS = (
+    IdentityEndpoint("169.254.169.254/32", 80, "the metadata address Google client libraries request tokens from"),
+    IdentityEndpoint("169.254.169.252/32", 988, "the GKE metadata server, which answers for it"),
+)
 # Where the Cloud SQL Auth Proxy dials an instance: the server-side proxy port (GoogleCloudPlatform/
 # cloud-sql-go-connector dialer.go:57 `serverProxyPort = "3307"`, the connector library the proxy is built on).
 CLOUD_SQL_SERVER_PROXY_PORT = 3307
@@ -358,6 +368,7 @@ class GcpPlatform(pulumi.ComponentResource, CloudPlatform):
         # GKE installs the NVIDIA driver and device plugin and scales pools itself; DCGM metrics come from GKE too.
         self.gpu = GpuSupport(pool_present="gpu" in pools, install_device_plugin=False, dcgm_exporter=False)
         self.storage_class = STORAGE_CLASS_NAME
+        self.identity_endpoints = GKE_METADATA_ENDPOINTS
         self.role_subjects: Mapping[PlatformRole, tuple[RbacSubject, ...]] = role_subjects(self._spec)
         self.cluster_name: pulumi.Output[str] = self._cluster.name
         self.register_outputs(

@@ -145,7 +145,10 @@ def mlflow_values(
         "telemetry": {"enabled": False},
         "backendStore": {
             "databaseMigration": True,
-            "databaseConnectionCheck": True,
+            # No busybox `dbchecker` init container (templates/deployment.yaml:93-101): the release already waits for
+            # the database and its login (Pulumi depends_on), the migration init container retries a database that
+            # is not up, and the chart offers no resources for it.
+            "databaseConnectionCheck": False,
             "postgres": {
                 "enabled": True,
                 "host": db.host,

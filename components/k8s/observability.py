@@ -192,6 +192,9 @@ def pushgateway_values(spec: PlatformSpec, cloud: CloudPlatform) -> dict[str, An
         "securityContext": restricted_pod_security(65534),
         "containerSecurityContext": restricted_container_security(65534),
         "resources": resources("50m", "64Mi", memory_limit="128Mi"),
+        # The Pushgateway never calls the Kubernetes API: no token in its pod (the chart sets the value on the
+        # ServiceAccount and the pod, templates/serviceaccount.yaml:16 and _helpers.tpl:151; values.yaml:47).
+        "automountServiceAccountToken": False,
         # Metrics survive a restart: the last drift scores must not vanish before the next hourly run. The volume
         # alone keeps nothing: the Pushgateway holds metrics in memory unless started with --persistence.file, which
         # the chart passes only through extraArgs (prometheus-pushgateway 3.8.0 templates/_helpers.tpl:178-181;

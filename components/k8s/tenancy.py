@@ -77,6 +77,7 @@ class NamespacePlan:
     needs_database: bool = False
     needs_online_store: bool = False
     needs_pipelines_database: bool = False  # KFP's MySQL, directly (its own clients are handled separately)
+    cloud_identity: bool = False  # some of its pods run under a cloud identity (IRSA / Workload Identity)
     extra_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -108,13 +109,19 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
             quota=team.quota,
             needs_database=True,
             needs_online_store=True,
+            # its models' batch, monitoring and training jobs (components/k8s/models/identity.py)
+            cloud_identity=any(model.team == team.name for model in spec.models),
         )
         for team in spec.workloads.teams
     ]
     if services.mlflow:
         plans.append(
             NamespacePlan(
-                MLFLOW_NS, "restricted", "the MLflow chart runs as uid 1001, no capabilities", needs_database=True
+                MLFLOW_NS,
+                "restricted",
+                "the MLflow chart runs as uid 1001, no capabilities",
+                needs_database=True,
+                cloud_identity=True,
             )
         )
     if services.kubeflow:
@@ -128,6 +135,7 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
                 "Argo/KFP pods lack restricted security contexts",
                 needs_database=True,
                 needs_online_store=True,
+                cloud_identity=True,  # pipeline runs, the UI, the database connector
             )
         )
     if services.feast:
@@ -138,6 +146,7 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
                 "feature server and jobs run non-root",
                 needs_database=True,
                 needs_online_store=True,
+                cloud_identity=True,
             )
         )
     if services.monitoring:
@@ -273,6 +282,7 @@ def network_policy_specs(plan: NamespacePlan, spec: PlatformSpec, cloud: CloudPl
                 {"to": _private_peers(), "ports": _ports(*NODE_SCRAPE_PORTS)},
             ],
         }
+    policies |= cloud_identity_policies(plan, cloud)
     policies |= data_store_policies(plan, cloud)
     policies |= platform_service_policies(plan, spec)
     return policies
@@ -300,6 +310,25 @@ def baseline_policies() -> dict[str, Manifest]:
             "policyTypes": ["Egress"],
             "egress": [{"ports": _ports(HTTPS_PORT)}],
         },
+    }
+
+
+def cloud_identity_policies(plan: NamespacePlan, cloud: CloudPlatform) -> dict[str, Manifest]:
+    """Egress to the cloud's token endpoints, for the namespaces that host pods with a cloud identity."""
+    if not (plan.cloud_identity and cloud.identity_endpoints):
+        return {}
+    # NetworkPolicies select pods by label, not by service account, so the namespaces that host identity pods open
+    # the cloud's token endpoints to their pods; a pod without a binding gets no token there (the GKE metadata
+    # server answers each pod for its own service account only).
+    return {
+        "allow-cloud-identity-egress": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": _private_peers(endpoint.cidr), "ports": _ports(endpoint.port)}
+                for endpoint in cloud.identity_endpoints
+            ],
+        }
     }
 
 

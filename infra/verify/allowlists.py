@@ -135,10 +135,6 @@ IAM_FINDING_WAIVERS: Final[dict[tuple[str, str], str]] = {
 
 
 # Check 12 (peer scan): checkov findings waived, by check id, for objects matching `Kind.namespace.name` patterns.
-_NODE_AGENTS = (
-    "DaemonSet.monitoring.kube-prometheus-stack-prometheus-node-exporter",
-    "DaemonSet.nvidia-gpu.*",
-)
 _NODE_AGENT_REASON = (
     "a node agent in a `privileged` namespace by design (components/k8s/tenancy.py): node-exporter reads the host's "
     "/proc and /sys in its namespaces, the NVIDIA device plugin registers with the kubelet through a hostPath socket, "
@@ -226,6 +222,13 @@ CHECKOV_WAIVERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
             "credentials of admin.existingSecret as GF_SECURITY_ADMIN_* variables, Grafana's only way",
         ),
         (
+            "Deployment.mlflow.mlflow",
+            "the mlflow 1.11.5 chart passes the database login from backendStore.existingDatabaseSecret as "
+            "PGUSER/PGPASSWORD (templates/deployment.yaml:214-225 and 533-544, no file option) and the Flask secret "
+            "key by envFrom (:262-265); MLflow 3.17.2 reads MLFLOW_FLASK_SERVER_SECRET_KEY from its environment only "
+            "(mlflow/server/__init__.py:405-406)",
+        ),
+        (
             "Job.platform-bootstrap.db-bootstrap-*",
             "psql takes the admin password from PGPASSWORD; the "
             "Job runs for seconds in a namespace nothing else uses (components/k8s/database.py)",
@@ -254,6 +257,87 @@ CHECKOV_WAIVERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ),
     ),
 }
-for _check in ("CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_19", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25",
-               "CKV_K8S_28", "CKV_K8S_29", "CKV_K8S_31", "CKV_K8S_37", "CKV_K8S_39"):  # fmt: skip
-    CHECKOV_WAIVERS[_check] = (*CHECKOV_WAIVERS.get(_check, ()), *((p, _NODE_AGENT_REASON) for p in _NODE_AGENTS))
+# Kubeflow Pipelines 2.17.0 (components/k8s/kubeflow/overlay/): what its overlay cannot fix, per Deployment, each
+# with the line of kubeflow/pipelines@2.17.0 (or the Argo release it runs) that needs it.
+_KFP = "https://github.com/kubeflow/pipelines@2.17.0 "
+KFP_WAIVERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "CKV_K8S_38": (
+        ("Deployment.kubeflow.cache-deployer-deployment", "runs kubectl against the API: creates, approves and reads "
+         "the webhook's CSR, writes its TLS Secret and applies the MutatingWebhookConfiguration ("
+         f"{_KFP}backend/src/cache/deployer/webhook-create-signed-cert.sh:105,131,149; "
+         "deploy-cache-service.sh:47,101)"),
+        ("Deployment.kubeflow.cache-server", "a Kubernetes client: watches the namespace's pods and answers the "
+         f"pod-mutating webhook ({_KFP}backend/src/cache/client_manager.go:70, main.go:92)"),
+        ("Deployment.kubeflow.metadata-writer", "watches the pipeline steps' pods through the in-cluster config ("
+         f"{_KFP}backend/metadata_writer/src/metadata_writer.py:38-40,150-158)"),
+        ("Deployment.kubeflow.ml-pipeline", "the API server creates Argo Workflows and reads pods and secrets through "
+         f"its Kubernetes clients ({_KFP}backend/src/apiserver/client_manager/client_manager.go:303)"),
+        ("Deployment.kubeflow.ml-pipeline-persistenceagent", "an informer over Workflows and ScheduledWorkflows ("
+         f"{_KFP}backend/src/agent/persistence/main.go:90-97)"),
+        ("Deployment.kubeflow.ml-pipeline-scheduledworkflow", "the ScheduledWorkflow controller ("
+         f"{_KFP}backend/src/crd/controller/scheduledworkflow/main.go:93-98)"),
+        ("Deployment.kubeflow.ml-pipeline-ui", "reads pod logs and manages TensorBoard viewers through the API ("
+         f"{_KFP}frontend/server/k8s-helper.ts:53-56, in-cluster config by loadFromDefault)"),
+        ("Deployment.kubeflow.ml-pipeline-viewer-crd", "the Viewer controller (controller-runtime client, "
+         f"{_KFP}backend/src/crd/controller/viewer/main.go:60-67)"),
+        ("Deployment.kubeflow.workflow-controller", "Argo's workflow controller creates the steps' pods and leases ("
+         "argoproj/argo-workflows@v4.0.5 manifests/namespace-install/workflow-controller-rbac/"
+         "workflow-controller-role.yaml)"),
+    ),
+    "CKV_K8S_35": (
+        ("Deployment.kubeflow.cache-server", "the cache server takes its MySQL login only as flags (--db_user, "
+         f"--db_password: {_KFP}backend/src/cache/main.go:72-73), which upstream fills from the Secret's env"),
+        ("Deployment.kubeflow.ml-pipeline", "the API server reads its database password and object-store keys only "
+         "from viper keys (client_manager.go:60,392,994-995), i.e. the environment or its config.json in the image's "
+         f"/config (main.go:624-635): no file of their own ({_KFP}backend/src/apiserver)"),
+        ("Deployment.kubeflow.ml-pipeline-ui", "the UI reads TENSORBOARD_PROXY_SIGNING_SECRET from its environment "
+         f"only ({_KFP}frontend/server/configs.ts:49,85)"),
+    ),
+    "CKV_K8S_22": (
+        ("Deployment.kubeflow.cache-deployer-deployment", "the deploy script writes webhooks.txt, cache_secret.txt and "
+         "the rendered webhook configuration into its working directory, which also holds the scripts it runs "
+         f"({_KFP}backend/src/cache/deployer/Dockerfile:13, deploy-cache-service.sh:47-48,96); an emptyDir there "
+         "would hide them"),
+    ),
+    "CKV_K8S_155": (
+        ("ClusterRole.default.kubeflow-pipelines-cache-deployer-clusterrole", "creates the cache webhook's "
+         f"MutatingWebhookConfiguration ({_KFP}backend/src/cache/deployer/deploy-cache-service.sh:101)"),
+    ),
+    "CKV_K8S_156": (
+        ("ClusterRole.default.kubeflow-pipelines-cache-deployer-clusterrole", "approves the CSR of the cache "
+         f"webhook's serving certificate ({_KFP}backend/src/cache/deployer/webhook-create-signed-cert.sh:131)"),
+    ),
+    "CKV2_K8S_5": (
+        ("RoleBinding.kubeflow.kubeflow-pipelines-cache-deployer-rolebinding", "reads and writes the webhook TLS "
+         f"Secret in kubeflow only ({_KFP}backend/src/cache/deployer/deploy-cache-service.sh:48, "
+         "webhook-create-signed-cert.sh:149-153)"),
+    ),
+}  # fmt: skip
+_NO_LISTENER = {
+    "Deployment.kubeflow.cache-deployer-deployment": "a shell script that sleeps once the webhook exists, no port "
+    f"({_KFP}backend/src/cache/deployer/deploy-cache-service.sh:104-116)",
+    "Deployment.kubeflow.metadata-writer": "a pod watch loop with no server "
+    f"({_KFP}backend/metadata_writer/src/metadata_writer.py:150-167)",
+    "Deployment.kubeflow.ml-pipeline-persistenceagent": "informers and workers only, no listener "
+    f"({_KFP}backend/src/agent/persistence/main.go)",
+    "Deployment.kubeflow.ml-pipeline-viewer-crd": "a controller-runtime manager without a health-probe address "
+    f"({_KFP}backend/src/crd/controller/viewer/main.go:86)",
+}
+for _check in ("CKV_K8S_8", "CKV_K8S_9"):
+    KFP_WAIVERS[_check] = tuple((obj, f"nothing to probe: {why}") for obj, why in _NO_LISTENER.items())
+for _check, _waivers in KFP_WAIVERS.items():
+    CHECKOV_WAIVERS[_check] = (*CHECKOV_WAIVERS.get(_check, ()), *_waivers)
+# What each node agent needs, by the checks that fail on it: node-exporter shares the host's PID and network
+# namespaces (hostPID, hostNetwork); the NVIDIA plugins and DCGM run privileged or with added capabilities.
+_NODE_AGENT_CHECKS = {
+    "DaemonSet.monitoring.kube-prometheus-stack-prometheus-node-exporter": (
+        "CKV_K8S_17", "CKV_K8S_19", "CKV_K8S_20", "CKV_K8S_28", "CKV_K8S_31", "CKV_K8S_37",
+    ),
+    "DaemonSet.nvidia-gpu.*": (
+        "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_28", "CKV_K8S_29",
+        "CKV_K8S_31", "CKV_K8S_37", "CKV_K8S_39",
+    ),
+}  # fmt: skip
+for _agent, _checks in _NODE_AGENT_CHECKS.items():
+    for _check in _checks:
+        CHECKOV_WAIVERS[_check] = (*CHECKOV_WAIVERS.get(_check, ()), (_agent, _NODE_AGENT_REASON))

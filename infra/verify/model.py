@@ -4,8 +4,8 @@
   Helm release, kustomize Directory), the Helm releases with their chart files, the CRDs of the set, the recorded
   plan (its cloud resources for cross-cloud checks) and the typed stack spec.
 - `Check`: a numbered, named rule with a one-line summary and a function from an ObjectSet to a `CheckResult`.
-- `CheckResult`: how many things the check judged, its violations, and notes (what it let pass on an allowlist, with
-  the reason).
+- `CheckResult`: how many things the check judged, its violations, notes (what it let pass on an allowlist, with
+  the reason) and waived findings (each waiver that accepted one, with what it covered and its reason).
 - `Violation`: the check, the subject (an object and where it comes from, or a release and a value path) and the
   reason, phrased so the fix is clear.
 """
@@ -45,6 +45,7 @@ class CheckResult:
     unit: str  # what `checked` counts: "objects", "value paths", "images", ...
     violations: tuple[Violation, ...] = ()
     notes: tuple[str, ...] = ()
+    waived: tuple[Violation, ...] = ()  # findings a reviewed waiver accepts: the waiver and what it covers, its reason
 
     @property
     def passed(self) -> bool:

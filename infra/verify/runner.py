@@ -33,15 +33,19 @@ def table(check: Check, result: CheckResult, width: int = 0) -> str:
     """One check: header, what it judged, then every violation as object | reason, wrapped to the terminal."""
     width = width or max(100, min(shutil.get_terminal_size((160, 24)).columns, 200))
     status = "ok" if result.passed else f"{len(result.violations)} violation(s)"
+    if result.waived:
+        status += f", {len(result.waived)} waiver(s) applied"
     lines = [f"[{check.number}] {check.name}: {check.summary}", f"    {result.checked} {result.unit} checked: {status}"]
     left = max(40, (width - 11) * 9 // 20)  # "    | " + left + " | " + right + " |"
     right = width - 11 - left
-    if result.violations:
+    for heading, rows in (("object", result.violations), ("waived", result.waived)):
+        if not rows:
+            continue
         rule = f"    +{'-' * (left + 2)}+{'-' * (right + 2)}+"
-        lines += [rule, f"    | {'object':<{left}} | {'reason':<{right}} |", rule]
-        for violation in result.violations:
-            subject = textwrap.wrap(violation.subject, left) or [""]
-            reason = textwrap.wrap(violation.reason, right) or [""]
+        lines += [rule, f"    | {heading:<{left}} | {'reason':<{right}} |", rule]
+        for row in rows:
+            subject = textwrap.wrap(row.subject, left) or [""]
+            reason = textwrap.wrap(row.reason, right) or [""]
             for index in range(max(len(subject), len(reason))):
                 a = subject[index] if index < len(subject) else ""
                 b = reason[index] if index < len(reason) else ""
@@ -66,6 +70,7 @@ def report(stack: str, objects: ObjectSet, results: list[tuple[Check, CheckResul
                 "unit": result.unit,
                 "violations": [{"subject": v.subject, "reason": v.reason} for v in result.violations],
                 "notes": list(result.notes),
+                "waived": [{"subject": w.subject, "reason": w.reason} for w in result.waived],
             }
             for check, result in results
         ],

@@ -21,6 +21,7 @@ from components.contract import (
     Database,
     DatabaseConnector,
     GpuSupport,
+    IdentityEndpoint,
     IdentityRequest,
     MysqlServer,
     NodePlacement,
@@ -114,6 +115,11 @@ class FakeCloud(CloudPlatform):
             pool_present=gpu_pool, install_device_plugin=flavour == "aws", dcgm_exporter=flavour == "aws"
         )
         self.storage_class = "gp3" if flavour == "aws" else "standard-rwo"
+        self.identity_endpoints = (
+            (IdentityEndpoint("169.254.169.254/32", 80, "metadata"), IdentityEndpoint("169.254.169.252/32", 988, "gke"))
+            if flavour == "gcp"
+            else ()
+        )
         self.role_subjects = {role: (RbacSubject("Group", f"mlops:{role}"),) for role in PLATFORM_ROLES}
         self.cluster_name = pulumi.Output.from_input(self.base)
         self.granted: list[IdentityRequest] = []

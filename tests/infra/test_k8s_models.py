@@ -12,10 +12,10 @@ import pytest
 from components.contract import ObjectGrant
 from components.k8s.common import placement_fields
 from components.k8s.models import ModelNames
-from components.k8s.testing import FakeCloud, fake_cloud_plan, flavour_of, kube_objects
 from components.spec import ModelSpec, PlatformSpec
 from infra.plan.engine import Plan, RecordedResource, run_program, stack_program
 from tests.infra.conftest import STACKS, stack_config, stack_spec
+from tests.infra.fake_cloud import FakeCloud, fake_cloud_plan, flavour_of, kube_objects
 
 IRSA = "eks.amazonaws.com/role-arn"
 # A third model, different from both reference models: its own team namespace is ml-team, GPU training, no Feast.

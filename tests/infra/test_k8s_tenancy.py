@@ -6,12 +6,13 @@ or GCP-like cloud (here) and on the full four stacks (integration).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from components.k8s.common import KUBEFLOW_NS, MONITORING_NS, WORKLOADS_NS
+from components.k8s.common import BOOTSTRAP_NS, FEAST_NS, KUBEFLOW_NS, MLFLOW_NS, MONITORING_NS, WORKLOADS_NS
 from components.spec import PLATFORM_ROLES, PlatformSpec
 from infra.plan.engine import Plan
 from tests.infra.conftest import STACKS, stack_spec
@@ -120,6 +121,21 @@ def check_network_policies(plan: Plan, spec: PlatformSpec) -> None:
     }
     (kfp_in,) = policies[(KUBEFLOW_NS, "allow-kfp-api-clients")]["ingress"]
     assert [p["port"] for p in kfp_in["ports"]] == [8888]  # gRPC stays inside the namespace
+    # Token endpoints of the cloud identity: link-local single addresses, only where identity pods live, only on GKE
+    # (IRSA's STS is HTTPS, which allow-https-egress admits). That each identity pod reaches them is check 7.
+    identity = {ns: p for (ns, name), p in policies.items() if name == "allow-cloud-identity-egress"}
+    if spec.cloud == "aws":
+        assert identity == {}
+    else:
+        model_teams = {model.team for model in spec.models}  # their batch, monitoring and training identities
+        assert set(identity) == ({MLFLOW_NS, KUBEFLOW_NS, FEAST_NS} | model_teams) & namespaces
+        for policy in identity.values():
+            assert policy["podSelector"] == {} and policy["policyTypes"] == ["Egress"]
+            for rule in policy["egress"]:
+                (peer,) = rule["to"]
+                network = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                assert network.is_link_local and network.num_addresses == 1 and len(rule["ports"]) == 1
+    assert all(ns not in identity for ns in (MONITORING_NS, BOOTSTRAP_NS))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -94,13 +94,15 @@ def _shape(resource: RecordedResource) -> tuple[str, str]:
 def test_in_cluster_layer_gets_equivalent_inputs_from_both_clouds(
     stack_plan: StackPlan, aws_stack: str, gcp_stack: str
 ) -> None:
-    """Same services, namespaces, service accounts and workloads on AWS and GCP; only GPU plumbing (AWS) and KFP's
-    Cloud SQL Auth Proxy (GCP) differ."""
+    """Same services, namespaces, service accounts and workloads on AWS and GCP; only GPU plumbing (AWS), KFP's
+    Cloud SQL Auth Proxy (GCP) and the egress to GKE's metadata server for Workload Identity (GCP) differ."""
     aws_side, gcp_side = in_cluster(stack_plan(aws_stack)), in_cluster(stack_plan(gcp_stack))
     aws_gpu = {r.urn for r in gpu_plumbing(aws_side)}
     gcp_proxy = {r.urn for r in subtree(gcp_side, DATABASE_CONNECTOR)}
+    gcp_metadata = {r.urn for r in gcp_side if r.name.endswith("-allow-cloud-identity-egress")}
+    assert gcp_metadata and not any(r.name.endswith("-allow-cloud-identity-egress") for r in aws_side)
     assert {_shape(r) for r in aws_side if r.urn not in aws_gpu} == {
-        _shape(r) for r in gcp_side if r.urn not in gcp_proxy
+        _shape(r) for r in gcp_side if r.urn not in gcp_proxy | gcp_metadata
     }
     assert any(r.type == "kubernetes:helm.sh/v3:Release" for r in gpu_plumbing(aws_side))  # device plugin on AWS
     assert gpu_plumbing(gcp_side) == []  # GKE manages drivers, the device plugin and GPU metrics

@@ -303,3 +303,136 @@ def test_write_is_read_from_the_flag_or_variable_that_carries_the_url() -> None:
         f"s3://{DATA}/predictions (write)": "container batch --output-root",
         "s3://mlops-dev-monitoring/reports (write)": "container batch --report-dir",
     }
+
+
+MYSQL_HOST = "kfp.abc.us-east-1.rds.amazonaws.com"
+
+
+def mysql_login_set(grants: tuple[str, ...] = ("mlpipeline", "cachedb"), password: str = "k3y") -> list[Manifest]:  # noqa: S107
+    """Kubeflow Pipelines' login Job (components/k8s/kubeflow/database.py) and the cache server that uses the login."""
+    script = "".join(f"CREATE DATABASE IF NOT EXISTS `{db}`;\n" for db in grants) + (
+        "CREATE USER IF NOT EXISTS 'kfp'@'%' IDENTIFIED WITH mysql_native_password BY 'k3y';\n"
+        "ALTER USER 'kfp'@'%' IDENTIFIED WITH mysql_native_password BY 'k3y';\n"
+        "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'kfp'@'%';\n"
+    )
+    script += "".join(f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'kfp'@'%';\n" for db in grants)
+    login_job = workload("kfp-db-bootstrap", "platform-bootstrap", container("mysql"), kind="Job")
+    login_job["spec"]["template"]["spec"]["volumes"] = [{"name": "login", "secret": {"secretName": "kfp-login"}}]
+    cache = workload(
+        "cache-server",
+        "kubeflow",
+        container(
+            "server",
+            env=[
+                {"name": "DBCONFIG_HOST_NAME", "value": MYSQL_HOST},
+                {"name": "DBCONFIG_DB_NAME", "value": "cachedb"},
+                {"name": "DBCONFIG_USER", "valueFrom": {"secretKeyRef": {"name": "mysql-secret", "key": "username"}}},
+                {
+                    "name": "DBCONFIG_PASSWORD",
+                    "valueFrom": {"secretKeyRef": {"name": "mysql-secret", "key": "password"}},
+                },
+            ],
+        ),
+    )
+    return [
+        secret("kfp-login", "platform-bootstrap", {"login.sql": script}),
+        secret("mysql-secret", "kubeflow", {"username": "kfp", "password": password}),
+        login_job,
+        cache,
+    ]
+
+
+MYSQL_PLAN = [resource("aws:rds/instance:Instance", "kfp", {"username": "root"}, {"address": MYSQL_HOST})]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param({}, None, id="the-login-the-job-grants"),
+        pytest.param(
+            {"grants": ("mlpipeline",)},
+            "logs in to database cachedb, which the database bootstrap does not create",
+            id="database-the-job-does-not-grant",
+        ),
+        pytest.param(
+            {"password": "sample"},
+            "uses a password for kfp that is not the one the database bootstrap sets",
+            id="password-the-job-does-not-set",
+        ),
+    ],
+)
+def test_mysql_logins_are_what_the_login_job_grants(change: dict[str, Any], expected: str | None) -> None:
+    _, found = judge(identity.run, *mysql_login_set(**change), plan=MYSQL_PLAN)
+    if expected is None:
+        assert found == []
+    else:
+        assert found and all(f.startswith("Deployment kubeflow/cache-server") for f in found), found
+        assert any(expected in f for f in found), found
+
+
+def test_a_mysql_script_no_job_mounts_grants_nothing() -> None:
+    manifests = mysql_login_set()
+    # The script is mounted by a server, not by the login Job: nothing runs it.
+    volumes = manifests[2]["spec"]["template"]["spec"].pop("volumes")
+    manifests[3]["spec"]["template"]["spec"]["volumes"] = volumes
+    manifests[0]["metadata"]["namespace"] = "kubeflow"
+    _, found = judge(identity.run, *manifests, plan=MYSQL_PLAN)
+    assert found and "logs in to database cachedb, which the database bootstrap does not create" in found[0]
+
+
+HMAC_EMAIL = "mlops-dev-kfp@acme.iam.gserviceaccount.com"
+
+
+def hmac_set(access_id: str = "GOOG1EKEY") -> list[Manifest]:
+    """KFP's API server: an S3-API client of GCS whose keys are an HMAC key of its own Google service account."""
+    api = workload(
+        "ml-pipeline",
+        "kubeflow",
+        container(
+            "api-server",
+            env=[
+                {"name": "OBJECTSTORECONFIG_BUCKETNAME", "value": "pipelines-acme"},
+                {"name": "OBJECTSTORECONFIG_ACCESSKEY", "valueFrom": {"secretKeyRef": {"name": "os", "key": "a"}}},
+            ],
+        ),
+    )
+    api["spec"]["template"]["spec"]["serviceAccountName"] = "ml-pipeline"
+    return [service_account("ml-pipeline", "kubeflow"), secret("os", "kubeflow", {"a": access_id}), api]
+
+
+def hmac_plan(role: str = "roles/storage.objectUser", owner: str = HMAC_EMAIL) -> list[RecordedResource]:
+    return [
+        resource(
+            "gcp:serviceaccount/account:Account",
+            "kfp",
+            {"accountId": "mlops-dev-kfp"},
+            {"email": HMAC_EMAIL, "name": f"projects/acme/serviceAccounts/{HMAC_EMAIL}"},
+        ),
+        resource(
+            "gcp:storage/hmacKey:HmacKey",
+            "kfp",
+            {"serviceAccountEmail": owner},
+            {"accessId": "GOOG1EKEY", "serviceAccountEmail": owner, "state": "ACTIVE"},
+        ),
+        resource("gcp:storage/bucket:Bucket", "pipelines", {"name": "pipelines-acme"}, {"name": "pipelines-acme"}),
+        resource(
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            "pipelines",
+            {"bucket": "pipelines-acme", "role": role, "member": f"serviceAccount:{HMAC_EMAIL}"},
+        ),
+    ]
+
+
+def test_an_hmac_key_is_followed_to_the_service_account_that_owns_it() -> None:
+    _, found = judge(identity.run, *hmac_set(), plan=hmac_plan(), cloud="gcp")
+    assert found == []
+    # The key's account has no role on the bucket: the grant that counts is the key owner's.
+    _, found = judge(identity.run, *hmac_set(), plan=hmac_plan(role="roles/logging.logWriter"), cloud="gcp")
+    assert len(found) == 1 and f"{HMAC_EMAIL} has no role that reads objects of gs://pipelines-acme/" in found[0]
+    # A key the plan does not create is no identity: the pod has none (no Workload Identity annotation either).
+    _, found = judge(identity.run, *hmac_set("GOOG1EOTHER"), plan=hmac_plan(), cloud="gcp")
+    assert len(found) == 1 and "has no iam.gke.io/gcp-service-account annotation" in found[0]
+    # A key of another account: that account is not the one the bucket grants.
+    other = "mlops-dev-other@acme.iam.gserviceaccount.com"
+    _, found = judge(identity.run, *hmac_set(), plan=hmac_plan(owner=other), cloud="gcp")
+    assert len(found) == 1 and f"its Google service account {other} is not created by the plan" in found[0]

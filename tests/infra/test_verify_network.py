@@ -7,7 +7,17 @@ import json
 from typing import Any
 
 from infra.verify.checks import network
-from tests.infra.verify_sets import Manifest, config_map, container, judge, namespace, resource, service, workload
+from tests.infra.verify_sets import (
+    Manifest,
+    config_map,
+    container,
+    judge,
+    namespace,
+    resource,
+    service,
+    service_account,
+    workload,
+)
 
 EVERYTHING: dict[str, Any] = {}
 PROMETHEUS_PEER = {
@@ -354,4 +364,53 @@ def test_a_cluster_that_does_not_enforce_policies_and_an_unisolated_pod_are_viol
     assert (
         "Deployment mlflow/mlflow (namespace mlflow) :: admits connections no required flow needs: every pod and "
         "address (no NetworkPolicy isolates it)" in found
+    )
+
+
+def identity_set(annotations: dict[str, str], egress: list[dict[str, Any]] | None) -> list[Manifest]:
+    """One pod whose service account carries a cloud identity, in a namespace with default deny, DNS and HTTPS."""
+    pod = workload("trainer", "ml", container("trainer"))
+    pod["spec"]["template"]["spec"]["serviceAccountName"] = "trainer"
+    objects = [namespace("ml"), service_account("trainer", "ml", annotations), pod, *baseline("ml")]
+    if egress is not None:
+        objects.append(policy("allow-cloud-identity-egress", "ml", {"podSelector": EVERYTHING, "egress": egress}))
+    return objects
+
+
+GKE = [resource("gcp:container/cluster:Cluster", "gke", {"datapathProvider": "ADVANCED_DATAPATH"})]
+WORKLOAD_IDENTITY = {"iam.gke.io/gcp-service-account": "trainer@acme.iam.gserviceaccount.com"}
+METADATA_EGRESS = [
+    {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+    {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"protocol": "TCP", "port": 988}]},
+]
+
+
+def test_a_workload_identity_pod_must_reach_the_gke_metadata_server() -> None:
+    _, found = judge(network.run, *identity_set(WORKLOAD_IDENTITY, METADATA_EGRESS), plan=GKE, cloud="gcp")
+    assert found == []
+    # Default deny with DNS and HTTPS only, as tenancy had it: the pod can get no token.
+    _, found = judge(network.run, *identity_set(WORKLOAD_IDENTITY, None), plan=GKE, cloud="gcp")
+    assert sorted(f.split(" :: ")[0] for f in found) == [
+        "Deployment ml/trainer -> the GKE metadata server (Workload Identity):988/TCP "
+        "(cloud identity: the GKE metadata server (Workload Identity))",
+        "Deployment ml/trainer -> the metadata address (Workload Identity tokens):80/TCP "
+        "(cloud identity: the metadata address (Workload Identity tokens))",
+    ]
+    assert all("denied: the egress of Deployment ml/trainer is isolated" in f for f in found)
+    # Only the metadata address (the Dataplane V1 advice): the GKE metadata server's own port stays closed.
+    _, found = judge(network.run, *identity_set(WORKLOAD_IDENTITY, METADATA_EGRESS[:1]), plan=GKE, cloud="gcp")
+    assert len(found) == 1 and "the GKE metadata server (Workload Identity):988/TCP" in found[0]
+
+
+def test_a_pod_without_a_cloud_identity_needs_no_metadata_egress() -> None:
+    _, found = judge(network.run, *identity_set({}, None), plan=GKE, cloud="gcp")
+    assert found == []
+
+
+def test_an_irsa_pod_must_reach_sts_over_https() -> None:
+    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/mlops-dev-trainer"}
+    assert check(identity_set(irsa, None)) == []  # allow-https covers STS's regional endpoint
+    found = check(drop(identity_set(irsa, None), "allow-https", "ml"))
+    assert len(found) == 1 and found[0].startswith(
+        "Deployment ml/trainer -> the internet (cloud APIs):443/TCP (cloud identity: IRSA token exchange"
     )

@@ -18,14 +18,20 @@ artifact repository. The grant is followed through the cloud layer of the plan:
 Databases. A container that names the database host must log in as a role that owns the database it names, with
 that role's password: roles, passwords and owners are what the database bootstrap (components/k8s/database.py)
 applies - its script's `ALTER ROLE ... PASSWORD :'<var>'` and `ALTER DATABASE ... OWNER TO`, the variable fed from
-its Secret - and the cloud's admin login (the plan's database user) may use any database.
+its Secret - and the cloud's admin login (the plan's database user) may use any database. On MySQL (Kubeflow
+Pipelines, components/k8s/kubeflow/database.py) the login Job's script, a Secret its pod mounts, says which user
+`GRANT ALL PRIVILEGES ON `<db>`.*` may use which database, and `ALTER USER ... BY '<password>'` its password.
+
+GCS through the S3 API. A pod that holds one of the plan's HMAC keys (the contract's `grant_s3_credentials`: an
+access id in its env, Secrets resolved) acts on GCS as the Google service account that owns the key, so that
+account's bucket grant is what counts; no Workload Identity binding is involved.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -72,6 +78,7 @@ class BucketUse:
     path: str  # the key prefix, no leading slash
     write: bool
     where: str
+    container: str = ""  # the container that names it (empty for pipeline steps)
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.bucket}/{self.path}".rstrip("/") + (" (write)" if self.write else " (read)")
@@ -99,10 +106,18 @@ def bucket_uses(cluster: Cluster, pod: PodTemplate, bucket_names: set[str], sche
                 if match.group(1) == scheme:
                     path = (match.group(3) or "").strip("/")
                     found.append(
-                        BucketUse(scheme, match.group(2), path, write, f"container {container.get('name')} {carrier}")
+                        BucketUse(
+                            scheme,
+                            match.group(2),
+                            path,
+                            write,
+                            f"container {container.get('name')} {carrier}",
+                            str(container.get("name")),
+                        )
                     )
             if carrier.startswith("env ") and text in bucket_names:
-                found.append(BucketUse(scheme, text, "", write, f"container {container.get('name')} {carrier}"))
+                where = f"container {container.get('name')} {carrier}"
+                found.append(BucketUse(scheme, text, "", write, where, str(container.get("name"))))
     return found
 
 
@@ -176,7 +191,10 @@ class AwsGrants:
                         return str(key)
         return None
 
-    def problems(self, account: Mapping[str, Any], namespace: str, name: str, use: BucketUse) -> list[str]:
+    def problems(
+        self, account: Mapping[str, Any], namespace: str, name: str, use: BucketUse, key_owner: str | None = None
+    ) -> list[str]:
+        """IRSA: the role of the service account's annotation (AWS has no static keys here: `key_owner` is unused)."""
         arn = ((account.get("metadata") or {}).get("annotations") or {}).get(IRSA_ANNOTATION)
         if not arn:
             return [f"service account {namespace}/{name} has no {IRSA_ANNOTATION} annotation: no AWS identity"]
@@ -226,15 +244,35 @@ class GcpGrants:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.accounts = {str(a.outputs.get("email")): a for a in plan.of_type("gcp:serviceaccount/account:Account")}
+        # HMAC keys for GCS's S3 API (the contract's grant_s3_credentials): access id -> the account that owns it.
+        self.hmac_keys = {
+            str(k.outputs["accessId"]): str(k.inputs.get("serviceAccountEmail") or k.outputs.get("serviceAccountEmail"))
+            for k in plan.of_type("gcp:storage/hmacKey:HmacKey")
+            if k.outputs.get("accessId") and k.outputs.get("state", "ACTIVE") == "ACTIVE"
+        }
 
-    def problems(self, account: Mapping[str, Any], namespace: str, name: str, use: BucketUse) -> list[str]:
-        email = ((account.get("metadata") or {}).get("annotations") or {}).get(GSA_ANNOTATION)
+    def key_owner(self, cluster: Cluster, pod: PodTemplate, container_name: str) -> str | None:
+        """The Google service account whose active HMAC key the container holds (in its env, Secrets resolved)."""
+        for container in pod.containers(ephemeral=False):
+            if container.get("name") == container_name:
+                held = set(secret_env(cluster, pod, container).values())
+                return next((email for key, email in self.hmac_keys.items() if key in held), None)
+        return None
+
+    def problems(
+        self, account: Mapping[str, Any], namespace: str, name: str, use: BucketUse, key_owner: str | None = None
+    ) -> list[str]:
+        """A pod acts as the Google service account of its Workload Identity binding, or, when it holds one of the
+        plan's HMAC keys (an S3-API client), as the account that owns the key: then no binding is involved."""
+        email = key_owner or ((account.get("metadata") or {}).get("annotations") or {}).get(GSA_ANNOTATION)
         if not email:
             return [f"service account {namespace}/{name} has no {GSA_ANNOTATION} annotation: no Google identity"]
         gsa = self.accounts.get(str(email))
         if gsa is None:
             return [f"its Google service account {email} is not created by the plan"]
         found = []
+        if key_owner:
+            return self.bucket_problems(str(email), use)
         account_name = str(gsa.outputs.get("name") or "")
         users = [
             m
@@ -246,6 +284,9 @@ class GcpGrants:
         if not any(str(m.inputs.get("member", "")).endswith(wanted) for m in users):
             holders = ", ".join(str(m.inputs.get("member")) for m in users) or "nobody"
             found.append(f"{email} lets {holders} act as it, not {namespace}/{name} (roles/iam.workloadIdentityUser)")
+        return found + self.bucket_problems(str(email), use)
+
+    def bucket_problems(self, email: str, use: BucketUse) -> list[str]:
         member = f"serviceAccount:{email}"
         roles = GCS_WRITE_ROLES if use.write else GCS_READ_ROLES
         granted = [
@@ -260,11 +301,11 @@ class GcpGrants:
             and _condition_admits(m.inputs.get("condition"), use)
         ]
         if not granted:
-            found.append(
+            return [
                 f"{email} has no role that {'writes' if use.write else 'reads'} objects of gs://{use.bucket}/"
                 f"{use.path} ({', '.join(sorted(roles))})"
-            )
-        return found
+            ]
+        return []
 
 
 def _condition_admits(condition: Mapping[str, Any] | None, use: BucketUse) -> bool:
@@ -347,14 +388,35 @@ def logins(cluster: Cluster, pod: PodTemplate, host: str) -> Iterator[Login]:
             yield Login(user, password, database, f"container {container.get('name')} env")
 
 
+_MYSQL_GRANT = re.compile(r"GRANT ALL PRIVILEGES ON `([^`]+)`\.\* TO '([^']+)'@")
+_MYSQL_PASSWORD = re.compile(r"ALTER USER '([^']+)'@'[^']*' IDENTIFIED (?:WITH \w+ )?BY '([^']*)'")
+
+
+def bootstrap_scripts(cluster: Cluster) -> list[str]:
+    """What the database bootstrap Jobs run: every ConfigMap's text (the PostgreSQL script) and each Secret a Job's
+    pod mounts (the MySQL login script, components/k8s/kubeflow/database.py, carries the password it sets)."""
+    texts = [str(v) for config in cluster.of_kind("ConfigMap") for v in (config.manifest.get("data") or {}).values()]
+    for pod in cluster.pods:
+        if pod.owner.kind != "Job":
+            continue
+        for volume in pod.volumes():
+            name = (volume.get("secret") or {}).get("secretName")
+            secret = cluster.get("Secret", pod.namespace, str(name)) if name else None
+            if secret is not None:
+                texts += list(_secret_data(secret.manifest).values())
+    return texts
+
+
 @dataclass
 class DatabaseGrants:
-    """Who may log in to which database: the bootstrap's roles, passwords and owners, and the admin login."""
+    """Who may log in to which database: the bootstrap's roles, passwords, owners (PostgreSQL) and grants (MySQL),
+    and the admin login."""
 
     hosts: list[str]
     admin: str
-    owners: dict[str, str]  # database -> owning role
+    owners: dict[str, str]  # database -> owning role (PostgreSQL)
     passwords: dict[str, str]  # role -> password
+    granted: dict[str, set[str]] = field(default_factory=dict)  # database -> users with every privilege (MySQL)
 
     @classmethod
     def of(cls, cluster: Cluster, plan: Plan) -> DatabaseGrants:
@@ -368,31 +430,40 @@ class DatabaseGrants:
             admin = str(user.inputs.get("name") or "")
         owners: dict[str, str] = {}
         variables: dict[str, str] = {}  # psql variable -> role
-        for config in cluster.of_kind("ConfigMap"):
-            for script in (config.manifest.get("data") or {}).values():
-                owners |= dict(re.findall(r'ALTER DATABASE "([^"]+)" OWNER TO "([^"]+)"', str(script)))
-                variables |= {
-                    var: role
-                    for role, var in re.findall(r"ALTER ROLE \"([^\"]+)\" WITH LOGIN PASSWORD :'([^']+)'", str(script))
-                }
-                sources = dict(re.findall(r"\\getenv (\S+) (\S+)", str(script)))
-                variables = {sources.get(var, var): role for var, role in variables.items()}
         passwords: dict[str, str] = {}
+        granted: dict[str, set[str]] = {}
+        for script in bootstrap_scripts(cluster):
+            owners |= dict(re.findall(r'ALTER DATABASE "([^"]+)" OWNER TO "([^"]+)"', script))
+            variables |= {
+                var: role for role, var in re.findall(r"ALTER ROLE \"([^\"]+)\" WITH LOGIN PASSWORD :'([^']+)'", script)
+            }
+            sources = dict(re.findall(r"\\getenv (\S+) (\S+)", script))
+            variables = {sources.get(var, var): role for var, role in variables.items()}
+            # MySQL: `GRANT ALL PRIVILEGES ON `db`.* TO 'user'@...` lets the user create and use db (KFP creates its
+            # own databases, client_manager.go:432-445@2.17.0); `ALTER USER ... BY '<password>'` sets the password.
+            for database, user in _MYSQL_GRANT.findall(script):
+                granted.setdefault(database, set()).add(user)
+            passwords |= dict(_MYSQL_PASSWORD.findall(script))
         for pod in cluster.pods:
             for container in pod.containers(ephemeral=False):
                 env = secret_env(cluster, pod, container)
                 passwords |= {role: env[var] for var, role in variables.items() if var in env}
-        return cls([h for h in hosts if h], admin, owners, passwords)
+        return cls([h for h in hosts if h], admin, owners, passwords, granted)
 
     def problems(self, login: Login) -> list[str]:
         if login.user == self.admin:
             return []
         owner = self.owners.get(login.database)
-        if owner is None:
+        users = self.granted.get(login.database, set())
+        if owner is None and not users:
             return [f"logs in to database {login.database}, which the database bootstrap does not create"]
         found = []
-        if owner != login.user:
+        if owner is not None and owner != login.user and login.user not in users:
             found.append(f"logs in as {login.user} to database {login.database}, owned by {owner}")
+        elif owner is None and login.user not in users:
+            found.append(
+                f"logs in as {login.user} to database {login.database}, granted only to {', '.join(sorted(users))}"
+            )
         expected = self.passwords.get(login.user)
         if expected is None:
             found.append(f"logs in as {login.user}, a role the database bootstrap does not create")
@@ -414,17 +485,22 @@ def run(objects: ObjectSet) -> CheckResult:
     bucket_names.discard("")
     violations: list[Violation] = []
     checked = 0
-    uses: list[tuple[str, str, str, BucketUse]] = []  # (subject, namespace, service account, use)
+    uses: list[tuple[str, str, str, BucketUse, str | None]] = []  # (subject, namespace, account, use, key owner)
     for pod in cluster.pods:
         for use in bucket_uses(cluster, pod, bucket_names, scheme):
-            uses.append((pod.subject, pod.namespace, pod.service_account, use))
+            owner = None
+            if isinstance(grants, GcpGrants):
+                owner = grants.key_owner(cluster, pod, use.container)
+            uses.append((pod.subject, pod.namespace, pod.service_account, use, owner))
     if cluster.get("Deployment", "kubeflow", "ml-pipeline") is not None:
-        uses += [("Kubeflow pipeline steps", "kubeflow", KFP_RUNNER, use) for use in pipeline_uses(cluster, scheme)]
-    for subject, namespace, account_name, use in uses:
+        uses += [
+            ("Kubeflow pipeline steps", "kubeflow", KFP_RUNNER, use, None) for use in pipeline_uses(cluster, scheme)
+        ]
+    for subject, namespace, account_name, use, owner in uses:
         checked += 1
         account = cluster.get("ServiceAccount", namespace, account_name)
         manifest = account.manifest if account is not None else {}
-        for problem in grants.problems(manifest, namespace, account_name, use):
+        for problem in grants.problems(manifest, namespace, account_name, use, owner):
             violations.append(Violation(NAME, subject, f"{use.where} uses {use}, but {problem}"))
     databases = DatabaseGrants.of(cluster, plan)
     for pod in cluster.pods:

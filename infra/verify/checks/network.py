@@ -24,7 +24,10 @@ Required flows, derived from the objects:
   name their host, on the port named with it (else the plan's);
 - the API server to every webhook Service of the set (and to KFP's cache webhook, created at run time);
 - pods that mount a service-account token to the API server on 443, pods that name a bucket URL to the cloud's
-  object store on 443.
+  object store on 443;
+- pods whose service account carries a cloud identity (IRSA role, GKE Workload Identity GSA), and pipeline steps when
+  pipeline-runner does, to where that identity gets its credentials (TOKEN_ENDPOINTS: the GKE metadata address and
+  server; STS over HTTPS on AWS).
 Open too much: for every pod of a namespace the set creates, any connection from another namespace (or from the API
 server, the nodes or the internet) that the policies admit but no required flow needs is a violation.
 """
@@ -41,6 +44,7 @@ from typing import Any
 
 from infra.plan.engine import Plan
 from infra.verify.allowlists import SYSTEM_PODS
+from infra.verify.checks.identity import GSA_ANNOTATION, IRSA_ANNOTATION, KFP_RUNNER
 from infra.verify.checks.references import container_port, matches, monitor_namespaces, monitor_targets, service_pods
 from infra.verify.cluster import NAME_LABEL, Cluster, PodTemplate, service_hosts
 from infra.verify.model import Check, CheckResult, ObjectSet, Violation
@@ -82,6 +86,16 @@ KFP_FLOWS = (
     ("pipeline-run", "ml-pipeline", 8887, "backend/src/v2/config/env.go line 48 (driver and launcher, gRPC 8887)"),
     ("pipeline-run", "metadata-grpc-service", 8080, "backend/src/apiserver/common/const.go line 81 (ML Metadata)"),
 )
+# Where GKE pods under Workload Identity get tokens, independent of the platform's own list: client libraries ask the
+# metadata address, and the GKE metadata server answering for it listens on 169.254.169.252:988; GKE's network policy
+# guide requires egress to both (https://cloud.google.com/kubernetes-engine/docs/how-to/network-policy, "Workload
+# Identity Federation for GKE"). On AWS, IRSA needs STS's regional endpoint over HTTPS (no fixed address).
+TOKEN_ENDPOINTS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "gcp": (
+        ("the metadata address (Workload Identity tokens)", "169.254.169.254/32", 80),
+        ("the GKE metadata server (Workload Identity)", "169.254.169.252/32", 988),
+    ),
+}
 KFP_WEBHOOK = ("cache-server", "backend/src/cache/deployer/cache-webhook-config.v1.yaml.template (created at run time)")
 
 
@@ -137,6 +151,12 @@ class Network:
     nodes: Endpoint
     stores: dict[str, tuple[Endpoint, list[str], int]]  # role -> (endpoint, hosts, port)
     internet: Endpoint = Endpoint("the internet (cloud APIs)", cidr=INTERNET)
+
+    def token_endpoints(self, cloud: str) -> list[tuple[Endpoint, int, str]]:
+        """Where a pod with a cloud identity gets its credentials (TOKEN_ENDPOINTS; on AWS, STS on the internet)."""
+        if cloud == "aws":
+            return [(self.internet, 443, "IRSA token exchange (STS AssumeRoleWithWebIdentity, regional endpoint)")]
+        return [(Endpoint(name, cidr=cidr), port, name) for name, cidr, port in TOKEN_ENDPOINTS.get(cloud, ())]
 
 
 def _cidr_of(plan: Plan | None, type_: str, field_: str) -> list[str]:
@@ -508,10 +528,19 @@ class Flows:
 
     def _cloud_apis(self) -> None:
         scheme = "gs://" if self.objects.cloud == "gcp" else "s3://"
+        tokens = self.network.token_endpoints(self.objects.cloud)
+        runner = self.cluster.get("ServiceAccount", "kubeflow", KFP_RUNNER)
+        if self.kfp and runner is not None and _cloud_identity(runner.manifest):
+            for endpoint, port, why in tokens:  # pipeline steps run as pipeline-runner
+                self.add(self.pipeline_run, endpoint, port, "TCP", f"cloud identity: {why}")
         for pod in self.cluster.pods:
             source = self.pods[id(pod)]
             if source.host_network:
                 continue
+            account = self.cluster.get("ServiceAccount", pod.namespace, pod.service_account)
+            if account is not None and _cloud_identity(account.manifest):
+                for endpoint, port, why in tokens:
+                    self.add(source, endpoint, port, "TCP", f"cloud identity: {why}")
             if _token_mounted(self.cluster, pod):
                 self.add(source, self.network.api_server, 443, "TCP", "Kubernetes API (service-account token)")
             if any(scheme in text for _, text in _pod_texts(self.cluster, pod)):
@@ -591,6 +620,11 @@ def _port_after(text: str, host: str) -> int | None:
             break
         digits += char
     return int(digits) if digits else None
+
+
+def _cloud_identity(account: Mapping[str, Any]) -> bool:
+    annotations = (account.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get(IRSA_ANNOTATION) or annotations.get(GSA_ANNOTATION))
 
 
 def _token_mounted(cluster: Cluster, pod: PodTemplate) -> bool:

@@ -5,8 +5,9 @@ pinned checkov of its own locked environment (tools/checkov: checkov 3.3.30 pins
 packaging>=26, so they cannot share the infra environment; `make setup` installs it into .tools/checkov). checkov
 runs offline (`--skip-download`). Every failed check is a violation unless CHECKOV_WAIVERS
 (infra/verify/allowlists.py) waives its check id for that object (`Kind.namespace.name`, fnmatch patterns) with a
-reason. Results are cached under .cache/checkov by a digest of the manifests and the checkov version, so an unchanged
-set is not scanned twice.
+reason; the table lists every waiver applied with what it covered, and a waiver whose objects no longer fail its
+check is itself a violation. Results are cached under .cache/checkov by a digest of the manifests and the checkov
+version, so an unchanged set is not scanned twice.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +97,23 @@ def scan(files: dict[str, str], checkov: Path = CHECKOV, cache: Path = CACHE) ->
     return failed
 
 
-def waiver(check_id: str, resource: str) -> str | None:
-    for pattern, reason in CHECKOV_WAIVERS.get(check_id, ()):
-        if fnmatch.fnmatchcase(resource, pattern):
-            return reason
-    return None
+Waivers = Mapping[str, tuple[tuple[str, str], ...]]
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+def waiver(check_id: str, resource: str, waivers: Waivers = CHECKOV_WAIVERS) -> str | None:
+    entry = waiver_entry(check_id, resource, waivers)
+    return entry[1] if entry else None
+
+
+def waiver_entry(check_id: str, resource: str, waivers: Waivers = CHECKOV_WAIVERS) -> tuple[str, str] | None:
+    """The first (pattern, reason) of the check's waivers whose pattern matches the resource."""
+    return next((e for e in waivers.get(check_id, ()) if fnmatch.fnmatchcase(resource, e[0])), None)
+
+
+def resource_name(obj: KubeObject) -> str:
+    """checkov's name of an object: `Kind.namespace.name`, `default` for cluster-scoped ones."""
+    return f"{obj.kind}.{obj.namespace or 'default'}.{obj.name}"
 
 
 def token_not_mounted(objects: ObjectSet, resource: str) -> bool:
@@ -117,10 +131,19 @@ def token_not_mounted(objects: ObjectSet, resource: str) -> bool:
     return False
 
 
-def run(objects: ObjectSet) -> CheckResult:
-    found = scan(manifests(objects.cluster.objects))
+def covered(resources: list[str], limit: int = 3) -> str:
+    shown = ", ".join(resources[:limit])
+    return shown + (f" and {len(resources) - limit} more" if len(resources) > limit else "")
+
+
+def judge(objects: ObjectSet, found: list[dict[str, Any]], waivers: Waivers = CHECKOV_WAIVERS) -> CheckResult:
+    """checkov's failures against the waivers: each failure is waived (by the first matching entry) or a violation.
+    A waiver for one object of the set on which its check no longer fails is a violation too, so no waiver outlives
+    its reason. (A pattern may name no object of a set: a component this stack leaves off, or a small test set; and
+    tests/infra/test_verify_stacks.py requires every waiver, patterns included, to apply to a shipped stack.)"""
     violations = []
     notes = set()
+    applied: dict[tuple[str, str], list[str]] = {}
     for failure in found:
         check_id, resource = str(failure["check_id"]), str(failure["resource"])
         if check_id == "CKV_K8S_38" and token_not_mounted(objects, resource):
@@ -129,9 +152,9 @@ def run(objects: ObjectSet) -> CheckResult:
                 "automountServiceAccountToken: false"
             )
             continue
-        reason = waiver(check_id, resource)
-        if reason:
-            notes.add(f"{check_id} ({failure['check_name']}): {reason}")
+        entry = waiver_entry(check_id, resource, waivers)
+        if entry:
+            applied.setdefault((check_id, entry[0]), []).append(resource)
             continue
         violations.append(
             Violation(
@@ -140,7 +163,29 @@ def run(objects: ObjectSet) -> CheckResult:
                 f"checkov {check_id}: {failure['check_name']} (fix it, or waive it with a reason in CHECKOV_WAIVERS)",
             )
         )
-    return CheckResult(NAME, len(objects.cluster.objects), "objects", tuple(violations), tuple(sorted(notes)))
+    names = sorted({resource_name(o) for o in objects.cluster.objects})
+    waived = []
+    for check_id, entries in sorted(waivers.items()):
+        for pattern, reason in entries:
+            if (check_id, pattern) in applied:
+                resources = sorted(set(applied[check_id, pattern]))
+                waived.append(Violation(NAME, f"{check_id} on {pattern}", f"{reason} [{covered(resources)}]"))
+            elif not _WILDCARD.search(pattern) and (matching := fnmatch.filter(names, pattern)):
+                violations.append(
+                    Violation(
+                        NAME,
+                        f"waiver {check_id} on {pattern}",
+                        f"checkov {check_id} no longer fails on {covered(matching)}: remove the waiver from "
+                        "CHECKOV_WAIVERS (infra/verify/allowlists.py)",
+                    )
+                )
+    return CheckResult(
+        NAME, len(objects.cluster.objects), "objects", tuple(violations), tuple(sorted(notes)), tuple(waived)
+    )
+
+
+def run(objects: ObjectSet) -> CheckResult:
+    return judge(objects, scan(manifests(objects.cluster.objects)))
 
 
 CHECK = Check(12, NAME, "checkov (--framework kubernetes) finds nothing but reasoned waivers", run)
