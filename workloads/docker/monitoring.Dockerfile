@@ -21,8 +21,12 @@ COPY workloads/mlops_workloads ./mlops_workloads
 RUN uv sync --frozen --no-dev --no-editable
 COPY pipelines /app/pipelines
 WORKDIR /app
-# The pipeline is compiled here with the image's own kfp; the retrainer points its steps at the deployed training image.
-RUN /opt/venv/bin/python -c "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
+# Pipelines are compiled at run time (the stack decides the placement and the image); building every reference
+# module here fails the build, not the first scheduled run, when one cannot compile with the image's own kfp.
+RUN for module in pipelines.fraud_detection pipelines.delivery_time; do \
+        /opt/venv/bin/python -m mlops_workloads.submit --model-name build-check --pipeline-module "$module" \
+            --compile-only /tmp/build-check.yaml || exit 1; \
+    done && rm /tmp/build-check.yaml
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 RUN groupadd --system --gid 10001 app \

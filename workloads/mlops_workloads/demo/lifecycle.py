@@ -275,7 +275,7 @@ class Lifecycle:
         return {**self.config.size.pipeline_params(), **ReleasePolicy(promotion="auto").pipeline_arguments()}
 
     def _run_pipeline(self, name: str, source: Path) -> Any:
-        from pipelines.training import run_locally
+        from pipelines.fraud_detection import run_locally
 
         return run_locally(
             pipeline_root=self.config.pipelines / name,
