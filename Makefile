@@ -61,8 +61,9 @@ locks: $(UV)  ## each lock still matches its pyproject.toml (a stale lock fails 
 	cd workloads && $(UV) lock --check
 	$(UV) lock --check --project tools/checkov
 
-typecheck: setup-infra
+typecheck: setup  ## mypy strict: the infra code (.venv) and the workloads and pipelines (workloads/.venv)
 	.venv/bin/mypy
+	cd workloads && .venv/bin/mypy
 
 test-infra: setup-infra
 	.venv/bin/pytest tests/infra -q -n 2

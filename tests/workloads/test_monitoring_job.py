@@ -141,7 +141,7 @@ def test_drift_retrain_and_the_release_policy_decides_the_promotion(
 
     assert run.decision.outcome is Outcome.TRIGGERED
     assert received[0]["promotion"] == promotion
-    assert received[0]["min_f1"] == policy.thresholds["f1"]
+    assert received[0]["champion_tolerance"] == policy.champion_tolerance
     client = mlflow.MlflowClient(tracking_uri=champion, registry_uri=champion)
     decided = run.decision.promotion
     assert decided is not None
@@ -157,7 +157,7 @@ def test_drift_retrain_and_the_release_policy_decides_the_promotion(
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(list(args))
+    code = main(list(args) if "--model-name" in args else ["--model-name", MODEL_NAME, *args])
     return code, capsys.readouterr().err.strip()
 
 
@@ -214,34 +214,43 @@ def test_cli_rejects_kfp_without_host_or_training_image(capsys: pytest.CaptureFi
             "--retrain", "kfp"]  # fmt: skip
     code, err = _cli(capsys, *base)
     assert code == EXIT_BAD_INPUT
-    assert "--retrain kfp needs --kfp-host (or KFP_HOST) and --pipeline-package" in err
-    code, err = _cli(capsys, *base, "--kfp-host", "http://kfp", "--pipeline-package", str(tmp_path / "p.yaml"))
+    assert "--retrain kfp needs --kfp-host (or KFP_HOST)" in err
+    code, err = _cli(capsys, *base, "--kfp-host", "http://kfp")
     assert code == EXIT_BAD_INPUT
-    assert "--retrain kfp needs --training-image (or TRAINING_IMAGE)" in err
+    assert "--retrain kfp needs --training-image" in err
+    code, err = _cli(capsys, *base, "--kfp-host", "http://kfp", "--training-image", "ghcr.io/a/t:1", "--gate", "f1>")
+    assert code == EXIT_BAD_INPUT
+    assert "gate 'f1>' is not METRIC>=NUMBER or METRIC<=NUMBER" in err
 
 
 def test_cli_dry_run_resolves_the_release_policy_into_pipeline_arguments(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     image = "us-central1-docker.pkg.dev/acme/ml/mlops-training@sha256:" + "ab" * 32
-    code = main(["--current", "gs://lake/predictions", "--report-dir", "gs://monitoring/reports", "--tracking-uri",
-                 "http://mlflow:5000", "--retrain", "kfp", "--kfp-host", "http://kfp:8888", "--pipeline-package",
-                 str(tmp_path / "p.yaml"), "--training-image", image, "--min-f1", "0.81", "--min-precision", "0.72",
-                 "--min-recall", "0.61", "--min-roc-auc", "0.9", "--champion-tolerance", "0.005", "--promotion",
+    code = main(["--model-name", MODEL_NAME,
+                 "--current", "gs://lake/predictions", "--report-dir", "gs://monitoring/reports", "--tracking-uri",
+                 "http://mlflow:5000", "--retrain", "kfp", "--kfp-host", "http://kfp:8888", "--train-source",
+                 "gs://lake/inputs", "--training-image", image, "--gate", "f1>=0.81", "--gate", "roc_auc>=0.9",
+                 "--pipeline-parameters", '{"nEstimators": 30}', "--champion-tolerance", "0.005", "--promotion",
                  "manual", "--dry-run"])  # fmt: skip
     assert code == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["training_image"] == image
+    assert (plan["training_image"], plan["pipeline_module"], plan["accelerator"]) == (
+        image,
+        "pipelines.fraud_detection",
+        "cpu",
+    )
     assert plan["pipeline_arguments"] == {
-        "source_uri": "gs://lake/predictions", "tracking_uri": "http://mlflow:5000", "min_f1": 0.81,
-        "min_precision": 0.72, "min_recall": 0.61, "min_roc_auc": 0.9, "champion_tolerance": 0.005,
+        "source_uri": "gs://lake/inputs", "tracking_uri": "http://mlflow:5000", "model_name": MODEL_NAME,
+        "gates": '["f1>=0.81", "roc_auc>=0.9"]', "n_estimators": 30, "champion_tolerance": 0.005,
         "promotion": "manual",
     }  # fmt: skip
 
 
 def test_cli_prints_the_run_summary(shared_champion: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     generate_transactions(2_000, seed=11, n_cards=2_000).to_parquet(tmp_path / "w.parquet")
-    code = main(["--current", str(tmp_path / "w.parquet"), "--report-dir", str(tmp_path / "out"),
+    code = main(["--model-name", MODEL_NAME,
+                 "--current", str(tmp_path / "w.parquet"), "--report-dir", str(tmp_path / "out"),
                  "--tracking-uri", shared_champion])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -252,7 +261,8 @@ def test_cli_prints_the_run_summary(shared_champion: str, capsys: pytest.Capture
 
 def test_cli_as_a_process_has_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mlops_workloads.monitoring", "--current", str(tmp_path / "absent"), "--report-dir",
+        [sys.executable, "-m", "mlops_workloads.monitoring", "--model-name", MODEL_NAME,
+         "--current", str(tmp_path / "absent"), "--report-dir",
          str(tmp_path)],
         capture_output=True, text=True, cwd=REPO, check=False,
     )  # fmt: skip
@@ -288,7 +298,8 @@ def test_wrong_dtypes_are_named_with_column_file_and_count_never_a_crash_or_drif
     window.to_parquet(tmp_path / "w" / "part-0.parquet")
     good.to_parquet(tmp_path / "w" / "part-1.parquet")
 
-    code = main(["--current", str(tmp_path / "w"), "--report-dir", str(tmp_path / "out"), "--tracking-uri",
+    code = main(["--model-name", MODEL_NAME,
+                 "--current", str(tmp_path / "w"), "--report-dir", str(tmp_path / "out"), "--tracking-uri",
                  shared_champion])  # fmt: skip
 
     captured = capsys.readouterr()

@@ -145,19 +145,18 @@ class FakeKfpClient:
 STACK_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme-ml/mlops-training:2.3.4"
 
 
-@pytest.fixture(scope="module")
-def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipelines.training import compile_pipeline
+GPU = {
+    "nodeSelector": {"gpu-enabled": "true"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+}
 
-    return compile_pipeline(tmp_path_factory.mktemp("package") / "training.yaml")
 
-
-def test_kfp_retrainer_submits_the_package_with_the_stacks_image_and_release_policy(
-    tmp_path: Path, compiled_package: Path
-) -> None:
+def test_kfp_retrainer_submits_the_models_pipeline_with_the_stacks_image_placement_and_policy() -> None:
     import yaml
+    from mlops_workloads.gates import parse_gates
     from mlops_workloads.images import TRAINING_IMAGE
     from mlops_workloads.release import ReleasePolicy
+    from mlops_workloads.submission import TrainingRequest
 
     submitted: dict[str, Any] = {}
 
@@ -173,48 +172,42 @@ def test_kfp_retrainer_submits_the_package_with_the_stacks_image_and_release_pol
         hosts.append(host)
         return client
 
-    policy = ReleasePolicy({"f1": 0.8, "precision": 0.75, "recall": 0.65, "roc_auc": 0.9}, 0.03, "manual")
-    arguments = {"source_uri": "gs://data/window", "tracking_uri": "http://mlflow:5000", **policy.pipeline_arguments()}
-    retrainer = KfpApiRetrainer(
-        "http://ml-pipeline.kubeflow:8888", compiled_package, image=STACK_IMAGE, arguments=arguments,
-        client_factory=factory,
+    policy = ReleasePolicy(parse_gates(["rmse<=7", "r2>=0.75"]), 0.03, "manual")
+    request = TrainingRequest(
+        pipeline_module="pipelines.delivery_time", parameters={"n_estimators": 12}, train_source="gs://data/inputs",
+        training_image=STACK_IMAGE, accelerator="gpu", gpu_placement=json.dumps(GPU), release=policy,
     )  # fmt: skip
-    submission = retrainer.retrain(model_name="fraud", reasons=["drift"])
+    retrainer = KfpApiRetrainer(
+        "http://ml-pipeline.kubeflow:8888", request, tracking_uri="http://mlflow:5000", client_factory=factory
+    )
+    submission = retrainer.retrain(model_name="eta", reasons=["drift"])
 
     assert hosts == ["http://ml-pipeline.kubeflow:8888"]
     pipeline, platform = submitted["documents"]
-    original, _ = list(yaml.safe_load_all(compiled_package.read_text()))
-    images = [e["container"]["image"] for e in pipeline["deploymentSpec"]["executors"].values()]
-    assert len(images) == len(original["deploymentSpec"]["executors"]) >= 1
-    assert set(images) == {STACK_IMAGE}  # no step keeps the package's default image
+    assert pipeline["pipelineInfo"]["name"] == "delivery-time-training-pipeline"
+    images = {e["container"]["image"] for e in pipeline["deploymentSpec"]["executors"].values()}
+    assert images == {STACK_IMAGE}  # no step keeps the package's default image
     assert TRAINING_IMAGE not in json.dumps(submitted["documents"])
-    assert {k: v for k, v in pipeline.items() if k != "deploymentSpec"} == {
-        k: v for k, v in original.items() if k != "deploymentSpec"
-    }
     assert platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]["tolerations"]
-    assert client.kwargs["arguments"] == {**arguments, "model_name": "fraud"}
-    declared = original["root"]["inputDefinitions"]["parameters"]
-    assert set(client.kwargs["arguments"]) <= set(declared)  # every argument is a parameter of the pipeline
-    assert client.kwargs["arguments"]["promotion"] == "manual"
+    values = {k: v.get("defaultValue") for k, v in pipeline["root"]["inputDefinitions"]["parameters"].items()}
+    expected = {
+        "model_name": "eta", "source_uri": "gs://data/inputs", "tracking_uri": "http://mlflow:5000",
+        "gates": '["rmse<=7", "r2>=0.75"]', "champion_tolerance": 0.03, "promotion": "manual", "n_estimators": 12,
+    }  # fmt: skip
+    assert {k: values[k] for k in expected} == expected
     assert client.kwargs["enable_caching"] is False
-    assert client.kwargs["run_name"].startswith("retrain-fraud-")
+    assert client.kwargs["run_name"].startswith("retrain-eta-")
     assert (submission.backend, submission.run_id, submission.completed) == ("kfp", "kfp-run-42", False)
     assert submission.details["image"] == STACK_IMAGE
     assert submission.details["promotion"]["policy"] == "manual"
 
 
 @pytest.mark.parametrize("image", ["mlops-training:0.1.0", "ghcr.io/acme/mlops-training:latest", "ghcr.io/acme/x"])
-def test_kfp_retrainer_refuses_an_unpinned_image(image: str, compiled_package: Path) -> None:
+def test_an_unpinned_training_image_is_refused(image: str) -> None:
+    from mlops_workloads.submission import TrainingRequest
+
     with pytest.raises(ValueError, match=r"is not a pinned image reference.*never :latest"):
-        KfpApiRetrainer("http://kfp", compiled_package, image=image, client_factory=lambda _: FakeKfpClient())
-
-
-def test_kfp_retrainer_names_a_missing_package(tmp_path: Path) -> None:
-    retrainer = KfpApiRetrainer(
-        "http://kfp", tmp_path / "absent.yaml", image=STACK_IMAGE, client_factory=lambda _: FakeKfpClient()
-    )
-    with pytest.raises(FileNotFoundError, match=r"absent\.yaml.*compile_pipeline"):
-        retrainer.retrain(model_name="fraud", reasons=[])
+        TrainingRequest(training_image=image)
 
 
 def test_local_retrainer_passes_pipeline_params() -> None:

@@ -1,97 +1,153 @@
-"""The compiled pipeline: step structure, parameters from the contract's defaults, pinned image, GPU option."""
+"""The compiled pipelines, as ``python -m mlops_workloads.submit --compile-only`` writes them: step structure, the
+stack's arguments baked in, the pinned or the stack's image, and the GPU placement of the training step on both
+clouds' GPU pools (and on nothing else)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from mlops_workloads.gates import DEFAULT_THRESHOLDS
 from mlops_workloads.images import TRAINING_IMAGE
+from mlops_workloads.submit import main as submit_main
 from mlops_workloads.training import DEFAULT_PARAMS
 
-from pipelines.training import compile_pipeline
+# The GPU pools' placement as components.k8s.common.placement_fields(cloud.placements["gpu"]) gives it:
+# AWS: selector gpu-enabled=true (components/aws/nodegroups.py line 33), taint nvidia.com/gpu=true:NoSchedule (line 22);
+# GKE: selector gpu-enabled=true (components/gcp/nodepools.py line 34), taint nvidia.com/gpu=present:NoSchedule
+# (line 29). The AWS fixture adds a pool taint a stack may configure (NodePoolSpec.taints), so "every toleration"
+# is tested with more than one.
+AWS_GPU = {
+    "nodeSelector": {"gpu-enabled": "true"},
+    "tolerations": [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+        {"key": "team", "operator": "Equal", "value": "ml", "effect": "NoSchedule"},
+    ],
+}
+GKE_GPU = {
+    "nodeSelector": {"gpu-enabled": "true"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}],
+}
+STACK_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme-ml/mlops-training:2.3.4"
+MODULES = ("pipelines.fraud_detection", "pipelines.delivery_time")
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    path = compile_pipeline(tmp_path_factory.mktemp("compiled") / "fraud_training.yaml")
-    pipeline_spec, platform_spec = list(yaml.safe_load_all(path.read_text()))
-    return pipeline_spec, platform_spec
+def _compile(tmp_path: Path, *flags: str, model: str = "fraud-detection") -> tuple[dict[str, Any], dict[str, Any]]:
+    target = tmp_path / f"{model}.yaml"
+    assert submit_main(["--model-name", model, "--compile-only", str(target), *flags]) == 0
+    documents = list(yaml.safe_load_all(target.read_text()))
+    return documents[0], documents[1] if len(documents) > 1 else {}
 
 
-def test_steps_and_their_order(compiled) -> None:  # type: ignore[no-untyped-def]
-    spec, _ = compiled
-    root = spec["root"]["dag"]["tasks"]
-    assert set(root) == {"ingest", "validate", "engineer-features", "condition-branches-1"}
-    assert root["validate"]["dependentTasks"] == ["ingest"]
-    assert set(root["engineer-features"]["dependentTasks"]) == {"ingest", "validate"}
-    for branch in ("comp-condition-2", "comp-condition-3"):
-        tasks = spec["components"][branch]["dag"]["tasks"]
-        train, evaluate, register, promote = (_key(tasks, n) for n in ("train", "evaluate", "register", "promote"))
-        assert tasks[evaluate]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == train
-        assert evaluate in tasks[register]["dependentTasks"]
-        assert tasks[promote]["dependentTasks"] == [register]  # promotion applies to the version just registered
+def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.get("defaultValue") for k, v in spec["root"]["inputDefinitions"]["parameters"].items()}
 
 
-def _key(tasks: dict[str, Any], base: str) -> str:
-    (key,) = (key for key in tasks if key == base or key.startswith(f"{base}-"))
-    return key
+def _executor_of(spec: dict[str, Any], task: str) -> str:
+    return str(spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]).replace("comp-", "exec-")
 
 
-def test_typed_artifacts_between_steps(compiled) -> None:  # type: ignore[no-untyped-def]
-    spec, _ = compiled
-    outputs = {
-        name: {
-            k: v["artifactType"]["schemaTitle"]
-            for k, v in comp.get("outputDefinitions", {}).get("artifacts", {}).items()
-        }
-        for name, comp in spec["components"].items()
-    }
-    assert outputs["comp-ingest"] == {"transactions": "system.Dataset"}
-    assert outputs["comp-engineer-features"] == {"train_data": "system.Dataset", "test_data": "system.Dataset"}
-    assert outputs["comp-train"] == {"model": "system.Model"}
-    assert outputs["comp-evaluate"]["metrics"] == "system.Metrics"
+def test_fraud_steps_and_their_order(tmp_path: Path) -> None:
+    spec, _ = _compile(tmp_path)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"ingest", "validate", "engineer-features", "train", "evaluate", "register", "promote"}
+    assert tasks["validate"]["dependentTasks"] == ["ingest"]
+    assert set(tasks["engineer-features"]["dependentTasks"]) == {"ingest", "validate"}
+    assert tasks["evaluate"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "train"
+    assert "evaluate" in tasks["register"]["dependentTasks"]
+    assert tasks["promote"]["dependentTasks"] == ["register"]  # promotion applies to the version just registered
 
 
-def test_parameters_default_to_the_seed_values(compiled) -> None:  # type: ignore[no-untyped-def]
-    spec, _ = compiled
-    params = spec["root"]["inputDefinitions"]["parameters"]
-    for name in ("n_estimators", "max_depth", "min_samples_split", "min_samples_leaf", "random_state"):
-        assert params[name]["defaultValue"] == DEFAULT_PARAMS[name]
-    assert params["class_weight"]["defaultValue"] == "balanced"
-    for metric, threshold in DEFAULT_THRESHOLDS.items():
-        assert params[f"min_{metric}"]["defaultValue"] == threshold
-    assert params["use_gpu"]["defaultValue"] is False
-    assert params["promotion"]["defaultValue"] == "manual"  # no champion changes unless the stack says auto
-    assert {"source_uri", "tracking_uri"} <= {k for k, v in params.items() if "defaultValue" not in v}
+def test_the_stacks_arguments_are_baked_into_the_spec(tmp_path: Path) -> None:
+    spec, _ = _compile(
+        tmp_path,
+        "--pipeline-parameters", '{"nEstimators": 300, "max_depth": 9}',
+        "--train-source", "s3://data/fraud-detection/inputs",
+        "--gate", "f1>=0.8", "--gate", "precision>=0.72",
+        "--champion-tolerance", "0.01", "--promotion", "auto", "--experiment", "fraud-weekly",
+    )  # fmt: skip
+    params = _parameters(spec)
+    assert params["n_estimators"] == 300 and params["max_depth"] == 9  # camelCase stack names reach the pipeline
+    assert params["min_samples_leaf"] == DEFAULT_PARAMS["min_samples_leaf"]
+    assert params["source_uri"] == "s3://data/fraud-detection/inputs"
+    assert json.loads(params["gates"]) == ["f1>=0.8", "precision>=0.72"]
+    assert (params["champion_tolerance"], params["promotion"]) == (0.01, "auto")
+    assert (params["model_name"], params["experiment"]) == ("fraud-detection", "fraud-weekly")
 
 
-def test_every_step_runs_the_pinned_image_without_installing_anything(compiled) -> None:  # type: ignore[no-untyped-def]
-    spec, _ = compiled
+def test_without_gates_the_pipelines_own_gates_and_manual_promotion_apply(tmp_path: Path) -> None:
+    params = _parameters(_compile(tmp_path)[0])
+    assert json.loads(params["gates"]) == ["f1>=0.75", "precision>=0.7", "recall>=0.6", "roc_auc>=0.85"]
+    assert params["promotion"] == "manual"  # no champion changes unless the stack says auto
+    delivery = _parameters(_compile(tmp_path, "--pipeline-module", MODULES[1], model="delivery-time")[0])
+    assert {g.split("<")[0].split(">")[0] for g in json.loads(delivery["gates"])} == {"rmse", "mae", "r2"}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_step_runs_the_stacks_image_without_installing_anything(tmp_path: Path, module: str) -> None:
+    default, _ = _compile(tmp_path, "--pipeline-module", module)
+    spec, _ = _compile(tmp_path, "--pipeline-module", module, "--training-image", STACK_IMAGE)
+    assert {e["container"]["image"] for e in default["deploymentSpec"]["executors"].values()} == {TRAINING_IMAGE}
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 11  # ingest, validate, engineer + train/evaluate/register/promote in each GPU branch
+    assert len(executors) == len(spec["root"]["dag"]["tasks"])
     for executor in executors.values():
-        container = executor["container"]
-        assert container["image"] == TRAINING_IMAGE
-        assert not container["image"].endswith(":latest")
-        assert "pip install" not in " ".join(container["command"])
+        assert executor["container"]["image"] == STACK_IMAGE
+        assert "pip install" not in " ".join(executor["container"]["command"])
 
 
-def test_gpu_option_adds_toleration_and_node_selector_to_the_gpu_train_step_only(compiled) -> None:  # type: ignore[no-untyped-def]
-    spec, platform = compiled
-    gpu_condition = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]["condition-2"]
-    assert gpu_condition["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--use_gpu'] == true"
+@pytest.mark.parametrize("placement", [AWS_GPU, GKE_GPU], ids=["aws", "gke"])
+@pytest.mark.parametrize("module", MODULES)
+def test_a_gpu_model_requests_a_gpu_and_lands_on_the_gpu_pool(
+    tmp_path: Path, module: str, placement: dict[str, Any]
+) -> None:
+    spec, platform = _compile(
+        tmp_path, "--pipeline-module", module, "--accelerator", "gpu", "--gpu-placement", json.dumps(placement),
+        "--training-image", STACK_IMAGE,
+    )  # fmt: skip
+    train = _executor_of(spec, "train")
+    resources = spec["deploymentSpec"]["executors"][train]["container"]["resources"]["accelerator"]
+    assert (resources["resourceType"], resources["resourceCount"]) == ("nvidia.com/gpu", "1")
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert set(k8s) == {"exec-train"}
-    assert k8s["exec-train"]["nodeSelector"]["labels"] == {"gpu-enabled": "true"}
-    assert k8s["exec-train"]["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
-    gpu_train = spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"]
-    assert gpu_train["resourceType"] == "nvidia.com/gpu"
-    assert "resources" not in spec["deploymentSpec"]["executors"]["exec-train-2"]["container"]
+    assert set(k8s) == {train}  # only the training step goes to the GPU pool
+    assert k8s[train]["nodeSelector"]["labels"] == placement["nodeSelector"]
+    assert sorted(k8s[train]["tolerations"], key=str) == sorted(placement["tolerations"], key=str)
+    others = [e for name, e in spec["deploymentSpec"]["executors"].items() if name != train]
+    assert all("resources" not in e["container"] for e in others)
 
 
-def test_compile_creates_parent_directories(tmp_path: Path) -> None:
-    target = compile_pipeline(tmp_path / "nested" / "dir" / "p.yaml")
-    assert target.is_file()
+@pytest.mark.parametrize("module", MODULES)
+def test_a_cpu_model_gets_no_gpu_request_selector_or_toleration(tmp_path: Path, module: str) -> None:
+    spec, platform = _compile(tmp_path, "--pipeline-module", module, "--gpu-placement", json.dumps(AWS_GPU))
+    assert platform == {}
+    assert all("resources" not in e["container"] for e in spec["deploymentSpec"]["executors"].values())
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--accelerator", "gpu"], "--accelerator gpu needs --gpu-placement"),
+        (["--accelerator", "gpu", "--gpu-placement", "{"], "--gpu-placement is not valid JSON"),
+        (["--accelerator", "gpu", "--gpu-placement", '{"tolerations": [{"effect": "NoSchedule"}]}'], "must have a key"),
+        (["--pipeline-parameters", '{"nEstimatrs": 3}'], "has no parameter(s) ['n_estimatrs']; its parameters are"),
+        (["--pipeline-parameters", '{"modelName": "x"}'], "sets ['model_name'], which the platform sets"),
+        (["--pipeline-parameters", "[1]"], "must be a JSON object"),
+        (["--pipeline-module", "pipelines.nope"], "'pipelines.nope' cannot be imported"),
+        (["--pipeline-module", "mlops_workloads.gates"], "has no build(placement) function"),
+        (["--gate", "f1=>0.7"], "is not METRIC>=NUMBER or METRIC<=NUMBER"),
+        (["--training-image", "ghcr.io/acme/mlops-training:latest"], "is not a pinned image reference"),
+    ],
+)
+def test_bad_training_flags_are_refused_by_name_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    target = tmp_path / "spec.yaml"
+    assert submit_main(["--model-name", "m", "--compile-only", str(target), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_submit_without_a_kfp_host_or_image_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert submit_main(["--model-name", "m", "--tracking-uri", "http://mlflow:5000"]) == 2
+    assert "--kfp-host (or KFP_HOST) is required" in capsys.readouterr().err

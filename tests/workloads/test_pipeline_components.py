@@ -10,16 +10,19 @@ import mlflow
 import pandas as pd
 import pytest
 from kfp import dsl
+from mlops_workloads.contract import load_contract
 from mlops_workloads.data import generate_transactions, write_partitions
 from mlops_workloads.feature_store import DEFAULT_REPO_PATH, open_store, write_offline_source
-from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, LABEL, TRANSACTION_ID
+from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FRAUD_CONTRACT, LABEL, TRANSACTION_ID
 from mlops_workloads.gates import QualityGateError
 from mlops_workloads.registry import CHALLENGER
 from mlops_workloads.validation import DataValidationError
 
-from pipelines.training import engineer_features, evaluate, ingest, promote, register, train, validate
+from pipelines.fraud_detection import DEFAULT_GATES, engineer_features, ingest, train, validate
+from pipelines.steps import evaluate, promote, register
 
-GATES = {"min_f1": 0.75, "min_precision": 0.70, "min_recall": 0.60, "min_roc_auc": 0.85, "champion_tolerance": 0.02}
+CONTRACT = FRAUD_CONTRACT.to_json()
+GATES = {"gates": json.dumps(DEFAULT_GATES), "champion_tolerance": 0.02, "contract": CONTRACT}
 
 
 def _artifact(kind: type, tmp_path: Path, name: str):  # type: ignore[no-untyped-def]
@@ -111,14 +114,16 @@ def test_train_evaluate_register_chain(tmp_path: Path, ingested, mlflow_fresh_ur
 
     version = register.python_func(
         model=model, train_data=train_data, test_data=test_data, evaluation=evaluation,
-        tracking_uri=mlflow_fresh_uri, model_name="fraud-components", experiment="components",
+        tracking_uri=mlflow_fresh_uri, model_name="fraud-components", experiment="components", contract=CONTRACT,
     )  # fmt: skip
     client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)
     registered = client.get_model_version_by_alias("fraud-components", CHALLENGER)
     assert str(registered.version) == version == "1"
     assert client.get_run(registered.run_id).data.metrics["f1"] == pytest.approx(doc["metrics"]["f1"])
+    assert load_contract(client, "fraud-components", version) == FRAUD_CONTRACT  # the contract travels with it
+    assert registered.tags["task"] == "classification"
 
-    impossible = {**GATES, "min_f1": 0.9999, "min_roc_auc": 1.01}
+    impossible = {**GATES, "gates": json.dumps(["f1>=0.9999", "roc_auc>=1.01", "recall>=0.1"])}
     failed = _artifact(dsl.Artifact, tmp_path, "evaluation-failed")
     with pytest.raises(QualityGateError, match="quality gates failed") as caught:
         evaluate.python_func(
@@ -128,12 +133,23 @@ def test_train_evaluate_register_chain(tmp_path: Path, ingested, mlflow_fresh_ur
     assert [r.split(":")[0] for r in caught.value.reasons] == ["f1", "roc_auc"]
     assert json.loads(Path(failed.path).read_text())["reasons"] == list(caught.value.reasons)
 
+    misspelt = {**GATES, "gates": json.dumps(["f1_score>=0.5"])}
+    with pytest.raises(QualityGateError) as caught:
+        evaluate.python_func(
+            model=model, test_data=test_data, tracking_uri=mlflow_fresh_uri, model_name="fraud-components",
+            metrics=_artifact(dsl.Metrics, tmp_path, "m3"), evaluation=_artifact(dsl.Artifact, tmp_path, "e3"),
+            **misspelt,
+        )  # fmt: skip
+    (reason,) = caught.value.reasons
+    assert "f1_score: unknown metric in gate f1_score>=0.5" in reason
+    assert "reports accuracy, f1, precision, recall, roc_auc" in reason
+
 
 def _promote(tmp_path: Path, uri: str, version: str, promotion: str, name: str) -> tuple[str, dict, dict]:  # type: ignore[type-arg]
     metrics, report = _artifact(dsl.Metrics, tmp_path, f"m-{name}"), _artifact(dsl.Artifact, tmp_path, f"p-{name}")
     status = promote.python_func(
         registered_version=version, tracking_uri=uri, model_name="fraud-components", promotion=promotion,
-        champion_tolerance=0.01, metrics=metrics, promotion_report=report,
+        champion_tolerance=0.01, task="classification", metrics=metrics, promotion_report=report,
     )  # fmt: skip
     return status, dict(metrics.metadata), json.loads(Path(report.path).read_text())
 

@@ -21,8 +21,13 @@ COPY workloads/mlops_workloads ./mlops_workloads
 RUN uv sync --frozen --no-dev --no-editable
 COPY pipelines /app/pipelines
 WORKDIR /app
-# The pipeline is compiled here with the image's own kfp; the retrainer points its steps at the deployed training image.
-RUN /opt/venv/bin/python -c "from pipelines.training import compile_pipeline; compile_pipeline('/app/pipelines/training.yaml')"
+# Pipelines are compiled at run time (the stack decides the placement, the image and the arguments). Each reference
+# module is also compiled here with its defaults, through the submitter: a module that cannot compile with the
+# image's own kfp fails the build, not the first scheduled run, and /app/pipelines/<module>.yaml shows its steps.
+RUN /opt/venv/bin/python -m mlops_workloads.submit --model-name fraud-detection --pipeline-module pipelines.fraud_detection \
+        --compile-only /app/pipelines/fraud_detection.yaml \
+    && /opt/venv/bin/python -m mlops_workloads.submit --model-name delivery-time --pipeline-module pipelines.delivery_time \
+        --compile-only /app/pipelines/delivery_time.yaml
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 RUN groupadd --system --gid 10001 app \

@@ -1,4 +1,4 @@
-# Image of the Kubeflow training pipeline steps (pipelines/training.py) and of Feast (feast apply, materialization and
+# Image of the Kubeflow training pipeline steps (pipelines/) and of Feast (feast apply, materialization and
 # the feature server): every dependency from workloads/uv.lock is baked in, so the lightweight components start
 # without pip-installing anything (install_kfp_package=False). Built and pushed by `pulumi up` (components/images.py);
 # by hand, from the repository root: docker buildx build -f workloads/docker/training.Dockerfile .

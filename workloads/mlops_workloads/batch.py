@@ -248,7 +248,7 @@ def _score_chunk(frame: pd.DataFrame, source: str, offset: int, model: LoadedMod
             schema=QUARANTINE_SCHEMA,
         )
     reasons = Counter(reason.split(" (")[0] for i in np.flatnonzero(rejected) for reason in row_reasons[i])
-    values = Counter({(f.column, f.problem): f.count for f in findings})
+    values: Counter[tuple[str, str]] = Counter({(f.column, f.problem): f.count for f in findings})
     return _Chunk(scored, quarantined, reasons, values)
 
 

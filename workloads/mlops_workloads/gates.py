@@ -7,15 +7,63 @@ evaluate step, the registry's promotion and the monitoring job's retraining all 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-DEFAULT_THRESHOLDS: Mapping[str, float] = {"f1": 0.75, "precision": 0.70, "recall": 0.60, "roc_auc": 0.85}
-# The metrics a challenger may not lose (beyond the tolerance) against the current champion.
-CHAMPION_METRICS: tuple[str, ...] = ("f1", "roc_auc")
+from mlops_workloads.contract import Task
+
+Comparison = Literal[">=", "<="]
+# The metrics a challenger may not lose (beyond the tolerance) against the current champion, per task.
+CHAMPION_METRICS: Mapping[Task, tuple[str, ...]] = {"classification": ("f1", "roc_auc"), "regression": ("rmse", "r2")}
+# Error metrics: smaller is better (every other metric the evaluate steps report is a score: larger is better).
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 DEFAULT_TOLERANCE = 0.02
 # Absorbs float representation error so that "exactly at the boundary" passes (e.g. 0.80 - 0.05 vs 0.75).
 _EPSILON = 1e-9
+_GATE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One release gate: ``metric >= threshold`` or ``metric <= threshold`` (inclusive)."""
+
+    metric: str
+    comparison: Comparison
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> Gate:
+        """``"f1>=0.75"`` or ``"rmse<=12.5"``; anything else is refused with the expected form."""
+        match = _GATE.match(text)
+        if match is None:
+            raise ValueError(f"gate {text!r} is not METRIC>=NUMBER or METRIC<=NUMBER (e.g. f1>=0.75, rmse<=12.5)")
+        metric, comparison, threshold = match.groups()
+        if not math.isfinite(float(threshold)):
+            raise ValueError(f"gate {text!r} has a threshold that is not a finite number")
+        return cls(metric, ">=" if comparison == ">=" else "<=", float(threshold))
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.comparison}{self.threshold:g}"
+
+    def failure(self, value: float) -> str | None:
+        """Why ``value`` fails this gate, or None when it passes."""
+        if self.comparison == ">=" and value < self.threshold - _EPSILON:
+            return f"{self.metric}: {value:.4f} < threshold {self.threshold:.4f}"
+        if self.comparison == "<=" and value > self.threshold + _EPSILON:
+            return f"{self.metric}: {value:.4f} > threshold {self.threshold:.4f}"
+        return None
+
+
+def parse_gates(texts: Sequence[str]) -> tuple[Gate, ...]:
+    """Every gate of ``texts``; a metric gated twice in the same direction is refused (which one would hold?)."""
+    gates = tuple(Gate.parse(text) for text in texts)
+    keys = [(g.metric, g.comparison) for g in gates]
+    repeated = sorted({f"{m}{c}" for m, c in keys if keys.count((m, c)) > 1})
+    if repeated:
+        raise ValueError(f"gates {repeated} are given more than once; keep one threshold per metric and direction")
+    return gates
 
 
 class QualityGateError(RuntimeError):
@@ -49,15 +97,22 @@ def _value(metrics: Mapping[str, float], name: str) -> float | None:
     return None if math.isnan(value) else value
 
 
-def check_thresholds(metrics: Mapping[str, float], thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> list[str]:
-    """Return one reason per metric below its (inclusive) threshold or missing."""
+def check_gates(metrics: Mapping[str, float], gates: Sequence[Gate]) -> list[str]:
+    """One reason per failed gate. A gate on a metric the evaluate step does not report is a reason naming the
+    metrics it does report (a misspelt gate must not pass silently); a NaN metric fails."""
     reasons = []
-    for name, threshold in thresholds.items():
-        value = _value(metrics, name)
+    for gate in gates:
+        if gate.metric not in metrics:
+            reasons.append(
+                f"{gate.metric}: unknown metric in gate {gate}; this model's evaluate step reports "
+                f"{', '.join(sorted(metrics))}"
+            )
+            continue
+        value = _value(metrics, gate.metric)
         if value is None:
-            reasons.append(f"{name}: metric missing (required >= {threshold:.4f})")
-        elif value < threshold - _EPSILON:
-            reasons.append(f"{name}: {value:.4f} < threshold {threshold:.4f}")
+            reasons.append(f"{gate.metric}: metric is NaN (required {gate.comparison} {gate.threshold:.4f})")
+        elif (reason := gate.failure(value)) is not None:
+            reasons.append(reason)
     return reasons
 
 
@@ -66,7 +121,7 @@ def compare_with_champion(
     champion: Mapping[str, float] | None,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
-    metrics: Sequence[str] = CHAMPION_METRICS,
+    metrics: Sequence[str] = CHAMPION_METRICS["classification"],
 ) -> list[str]:
     """Return one reason per metric where the challenger is worse than the champion by more than ``tolerance``.
 
@@ -85,7 +140,7 @@ def compare_with_champion(
         value = _value(challenger, name)
         if value is None:
             reasons.append(f"{name}: metric missing on the challenger (champion has {reference:.4f})")
-        elif value < reference - tolerance - _EPSILON:
+        elif (reference - value if name not in LOWER_IS_BETTER else value - reference) > tolerance + _EPSILON:
             reasons.append(
                 f"{name}: {value:.4f} is worse than the champion's {reference:.4f} by more than {tolerance:.4f}"
             )
@@ -95,14 +150,15 @@ def compare_with_champion(
 def evaluate_gates(
     metrics: Mapping[str, float],
     *,
-    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    gates: Sequence[Gate],
+    task: Task = "classification",
     champion_metrics: Mapping[str, float] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> GateResult:
-    """Every threshold gate plus the champion comparison, all reasons collected."""
+    """Every gate plus the champion comparison on the task's champion metrics, all reasons collected."""
     return GateResult(
         tuple(
-            check_thresholds(metrics, thresholds)
-            + compare_with_champion(metrics, champion_metrics, tolerance=tolerance)
+            check_gates(metrics, gates)
+            + compare_with_champion(metrics, champion_metrics, tolerance=tolerance, metrics=CHAMPION_METRICS[task])
         )
     )

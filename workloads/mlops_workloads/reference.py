@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_workloads.features import FEATURES, FEATURES_BY_NAME, LABEL
+from mlops_workloads.contract import Feature, ModelContract
+from mlops_workloads.features import FRAUD_CONTRACT
 
 ARTIFACT_PATH = "reference"
 PROFILE_FILE = "profile.json"
@@ -145,8 +146,8 @@ class ReferenceProfile:
         )
 
 
-def _feature_reference(name: str, values: pd.Series, n_bins: int) -> FeatureReference:
-    spec = FEATURES_BY_NAME[name]
+def _feature_reference(spec: Feature, values: pd.Series, n_bins: int) -> FeatureReference:
+    name = spec.name
     raw = values.to_numpy(dtype=np.float64, na_value=np.nan)
     x = raw[~np.isnan(raw)]
     if x.size == 0:
@@ -178,8 +179,10 @@ def _feature_reference(name: str, values: pd.Series, n_bins: int) -> FeatureRefe
     return FeatureReference(**{**asdict(ref), "proportions": [float(c) for c in counts / counts.sum()]})
 
 
-def _prediction_reference(predictions: np.ndarray) -> PredictionReference:
+def _prediction_reference(predictions: np.ndarray, contract: ModelContract) -> PredictionReference:
     scores = np.asarray(predictions, dtype=np.float64).ravel()
+    if contract.task == "regression":
+        return _regression_reference(scores)
     if scores.size and (np.nanmin(scores) < 0.0 or np.nanmax(scores) > 1.0):
         raise ValueError(
             f"predictions must be fraud probabilities or 0/1 labels in [0, 1], got range "
@@ -198,6 +201,18 @@ def _prediction_reference(predictions: np.ndarray) -> PredictionReference:
     )
 
 
+def _regression_reference(predictions: np.ndarray) -> PredictionReference:
+    """Predicted values on quantile bins of the reference (a regression output has no fixed [0, 1] range)."""
+    valid = predictions[~np.isnan(predictions)]
+    if not valid.size:
+        raise ValueError("the reference predictions are all NaN: the model must predict the reference rows")
+    edges = [float(e) for e in np.unique(np.quantile(valid, np.linspace(0.0, 1.0, len(SCORE_BIN_EDGES))))]
+    edges = edges if len(edges) > 1 else [edges[0], float(np.nextafter(edges[0], np.inf))]
+    ref = PredictionReference(edges, [], 0.0, float(valid.mean()), int(valid.size))
+    counts = ref.bin_counts(valid)
+    return PredictionReference(edges, [float(c) for c in counts / counts.sum()], 0.0, ref.mean, ref.count)
+
+
 def build_reference_profile(
     features: pd.DataFrame,
     predictions: np.ndarray,
@@ -207,13 +222,15 @@ def build_reference_profile(
     n_bins: int = DEFAULT_QUANTILE_BINS,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     seed: int = DEFAULT_SEED,
+    contract: ModelContract = FRAUD_CONTRACT,
 ) -> ReferenceProfile:
     """Profile the reference (training or validation) data the model was evaluated on.
 
-    ``features`` must hold every contract feature; ``predictions`` are the model's fraud probabilities (or 0/1
-    labels) on those rows; ``labels`` the true ``is_fraud`` values if known; ``metrics`` e.g. ``{"f1": 0.83}``.
+    ``features`` must hold every contract feature; ``predictions`` are the model's outputs on those rows
+    (classification: positive-class probabilities or 0/1 labels; regression: predicted values); ``labels`` the true
+    label values if known; ``metrics`` e.g. ``{"f1": 0.83}``.
     """
-    missing = [f.name for f in FEATURES if f.name not in features.columns]
+    missing = [name for name in contract.feature_names if name not in features.columns]
     if missing:
         raise ValueError(f"reference features are missing contract columns {missing}; pass the full feature frame")
     if len(features) == 0:
@@ -225,16 +242,16 @@ def build_reference_profile(
     if label_arr is not None and label_arr.size != len(features):
         raise ValueError(f"labels has {label_arr.size} values but features has {len(features)} rows; pass one per row")
 
-    sample = features[[f.name for f in FEATURES]].reset_index(drop=True).copy()
+    sample = features[list(contract.feature_names)].reset_index(drop=True).copy()
     sample[PREDICTION_COLUMN] = preds
     if label_arr is not None:
-        sample[LABEL] = label_arr
+        sample[contract.label] = label_arr
     if len(sample) > sample_size:
         sample = sample.sample(n=sample_size, random_state=seed).reset_index(drop=True)
 
     return ReferenceProfile(
-        features={f.name: _feature_reference(f.name, features[f.name], n_bins) for f in FEATURES},
-        prediction=_prediction_reference(preds),
+        features={f.name: _feature_reference(f, features[f.name], n_bins) for f in contract.features},
+        prediction=_prediction_reference(preds, contract),
         metrics={k: float(v) for k, v in metrics.items()},
         row_count=len(features),
         label_rate=None if label_arr is None else float(np.nanmean(label_arr)),

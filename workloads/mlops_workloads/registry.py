@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from mlops_workloads.contract import Task
 from mlops_workloads.features import MODEL_NAME
 from mlops_workloads.gates import CHAMPION_METRICS, DEFAULT_TOLERANCE, compare_with_champion
 
@@ -76,12 +77,13 @@ def promote_challenger(
     policy: PromotionPolicy,
     tolerance: float = DEFAULT_TOLERANCE,
     approved: bool = False,
-    metrics: tuple[str, ...] = CHAMPION_METRICS,
+    task: Task = "classification",
 ) -> PromotionDecision:
     """Promote the ``challenger`` version to ``champion`` if allowed; always return (and record) the decision.
 
     ``policy="auto"`` (dev) promotes whenever the challenger is not worse than the champion by more than
-    ``tolerance`` on ``metrics``. ``policy="manual"`` (prod) promotes only when ``approved=True`` as well.
+    ``tolerance`` on the task's champion metrics. ``policy="manual"`` (prod) promotes only when ``approved=True``
+    as well.
     """
     if policy not in ("auto", "manual"):
         raise ValueError(f"policy must be 'auto' or 'manual', got {policy!r}")
@@ -97,7 +99,9 @@ def promote_challenger(
         )  # fmt: skip
     challenger_metrics = _run_metrics(client, challenger)
     champion_metrics = None if champion is None else _run_metrics(client, champion)
-    reasons = list(compare_with_champion(challenger_metrics, champion_metrics, tolerance=tolerance, metrics=metrics))
+    reasons = list(
+        compare_with_champion(challenger_metrics, champion_metrics, tolerance=tolerance, metrics=CHAMPION_METRICS[task])
+    )
     if champion is not None and str(champion.version) == str(challenger.version):
         reasons.append(f"version {challenger.version} is already the champion")
     if not reasons and policy == "manual" and not approved:

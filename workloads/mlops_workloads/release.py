@@ -9,55 +9,50 @@ values: the monitoring job reads it from its command line (set by the platform f
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Any, get_args
 
-from mlops_workloads.gates import DEFAULT_THRESHOLDS, DEFAULT_TOLERANCE
+from mlops_workloads.gates import DEFAULT_TOLERANCE, Gate, parse_gates
 from mlops_workloads.registry import PromotionPolicy
 
-# Gate metric -> command-line flag / pipeline parameter stem ("min_<metric>").
-_FLAGS = {"f1": "--min-f1", "precision": "--min-precision", "recall": "--min-recall", "roc_auc": "--min-roc-auc"}
 DEFAULT_PROMOTION: PromotionPolicy = "manual"  # nothing replaces a champion unless a stack asks for it
 
 
 @dataclass(frozen=True)
 class ReleasePolicy:
-    thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    """``gates`` empty: the pipeline module's own default gates apply."""
+
+    gates: tuple[Gate, ...] = ()
     champion_tolerance: float = DEFAULT_TOLERANCE
     promotion: PromotionPolicy = DEFAULT_PROMOTION
 
     def __post_init__(self) -> None:
-        problems = [f"{name} gate {value} is not within [0, 1]" for name, value in self.thresholds.items()
-                    if not 0.0 <= value <= 1.0]  # fmt: skip
-        unknown = sorted(set(self.thresholds) - set(_FLAGS))
-        if unknown:
-            problems.append(f"unknown gate metric(s) {unknown}; gates exist for {sorted(_FLAGS)}")
-        if not 0.0 <= self.champion_tolerance <= 1.0:
-            problems.append(f"champion tolerance {self.champion_tolerance} is not within [0, 1]")
+        problems = []
+        if not self.champion_tolerance >= 0.0:  # NaN fails too
+            problems.append(f"champion tolerance {self.champion_tolerance} is negative; use 0 or more")
         if self.promotion not in get_args(PromotionPolicy):
             problems.append(f"promotion {self.promotion!r} is not one of {list(get_args(PromotionPolicy))}")
         if problems:
             raise ValueError("invalid release policy: " + "; ".join(problems))
 
     def pipeline_arguments(self) -> dict[str, Any]:
-        """The training pipeline's parameters for this policy (``min_f1``, …, ``champion_tolerance``, ``promotion``)."""
-        return {
-            **{f"min_{metric}": float(value) for metric, value in self.thresholds.items()},
-            "champion_tolerance": float(self.champion_tolerance),
-            "promotion": self.promotion,
-        }
+        """The training pipeline's parameters for this policy (``gates`` as a JSON list, ``champion_tolerance``,
+        ``promotion``)."""
+        gates = {"gates": json.dumps([str(g) for g in self.gates])} if self.gates else {}
+        return {**gates, "champion_tolerance": float(self.champion_tolerance), "promotion": self.promotion}
 
     def command_line(self) -> list[str]:
         """The same policy as the job's command-line flags (what the platform writes into the CronJob)."""
-        flags = [item for metric, value in self.thresholds.items() for item in (_FLAGS[metric], f"{value:g}")]
+        flags = [item for gate in self.gates for item in ("--gate", str(gate))]
         return [*flags, "--champion-tolerance", f"{self.champion_tolerance:g}", "--promotion", self.promotion]
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group("release policy (the stack's workloads.qualityGates and promotion)")
-        for metric, flag in _FLAGS.items():
-            group.add_argument(flag, type=float, default=DEFAULT_THRESHOLDS[metric], help=f"minimum {metric}")
+        group = parser.add_argument_group("release policy (the stack's qualityGates and promotion of the model)")
+        group.add_argument("--gate", action="append", default=[], metavar="METRIC>=X|METRIC<=X",
+                           help="a quality gate on a metric the evaluate step reports (repeatable; default: the "
+                                "pipeline's own gates)")  # fmt: skip
         group.add_argument("--champion-tolerance", type=float, default=DEFAULT_TOLERANCE,
                            help="how much worse than the champion a challenger may be")  # fmt: skip
         group.add_argument("--promotion", choices=get_args(PromotionPolicy), default=DEFAULT_PROMOTION,
@@ -65,7 +60,4 @@ class ReleasePolicy:
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> ReleasePolicy:
-        thresholds = {
-            metric: getattr(args, flag.removeprefix("--").replace("-", "_")) for metric, flag in _FLAGS.items()
-        }
-        return cls(thresholds, args.champion_tolerance, args.promotion)
+        return cls(parse_gates(args.gate), args.champion_tolerance, args.promotion)

@@ -104,7 +104,7 @@ def join(base: str, *parts: str) -> str:
 
 def exists(uri: str) -> bool:
     location = resolve(uri)
-    return location.filesystem.get_file_info(location.path).type != pafs.FileType.NotFound
+    return bool(location.filesystem.get_file_info(location.path).type != pafs.FileType.NotFound)
 
 
 def read_bytes(uri: str) -> bytes | None:

@@ -13,15 +13,25 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_score,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+)
 
-from mlops_workloads.features import FEATURE_NAMES, MODEL_NAME
+from mlops_workloads.contract import CONTRACT_ARTIFACT, TASK_TAG, ModelContract
+from mlops_workloads.features import FEATURE_NAMES, FRAUD_CONTRACT, MODEL_NAME
 from mlops_workloads.reference import ARTIFACT_PATH as REFERENCE_ARTIFACT_PATH
 from mlops_workloads.reference import ReferenceProfile
 from mlops_workloads.registry import CHALLENGER
@@ -45,21 +55,23 @@ ONNX_PARITY_TOLERANCE = 1e-4
 DEFAULT_EXPERIMENT = "fraud-detection"
 FINGERPRINT_TAG = "data_fingerprint"
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+# The estimators the reference pipelines train (a forest of trees: skops loads them with the one trusted type above).
+Estimator: TypeAlias = RandomForestClassifier | RandomForestRegressor
 
 
-def save_model(model: RandomForestClassifier, path: str | Path) -> None:
+def save_model(model: Estimator, path: str | Path) -> None:
     """Persist a model between pipeline steps with skops (no pickle: loading cannot run arbitrary code)."""
     import skops.io
 
     skops.io.dump(model, path)
 
 
-def load_model(path: str | Path) -> RandomForestClassifier:
+def load_model(path: str | Path) -> Estimator:
     import skops.io
 
     model = skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
-    if not isinstance(model, RandomForestClassifier):
-        raise TypeError(f"{path} holds a {type(model).__name__}, expected a RandomForestClassifier")
+    if not isinstance(model, RandomForestClassifier | RandomForestRegressor):
+        raise TypeError(f"{path} holds a {type(model).__name__}, expected a RandomForestClassifier or -Regressor")
     return model
 
 
@@ -67,12 +79,12 @@ class OnnxParityError(RuntimeError):
     """The ONNX export's probabilities differ from sklearn's: it must not be shipped."""
 
 
-def feature_matrix(df: pd.DataFrame) -> pd.DataFrame:
+def feature_matrix(df: pd.DataFrame, names: tuple[str, ...] = FEATURE_NAMES) -> pd.DataFrame:
     """The model input: exactly the contract features, in contract order."""
-    missing = [name for name in FEATURE_NAMES if name not in df.columns]
+    missing = [name for name in names if name not in df.columns]
     if missing:
         raise KeyError(f"model input is missing contract features {missing}; the frame has {list(df.columns)}")
-    return df.loc[:, list(FEATURE_NAMES)]
+    return df.loc[:, list(names)]
 
 
 def train_model(
@@ -107,6 +119,34 @@ def evaluate_model(model: RandomForestClassifier, X: pd.DataFrame, y: pd.Series 
         "f1": float(f1_score(truth, predicted, zero_division=0)),
         "roc_auc": float(roc_auc_score(truth, scores)),
     }
+
+
+def regression_metrics(model: Estimator, X: pd.DataFrame, y: pd.Series | np.ndarray) -> dict[str, float]:
+    """RMSE, MAE (in the label's unit) and R² on a held-out set."""
+    truth = np.asarray(y, dtype=np.float64)
+    predicted = model.predict(X)
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(truth, predicted))),
+        "mae": float(mean_absolute_error(truth, predicted)),
+        "r2": float(r2_score(truth, predicted)),
+    }
+
+
+def holdout_metrics(model: Estimator, frame: pd.DataFrame, contract: ModelContract) -> dict[str, float]:
+    """The metrics of ``contract``'s task on a held-out frame (features and label): what the gates judge."""
+    features = feature_matrix(frame, contract.feature_names)
+    if contract.task == "regression":
+        return regression_metrics(model, features, frame[contract.label])
+    if not isinstance(model, RandomForestClassifier):
+        raise TypeError(f"a classification contract needs a classifier, got {type(model).__name__}")
+    return evaluate_model(model, features, frame[contract.label])
+
+
+def model_outputs(model: Estimator, features: pd.DataFrame, contract: ModelContract) -> np.ndarray:
+    """What the model serves per row: the positive-class probability (classification) or the value (regression)."""
+    if contract.task == "regression":
+        return np.asarray(model.predict(features), dtype=np.float64)
+    return np.asarray(model.predict_proba(features)[:, 1], dtype=np.float64)
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
@@ -188,8 +228,8 @@ def _tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
+        mlflow.set_tracking_uri(previous[0])  # type: ignore[arg-type]  # None restores MLflow's default
+        mlflow.set_registry_uri(previous[1])  # type: ignore[arg-type]
 
 
 def _pip_requirements() -> list[str]:
@@ -201,7 +241,7 @@ def _pip_requirements() -> list[str]:
 
 
 def register_model(
-    model: RandomForestClassifier,
+    model: Estimator,
     X_sample: pd.DataFrame,
     metrics: Mapping[str, float],
     params: Mapping[str, Any],
@@ -213,11 +253,14 @@ def register_model(
     model_name: str = MODEL_NAME,
     experiment: str = DEFAULT_EXPERIMENT,
     tags: Mapping[str, str] | None = None,
+    contract: ModelContract = FRAUD_CONTRACT,
 ) -> ModelVersion:
     """Log ``model`` with everything monitoring and serving need, register a new version, alias it ``challenger``.
 
     Pass the drift reference either as a saved directory (``reference_dir``) or a ``profile``. ``X_sample``
-    (a few rows of contract features) gives the signature, the input example and the ONNX parity check.
+    (a few rows of contract features) gives the signature, the input example and the ONNX parity check (a
+    classifier's probabilities). ``contract`` is stored beside the model (``contract.json``) for serving, batch
+    scoring and monitoring.
     Returns the MLflow ``ModelVersion``.
     """
     import mlflow
@@ -226,12 +269,14 @@ def register_model(
     if (reference_dir is None) == (profile is None):
         raise ValueError("register_model needs exactly one of reference_dir= or profile= (the drift reference)")
     uri = tracking_uri or mlflow.get_tracking_uri()
-    sample = feature_matrix(X_sample)
+    sample = feature_matrix(X_sample, contract.feature_names)
     if sample.empty:
         raise ValueError("X_sample is empty: pass a few rows of contract features (signature and ONNX parity)")
     model.set_params(n_jobs=1)
-    onnx_bytes = to_onnx(model)
-    parity = check_onnx_parity(model, onnx_bytes, sample)
+    onnx: tuple[bytes, float] | None = None
+    if isinstance(model, RandomForestClassifier):
+        onnx_bytes = to_onnx(model)
+        onnx = onnx_bytes, check_onnx_parity(model, onnx_bytes, sample)
 
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment_id = ensure_experiment(uri, experiment)
@@ -239,7 +284,7 @@ def register_model(
     # process-wide tracking store: both happen while it points at ``uri``.
     with _tracking_uri(uri):
         model_uri, run_id = _log_run(
-            model, sample, metrics, params, parity=parity, onnx_bytes=onnx_bytes, fingerprint=data_fingerprint,
+            model, sample, metrics, params, onnx=onnx, fingerprint=data_fingerprint, contract=contract,
             experiment_id=experiment_id, reference_dir=reference_dir, profile=profile, tags=tags,
         )  # fmt: skip
         try:
@@ -251,7 +296,7 @@ def register_model(
             model_name,
             model_uri,
             run_id=run_id,
-            tags={FINGERPRINT_TAG: data_fingerprint},
+            tags={FINGERPRINT_TAG: data_fingerprint, TASK_TAG: contract.task},
             model_id=model_uri.removeprefix("models:/"),
         )
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
@@ -259,27 +304,27 @@ def register_model(
 
 
 def _log_run(
-    model: RandomForestClassifier,
+    model: Estimator,
     sample: pd.DataFrame,
     metrics: Mapping[str, float],
     params: Mapping[str, Any],
     *,
-    parity: float,
-    onnx_bytes: bytes,
+    onnx: tuple[bytes, float] | None,
     fingerprint: str,
+    contract: ModelContract,
     experiment_id: str,
     reference_dir: str | Path | None,
     profile: ReferenceProfile | None,
     tags: Mapping[str, str] | None,
 ) -> tuple[str, str]:
-    """Log one run: params, metrics, fingerprint, sklearn model, ONNX, reference. Returns (model URI, run id)."""
+    """Log one run: params, metrics, fingerprint, sklearn model, contract, ONNX, reference.
+    Returns (model URI, run id)."""
     import mlflow
     from mlflow.models import infer_signature
 
     with tempfile.TemporaryDirectory() as scratch, mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        mlflow.log_metric("onnx_max_abs_diff", parity)
         mlflow.set_tags({FINGERPRINT_TAG: fingerprint, **(tags or {})})
         example = sample.head(5)
         info = mlflow.sklearn.log_model(
@@ -290,9 +335,12 @@ def _log_run(
             pip_requirements=_pip_requirements(),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
-        onnx_file = Path(scratch) / ONNX_FILE
-        onnx_file.write_bytes(onnx_bytes)
-        mlflow.log_artifact(str(onnx_file), artifact_path=ONNX_ARTIFACT_PATH)
+        mlflow.log_text(contract.to_json(), CONTRACT_ARTIFACT)
+        if onnx is not None:
+            onnx_file = Path(scratch) / ONNX_FILE
+            onnx_file.write_bytes(onnx[0])
+            mlflow.log_artifact(str(onnx_file), artifact_path=ONNX_ARTIFACT_PATH)
+            mlflow.log_metric("onnx_max_abs_diff", onnx[1])
         if profile is not None:
             reference_dir = profile.save(Path(scratch) / REFERENCE_ARTIFACT_PATH)
         mlflow.log_artifacts(str(reference_dir), artifact_path=REFERENCE_ARTIFACT_PATH)

@@ -49,7 +49,7 @@ def _type_problem(feature: Feature, column: pd.Series) -> str | None:
     elif ptypes.is_numeric_dtype(column):
         numbers = values.to_numpy(dtype=np.float64)
         integral = bool(np.all(np.mod(numbers, 1) == 0))
-        ok = feature.kind == "float" or (integral and (feature.kind == "int" or np.isin(numbers, (0, 1)).all()))
+        ok = feature.kind == "float" or (integral and (feature.kind == "int" or bool(np.isin(numbers, (0, 1)).all())))
     else:
         ok = False
     if ok:

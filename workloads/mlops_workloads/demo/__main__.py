@@ -142,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         highlight=False,
     )
     started = time.monotonic()
+    code = run_lifecycle(config, console, supervisor, lifecycle)
+    lifecycle.summary["duration_seconds"] = round(time.monotonic() - started, 1)
+    write_summary(lifecycle.summary, config.summary_path)
+    if code == EXIT_OK:
+        console.print(
+            f"[green]Done in {lifecycle.summary['duration_seconds']:.0f} s.[/green] Summary: {config.summary_path}"
+        )
+    else:
+        console.print(f"Summary (partial): {config.summary_path}")
+    return code
+
+
+def run_lifecycle(config: DemoConfig, console: Console, supervisor: ProcessSupervisor, lifecycle: Lifecycle) -> int:
+    """Run every step (then keep the services up with --keep-running); stop everything however it ends."""
     code = EXIT_OK
     try:
         with install_signal_handlers():
@@ -175,14 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, DemoInterrupted):  # a second Ctrl-C during the shutdown: finish it anyway
         shutdown(console, supervisor, lifecycle)
         code = EXIT_INTERRUPTED
-    lifecycle.summary["duration_seconds"] = round(time.monotonic() - started, 1)
-    write_summary(lifecycle.summary, config.summary_path)
-    if code == EXIT_OK:
-        console.print(
-            f"[green]Done in {lifecycle.summary['duration_seconds']:.0f} s.[/green] Summary: {config.summary_path}"
-        )
-    else:
-        console.print(f"Summary (partial): {config.summary_path}")
     return code
 
 

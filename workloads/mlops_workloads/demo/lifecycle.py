@@ -275,7 +275,7 @@ class Lifecycle:
         return {**self.config.size.pipeline_params(), **ReleasePolicy(promotion="auto").pipeline_arguments()}
 
     def _run_pipeline(self, name: str, source: Path) -> Any:
-        from pipelines.training import run_locally
+        from pipelines.fraud_detection import run_locally
 
         return run_locally(
             pipeline_root=self.config.pipelines / name,
@@ -378,18 +378,7 @@ class Lifecycle:
         from mlops_workloads.monitoring import LocalRetrainer, MonitoringConfig, run_monitoring
 
         config = self.config
-        with self.step(
-            f"Shift the traffic distribution and score the new day ({DRIFT_DAY}) in batch", self.log("batch")
-        ):
-            write_partitions(frames.drifted, config.transactions)
-            batch = self._batch_score()
-            window = self._monitoring_window(frames.drifted, Path(batch["output"]))
-        self.summary["batch"] = {**batch, "day": DRIFT_DAY, "window": str(window)}
-        shifted = ", ".join(
-            [f"{k} {v:+g} std" for k, v in DRIFT_SHIFT.items()] + [f"{k} x{v:g}" for k, v in DRIFT_SCALE.items()]
-        )
-        self.note(f"drift injected: {shifted}; batch job scored {batch['rows']:,} rows with v{champion}")
-
+        window = self._score_drifted_day(frames, champion)
         traffic = BackgroundTraffic(config.serving_url, request_rows(frames.drifted)).start()
         log = self.log("monitoring")
         title = "Monitoring job: drift report, retraining (kfp local) and promotion"
@@ -439,7 +428,33 @@ class Lifecycle:
                     )
         finally:
             stats = traffic.stop()
-        during = stats.summary()
+        self._record_reload(stats.summary(), traffic, champion, new_version, seen, log)
+
+    def _score_drifted_day(self, frames: Frames, champion: str) -> Path:
+        """Write the drifted day, score it with the batch job; returns the monitoring window (with predictions)."""
+        with self.step(
+            f"Shift the traffic distribution and score the new day ({DRIFT_DAY}) in batch", self.log("batch")
+        ):
+            write_partitions(frames.drifted, self.config.transactions)
+            batch = self._batch_score()
+            window = self._monitoring_window(frames.drifted, Path(batch["output"]))
+        self.summary["batch"] = {**batch, "day": DRIFT_DAY, "window": str(window)}
+        shifted = ", ".join(
+            [f"{k} {v:+g} std" for k, v in DRIFT_SHIFT.items()] + [f"{k} x{v:g}" for k, v in DRIFT_SCALE.items()]
+        )
+        self.note(f"drift injected: {shifted}; batch job scored {batch['rows']:,} rows with v{champion}")
+        return window
+
+    def _record_reload(
+        self,
+        during: dict[str, Any],
+        traffic: BackgroundTraffic,
+        champion: str,
+        new_version: str,
+        seen: str | None,
+        log: Path,
+    ) -> None:
+        """The hot reload as the traffic saw it; any failed request during retraining and reload fails the step."""
         self.summary["traffic"]["during_retraining"] = during  # and the reload
         promoted_at = self._promotion_time(new_version)
         first_new = traffic.first_seen.get(new_version)

@@ -183,7 +183,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         f"  • Runs and metrics afterwards: workloads/.venv/bin/mlflow ui --backend-store-uri "
         f"sqlite:///{output}/mlflow/mlflow.db (artifacts lived in the in-memory S3 server)\n"
         "  • Infrastructure: make plan STACK=dev, make policy STACK=prod\n"
-        "  • The pipeline for Kubeflow: workloads/.venv/bin/python -c "
-        "\"from pipelines.training import compile_pipeline; compile_pipeline('build/training.yaml')\"",
+        "  • The pipeline for Kubeflow: workloads/.venv/bin/python -m mlops_workloads.submit "
+        "--model-name fraud-detection --compile-only build/fraud-detection.yaml",
         highlight=False,
     )

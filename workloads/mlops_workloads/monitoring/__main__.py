@@ -1,11 +1,13 @@
 """Command line of the monitoring job.
 
-    python -m mlops_workloads.monitoring --current s3://bucket/predictions/date=2026-01-08/ \
-        --model-name fraud-detection --tracking-uri http://mlflow:5000 --report-dir s3://bucket/monitoring \
-        --pushgateway http://pushgateway:9091 --retrain kfp --kfp-host http://ml-pipeline:8888 \
-        --pipeline-package /app/pipelines/training.yaml --training-image <registry>/mlops-training:<tag> \
-        --min-f1 0.75 --min-precision 0.7 --min-recall 0.6 --min-roc-auc 0.85 --champion-tolerance 0.01 \
-        --promotion manual
+    python -m mlops_workloads.monitoring --model-name fraud-detection \
+        --current s3://data/fraud-detection/predictions --report-dir s3://monitoring/fraud-detection/reports \
+        --cooldown-hours 6 --drift-share 0.5 --missing-share 0.2 --pushgateway http://pushgateway:9091 \
+        --retrain kfp --kfp-host http://ml-pipeline:8888 --pipeline-module pipelines.fraud_detection \
+        --train-source s3://data/fraud-detection/inputs --training-image <registry>/mlops-training@sha256:<digest> \
+        --gate f1>=0.75 --gate precision>=0.7 --champion-tolerance 0.01 --promotion manual
+
+The retraining flags are the TRAINING FLAGS of ``python -m mlops_workloads.submit`` (one parser).
 
 ``--dry-run`` validates the arguments and prints what the run would do (retraining backend, pipeline arguments,
 training image) without reading data or calling any service.
@@ -21,13 +23,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
-from mlops_workloads.features import MODEL_NAME
 from mlops_workloads.monitoring.drift import DriftPolicy, MissingColumnsError
 from mlops_workloads.monitoring.job import MonitoringConfig, MonitoringError, run_monitoring
 from mlops_workloads.monitoring.retrain import DEFAULT_COOLDOWN_HOURS, KfpApiRetrainer, LocalRetrainer, Retrainer
 from mlops_workloads.monitoring.storage import WindowError
-from mlops_workloads.release import ReleasePolicy
+from mlops_workloads.submission import add_training_arguments, training_request
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -36,7 +38,7 @@ EXIT_FAILED = 1
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlops_workloads.monitoring", description=__doc__.split("\n")[0])
     p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or bucket prefix")
-    p.add_argument("--model-name", default=MODEL_NAME)
+    p.add_argument("--model-name", required=True, help="the MLflow registered model name")
     p.add_argument("--alias", default="champion", help="registry alias of the monitored version")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
     p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir, s3:// or gs://)")
@@ -44,10 +46,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pushgateway", default=os.environ.get("PUSHGATEWAY_URL"), help="e.g. http://pushgateway:9091")
     p.add_argument("--retrain", choices=["local", "kfp", "none"], default="none")
     p.add_argument("--kfp-host", default=os.environ.get("KFP_HOST"), help="KFP API URL (with --retrain kfp)")
-    p.add_argument("--pipeline-package", help="compiled training pipeline YAML (with --retrain kfp)")
-    p.add_argument("--train-source", help="data the retraining pipeline reads (default: --current)")
-    p.add_argument("--training-image", default=os.environ.get("TRAINING_IMAGE"),
-                   help="image of every KFP retraining step (env TRAINING_IMAGE; with --retrain kfp)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--cooldown-hours", type=float, default=DEFAULT_COOLDOWN_HOURS)
     p.add_argument("--cooldown-state", help="cooldown state JSON (default: <report-dir>/retraining_state.json)")
@@ -59,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-share", type=float, default=DriftPolicy.drift_share)
     p.add_argument("--missing-share", type=float, default=DriftPolicy.missing_share,
                    help="share of missing or invalid values of a feature that counts as drift on its own")  # fmt: skip
-    ReleasePolicy.add_arguments(p)
+    add_training_arguments(p)
     return p
 
 
@@ -72,18 +70,15 @@ def _retrainer(args: argparse.Namespace) -> Retrainer | None:
         return None
     if not args.tracking_uri:
         raise ValueError(f"--retrain {args.retrain} needs --tracking-uri (or MLFLOW_TRACKING_URI) for the new version")
-    pipeline_args = {
-        "source_uri": args.train_source or args.current,
-        "tracking_uri": args.tracking_uri,
-        **ReleasePolicy.from_arguments(args).pipeline_arguments(),
-    }
+    request = training_request(args)
+    if not request.train_source:  # a labelled window: the monitored data is what the model must fit now
+        request = replace(request, train_source=args.current)
     if args.retrain == "kfp":
-        if not args.kfp_host or not args.pipeline_package:
-            raise ValueError("--retrain kfp needs --kfp-host (or KFP_HOST) and --pipeline-package")
-        if not args.training_image:
-            raise ValueError("--retrain kfp needs --training-image (or TRAINING_IMAGE): the image the stack deployed")
-        return KfpApiRetrainer(args.kfp_host, args.pipeline_package, image=args.training_image, arguments=pipeline_args)
-    return LocalRetrainer(pipeline_args)
+        if not args.kfp_host:
+            raise ValueError("--retrain kfp needs --kfp-host (or KFP_HOST)")
+        return KfpApiRetrainer(args.kfp_host, request, tracking_uri=args.tracking_uri)
+    params = request.arguments(model_name=args.model_name, tracking_uri=args.tracking_uri)
+    return LocalRetrainer(params, pipeline_module=request.pipeline_module)
 
 
 def _dry_run(args: argparse.Namespace, retrainer: Retrainer | None) -> dict[str, object]:
@@ -91,8 +86,12 @@ def _dry_run(args: argparse.Namespace, retrainer: Retrainer | None) -> dict[str,
     if isinstance(retrainer, KfpApiRetrainer):
         plan |= {
             "kfp_host": retrainer.host,
-            "training_image": retrainer.image,
-            "pipeline_arguments": retrainer.arguments,
+            "training_image": retrainer.request.training_image,
+            "pipeline_module": retrainer.request.pipeline_module,
+            "accelerator": retrainer.request.accelerator,
+            "pipeline_arguments": retrainer.request.arguments(
+                model_name=args.model_name, tracking_uri=retrainer.tracking_uri
+            ),
         }
     elif isinstance(retrainer, LocalRetrainer):
         plan |= {"pipeline_arguments": retrainer.params}

@@ -268,14 +268,14 @@ class DriftAccumulator:
             self._positives += int(np.count_nonzero(scores >= POSITIVE_THRESHOLD))
             if self.label_column in self._extra:
                 labels = block[:, -1]
-                known = ~np.isnan(labels) & ~np.isnan(scores)
-                predicted, actual = scores[known] >= POSITIVE_THRESHOLD, labels[known] >= 0.5
+                scored = ~np.isnan(labels) & ~np.isnan(scores)
+                predicted, actual = scores[scored] >= POSITIVE_THRESHOLD, labels[scored] >= 0.5
                 self._confusion += [
                     np.count_nonzero(predicted & actual),
                     np.count_nonzero(predicted & ~actual),
                     np.count_nonzero(~predicted & actual),
                 ]
-                self._labelled += int(known.sum())
+                self._labelled += int(scored.sum())
         self._sample.update(block)
         self.rows += len(chunk)
 

@@ -9,25 +9,22 @@ storm.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_workloads.monitoring import storage
 from mlops_workloads.monitoring.drift import DriftResult
-from mlops_workloads.release import DEFAULT_PROMOTION
+from mlops_workloads.submission import DEFAULT_PIPELINE_MODULE, TrainingRequest, submit_run
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
 DEFAULT_COOLDOWN_HOURS = 24.0
-DEFAULT_KFP_EXPERIMENT = "fraud-detection-retraining"
 
 
 class Outcome(StrEnum):
@@ -53,130 +50,71 @@ class Retrainer(Protocol):
     def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission: ...
 
 
-# An image reference the cluster can pull reproducibly: a registry path with a version tag or a digest.
-_IMAGE_REFERENCE = re.compile(
-    r"^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
-    r"(:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64}|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64})$"
-)
-
-
-def check_image_reference(image: str) -> str:
-    """``image`` when it names a registry, a repository and a version tag or digest (never ``:latest``)."""
-    if not _IMAGE_REFERENCE.match(image):
-        raise ValueError(
-            f"training image {image!r} is not a pinned image reference: use <registry>/<repository>:<version> or "
-            "<registry>/<repository>@sha256:<digest> (the image the stack deployed), never :latest"
-        )
-    return image
-
-
-def with_executor_image(package: Path, image: str, target: Path) -> Path:
-    """Write ``package`` (a compiled pipeline) to ``target`` with every executor's container running ``image``.
-
-    The package is compiled into the monitoring image with the workloads package's default training image; the
-    stack deploys its own (its registry, its tag or digest), so the retrainer rewrites each container executor of
-    the IR (``deploymentSpec.executors.<label>.container.image``: kfp 2.17.0, kfp/compiler/pipeline_spec_builder.py
-    lines 745-746 and 1411) before submitting. The platform-specific document (node selectors, tolerations)
-    holds no image and is kept as it is.
-    """
-    import yaml
-
-    check_image_reference(image)
-    documents = list(yaml.safe_load_all(package.read_text()))
-    if not documents or "deploymentSpec" not in documents[0]:
-        raise ValueError(f"{package} is not a compiled KFP pipeline (no deploymentSpec)")
-    executors = documents[0]["deploymentSpec"].get("executors", {})
-    containers = [e["container"] for e in executors.values() if "container" in e]
-    if not containers:
-        raise ValueError(f"{package} has no container executor to run {image}")
-    for container in containers:
-        container["image"] = image
-    target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
-    return target
-
-
 class KfpApiRetrainer:
-    """Submits a run of the compiled training pipeline package to the Kubeflow Pipelines API (in the cluster), every
-    step running ``image`` (the training image the stack deployed)."""
+    """Submits a run of the model's training pipeline (compiled now, with its placement, the stack's image and the
+    release policy: :class:`~mlops_workloads.submission.TrainingRequest`) to the Kubeflow Pipelines API."""
 
     backend = "kfp"
 
     def __init__(
         self,
         host: str,
-        package_path: str | Path,
+        request: TrainingRequest,
         *,
-        image: str,
-        arguments: Mapping[str, Any] | None = None,
-        experiment_name: str = DEFAULT_KFP_EXPERIMENT,
-        namespace: str | None = None,
+        tracking_uri: str,
         client_factory: Callable[[str], Any] | None = None,
     ) -> None:
+        if not request.training_image:
+            raise ValueError("--retrain kfp needs --training-image: the image the stack deployed")
         self.host = host
-        self.package_path = Path(package_path)
-        self.image = check_image_reference(image)
-        self.arguments = dict(arguments or {})
-        self.experiment_name = experiment_name
-        self.namespace = namespace
-        self._client_factory = client_factory or _kfp_client
+        self.request = request
+        self.tracking_uri = tracking_uri
+        self._client_factory = client_factory
 
     def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission:
-        if not self.package_path.is_file():
-            raise FileNotFoundError(
-                f"compiled training pipeline {str(self.package_path)!r} not found; build it with "
-                "pipelines.training.compile_pipeline(path) (the monitoring image ships it)"
-            )
-        client = self._client_factory(self.host)
-        run_name = f"retrain-{model_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-        arguments = {**self.arguments, "model_name": model_name}
-        with tempfile.TemporaryDirectory(prefix="pipeline-") as tmp:
-            package = with_executor_image(self.package_path, self.image, Path(tmp) / self.package_path.name)
-            result = client.create_run_from_pipeline_package(
-                pipeline_file=str(package),
-                arguments=arguments,
-                run_name=run_name,
-                experiment_name=self.experiment_name,
-                namespace=self.namespace,
-                enable_caching=False,  # a drift-triggered run must read the new data, not replay a cached step
-            )
-        promotion = arguments.get("promotion", DEFAULT_PROMOTION)
+        run = submit_run(
+            self.request,
+            host=self.host,
+            model_name=model_name,
+            tracking_uri=self.tracking_uri,
+            run_prefix="retrain",
+            client_factory=self._client_factory,
+        )
+        promotion = self.request.release.promotion
         return RetrainSubmission(
             self.backend,
-            str(result.run_id),
+            run.run_id,
             completed=False,
             details={
                 "host": self.host,
-                "run_name": run_name,
-                "image": self.image,
+                "run_name": run.run_name,
+                "experiment": run.experiment,
+                "image": self.request.training_image,
                 "promotion": {"policy": promotion, "status": f"decided by the run's promote step ({promotion})"},
             },
         )
 
 
-def _kfp_client(host: str) -> Any:
-    import kfp
-
-    return kfp.Client(host=host)
-
-
 class LocalRetrainer:
-    """Runs the training pipeline in-process with ``pipelines.training.run_locally`` (demo, laptop, CI).
+    """Runs the model's training pipeline in-process with its module's ``run_locally`` (demo, laptop, CI).
 
     ``params`` are the pipeline's parameters (``source_uri``, ``tracking_uri``, …); ``model_name`` is added.
     """
 
     backend = "local"
 
-    def __init__(self, params: Mapping[str, Any] | None = None, runner: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any] | None = None,
+        runner: Callable[..., Any] | None = None,
+        pipeline_module: str = DEFAULT_PIPELINE_MODULE,
+    ) -> None:
         self.params = dict(params or {})
+        self.pipeline_module = pipeline_module
         self._runner = runner
 
     def retrain(self, *, model_name: str, reasons: Sequence[str]) -> RetrainSubmission:
-        runner = self._runner
-        if runner is None:
-            from pipelines.training import run_locally
-
-            runner = run_locally
+        runner = self._runner or importlib.import_module(self.pipeline_module).run_locally
         outcome = runner(**{"model_name": model_name, **self.params})
         if is_dataclass(outcome) and not isinstance(outcome, type):
             details = asdict(outcome)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -172,87 +173,52 @@ def _endpoint(request: Request) -> str:
     return str(getattr(route, "path", "other"))
 
 
-def create_app(
-    settings: ServingSettings | None = None,
-    *,
-    source: ModelSource | None = None,
-    feature_lookup: FeatureLookup | None = None,
-) -> FastAPI:
-    """Build one service instance with its own metrics registry, model manager and inference thread pool."""
-    settings = settings or ServingSettings.from_env()
-    metrics = ServingMetrics()
-    manager = ModelManager(settings, metrics, source)
-    if feature_lookup is None and settings.feast_repo_path:
-        from mlops_workloads.serving.online_features import feast_lookup
+@dataclass
+class _Service:
+    """One service instance: its settings, metrics registry, model manager, inference pool and the request-side
+    helpers every endpoint shares (audit log, request id, online completion, A/B routing, response rows)."""
 
-        feature_lookup = feast_lookup(settings.feast_repo_path)
-    predict_request, batch_request = build_request_models(
-        settings.max_batch_size, features_optional=feature_lookup is not None
-    )
-    executor = ThreadPoolExecutor(max_workers=settings.inference_threads, thread_name_prefix="inference")
-    batcher = MicroBatcher(
-        executor,
-        max_batch=max(settings.max_batch_size, 1),
-        window_seconds=settings.micro_batch_window_ms / 1000.0,
-        workers=settings.inference_threads,
-        on_batch=metrics.batch_size.observe,
-    )
+    settings: ServingSettings
+    metrics: ServingMetrics
+    manager: ModelManager
+    executor: ThreadPoolExecutor
+    batcher: MicroBatcher
+    feature_lookup: FeatureLookup | None
+
+    @classmethod
+    def create(
+        cls, settings: ServingSettings, source: ModelSource | None, feature_lookup: FeatureLookup | None
+    ) -> "_Service":
+        metrics = ServingMetrics()
+        if feature_lookup is None and settings.feast_repo_path:
+            from mlops_workloads.serving.online_features import feast_lookup
+
+            feature_lookup = feast_lookup(settings.feast_repo_path)
+        executor = ThreadPoolExecutor(max_workers=settings.inference_threads, thread_name_prefix="inference")
+        batcher = MicroBatcher(
+            executor,
+            max_batch=max(settings.max_batch_size, 1),
+            window_seconds=settings.micro_batch_window_ms / 1000.0,
+            workers=settings.inference_threads,
+            on_batch=metrics.batch_size.observe,
+        )
+        return cls(settings, metrics, ModelManager(settings, metrics, source), executor, batcher, feature_lookup)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await batcher.start()
-        reloader = asyncio.create_task(manager.run(), name="model-reloader")
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.batcher.start()
+        reloader = asyncio.create_task(self.manager.run(), name="model-reloader")
         try:
             yield
         finally:
             reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloader
-            await batcher.stop()
-            executor.shutdown(wait=False, cancel_futures=True)
+            await self.batcher.stop()
+            self.executor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="Fraud detection inference", version="1", lifespan=lifespan)
-    app.state.settings, app.state.metrics, app.state.manager = settings, metrics, manager
-    app.add_middleware(
-        _RequestGuard,
-        limits={
-            "/predict": _BYTES_PER_ROW + _ENVELOPE_BYTES,
-            "/predict/batch": settings.max_batch_size * _BYTES_PER_ROW + _ENVELOPE_BYTES,
-        },
-        on_reject=lambda path, reason: metrics.request_errors.labels(path, reason).inc(),
-    )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        endpoint = _endpoint(request)
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            metrics.request_errors.labels(endpoint, "malformed_json").inc()
-            _audit(request, endpoint, None, None, 0.0, "malformed_json", 0)
-            where = next(e for e in errors if e.get("type") == "json_invalid")
-            detail = (
-                f"the body is not valid JSON ({_printable(str(where.get('ctx', {}).get('error', 'decode error')))})"
-            )
-            return JSONResponse({"detail": detail}, status_code=400)
-        metrics.request_errors.labels(endpoint, "validation").inc()
-        _audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
-        return JSONResponse({"detail": _describe_validation_errors(errors)}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 400:  # FastAPI's "error parsing the body", e.g. a body that is not UTF-8
-            metrics.request_errors.labels(_endpoint(request), "malformed_json").inc()
-            return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=400)
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(ServingError)
-    async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
-        endpoint = _endpoint(request)
-        metrics.request_errors.labels(endpoint, exc.reason).inc()
-        _audit(request, endpoint, None, None, 0.0, exc.reason, 0)
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
-
-    def _audit(
+    def audit(
+        self,
         request: Request,
         endpoint: str,
         model: LoadedModel | None,
@@ -266,9 +232,9 @@ def create_app(
             return
         record: dict[str, Any] = {
             "event": "prediction",
-            "request_id": _request_id(request),
+            "request_id": self.request_id(request),
             "endpoint": endpoint,
-            "model_name": settings.model_name,
+            "model_name": self.settings.model_name,
             "model_version": model.version if model else None,
             "variant": variant,
             "runtime": model.runtime if model else None,
@@ -276,11 +242,12 @@ def create_app(
             "outcome": outcome,
             "rows": rows,
         }
-        if settings.log_payloads and payload is not None:
+        if self.settings.log_payloads and payload is not None:
             record["payload"] = payload
         access_log.info(json.dumps(record, default=str))
 
-    def _request_id(request: Request) -> str:
+    @staticmethod
+    def request_id(request: Request) -> str:
         rid = getattr(request.state, "request_id", None)
         if rid is None:
             header = request.headers.get(REQUEST_ID_HEADER, "")
@@ -288,21 +255,22 @@ def create_app(
             request.state.request_id = rid
         return str(rid)
 
-    async def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def complete(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Fill features the caller left out from the online store (only when one is configured)."""
         incomplete = [i for i, row in enumerate(rows) if any(row.get(n) is None for n in FEATURE_NAMES)]
         if not incomplete:
             return rows
-        if feature_lookup is None:  # unreachable: the request models require every feature then
+        if self.feature_lookup is None:  # unreachable: the request models require every feature then
             raise ServingError(422, "missing_features", "every contract feature is required")
         ids = [int(rows[i][ENTITY_KEY]) for i in incomplete]
         try:
-            found = await asyncio.to_thread(feature_lookup, ids)
+            found = await asyncio.to_thread(self.feature_lookup, ids)
         except Exception as exc:
             logger.exception("online feature lookup failed")
             raise ServingError(503, "feature_store", f"online feature store unavailable: {exc}") from exc
         for i, online in zip(incomplete, found, strict=True):
-            merged = {**{k: v for k, v in online.items() if k in FEATURE_NAMES}, **_given(rows[i])}
+            given = {k: v for k, v in rows[i].items() if v is not None}
+            merged = {**{k: v for k, v in online.items() if k in FEATURE_NAMES}, **given}
             absent = [n for n in FEATURE_NAMES if merged.get(n) is None]
             if absent:
                 raise ServingError(
@@ -314,19 +282,17 @@ def create_app(
             rows[i] = {**rows[i], **merged}
         return rows
 
-    def _given(row: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in row.items() if v is not None}
-
-    def _route(request: Request, row: Mapping[str, Any]) -> tuple[Variant, LoadedModel]:
-        key = str(row[ENTITY_KEY]) if settings.split_key == "entity" else _request_id(request)
-        routed = manager.route(key)
+    def route(self, request: Request, row: Mapping[str, Any]) -> tuple[Variant, LoadedModel]:
+        key = str(row[ENTITY_KEY]) if self.settings.split_key == "entity" else self.request_id(request)
+        routed = self.manager.route(key)
         if routed is None:
             raise ServingError(
-                503, "model_not_loaded", f"no model loaded yet from models:/{settings.model_name}@champion"
+                503, "model_not_loaded", f"no model loaded yet from models:/{self.settings.model_name}@champion"
             )
         return routed
 
-    def _prediction(row: Mapping[str, Any], score: float, variant: str, model: LoadedModel) -> dict[str, Any]:
+    @staticmethod
+    def prediction(row: Mapping[str, Any], score: float, variant: str, model: LoadedModel) -> dict[str, Any]:
         return {
             "card_id": row[ENTITY_KEY],
             "transaction_id": row.get(TRANSACTION_ID),
@@ -338,35 +304,33 @@ def create_app(
             "runtime": model.runtime,
         }
 
-    def _count(model: LoadedModel, variant: str, scores: np.ndarray) -> None:
+    def count(self, model: LoadedModel, variant: str, scores: np.ndarray) -> None:
         positives = int(np.count_nonzero(scores >= DECISION_THRESHOLD))
         if positives:
-            metrics.predictions.labels(model.version, "1", variant).inc(positives)
+            self.metrics.predictions.labels(model.version, "1", variant).inc(positives)
         if len(scores) - positives:
-            metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
+            self.metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
 
-    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS)
-    async def predict(request: Request, body: predict_request) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def score_one(self, request: Request, row: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        row = (await _complete([body.model_dump()]))[0]  # type: ignore[attr-defined]
-        variant, model = _route(request, row)
+        row = (await self.complete([row]))[0]
+        variant, model = self.route(request, row)
         vector = np.array([float(row[n]) for n in FEATURE_NAMES], dtype=np.float64)
         try:
-            score = await batcher.predict(model, vector)
+            score = await self.batcher.predict(model, vector)
         except Exception as exc:
             logger.exception("inference failed on %s v%s", model.name, model.version)
             raise ServingError(500, "inference_error", f"inference failed on model version {model.version}") from exc
-        _count(model, variant, np.array([score]))
+        self.count(model, variant, np.array([score]))
         elapsed = time.perf_counter() - started
-        metrics.latency.labels(variant).observe(elapsed)
-        _audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
-        return {"request_id": _request_id(request), **_prediction(row, score, variant, model)}
+        self.metrics.latency.labels(variant).observe(elapsed)
+        self.audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
+        return {"request_id": self.request_id(request), **self.prediction(row, score, variant, model)}
 
-    @app.post("/predict/batch", response_model=PredictBatchResponse, responses=_ERRORS)
-    async def predict_batch(request: Request, body: batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def score_batch(self, request: Request, rows: list[dict[str, Any]]) -> dict[str, Any]:
         started = time.perf_counter()
-        rows = await _complete([item.model_dump() for item in body.instances])  # type: ignore[attr-defined]
-        routed = [_route(request, row) for row in rows]
+        rows = await self.complete(rows)
+        routed = [self.route(request, row) for row in rows]
         groups: dict[Variant, list[int]] = {}
         for index, (variant, _) in enumerate(routed):
             groups.setdefault(variant, []).append(index)
@@ -376,58 +340,52 @@ def create_app(
             model = routed[indexes[0]][1]
             matrix = np.array([[float(rows[i][n]) for n in FEATURE_NAMES] for i in indexes], dtype=np.float64)
             try:
-                scores = await loop.run_in_executor(executor, model.predict_proba, matrix)
+                scores = await loop.run_in_executor(self.executor, model.predict_proba, matrix)
             except Exception as exc:
                 logger.exception("batch inference failed on %s v%s", model.name, model.version)
                 raise ServingError(
                     500, "inference_error", f"inference failed on model version {model.version}"
                 ) from exc
-            metrics.batch_size.observe(len(indexes))
-            _count(model, variant, scores)
+            self.metrics.batch_size.observe(len(indexes))
+            self.count(model, variant, scores)
             for i, score in zip(indexes, scores, strict=True):
-                results[i] = _prediction(rows[i], float(score), variant, model)
+                results[i] = self.prediction(rows[i], float(score), variant, model)
         elapsed = time.perf_counter() - started
         for variant, indexes in groups.items():
-            metrics.latency.labels(variant).observe(elapsed)
+            self.metrics.latency.labels(variant).observe(elapsed)
             model = routed[indexes[0]][1]
-            _audit(request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes])
-        return {"request_id": _request_id(request), "predictions": results}
+            self.audit(
+                request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes]
+            )
+        return {"request_id": self.request_id(request), "predictions": results}
 
-    @app.get("/healthz", response_model=HealthResponse)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    def _refused() -> dict[str, dict[str, Any]]:
+    def refused(self) -> dict[str, dict[str, Any]]:
         return {
             variant: {
                 "model_version": r.version,
                 "reason": r.reason,
                 "message": _printable(r.message),
                 "attempts": r.attempts,
-                "retry_in_seconds": round(manager.retry_in(r), 1),
+                "retry_in_seconds": round(self.manager.retry_in(r), 1),
             }
-            for variant, r in manager.refused.items()
+            for variant, r in self.manager.refused.items()
         }
 
-    @app.get(
-        "/readyz",
-        response_model=ReadyResponse,
-        responses={503: {"model": NotReadyResponse, "description": "No champion served: loading, or refused"}},
-    )
-    async def readyz() -> Response:
-        state = manager.state
-        refused = _refused()
+    def readiness(self) -> Response:
+        state = self.manager.state
+        refused = self.refused()
+        name = self.settings.model_name
         if state.champion is None:
             champion = refused.get("champion")
             if champion is not None:
                 detail = (
-                    f"models:/{settings.model_name}@champion points at version {champion['model_version']}, which "
+                    f"models:/{name}@champion points at version {champion['model_version']}, which "
                     f"was refused ({champion['reason']}): {champion['message']}; retrying in "
                     f"{champion['retry_in_seconds']} s"
                 )
                 return JSONResponse({"status": "refused", "detail": detail, "refused": refused}, status_code=503)
             return JSONResponse(
-                {"status": "loading", "detail": f"no model loaded yet from models:/{settings.model_name}@champion",
+                {"status": "loading", "detail": f"no model loaded yet from models:/{name}@champion",
                  "refused": refused},
                 status_code=503,
             )  # fmt: skip
@@ -436,9 +394,73 @@ def create_app(
             for variant, m in (("champion", state.champion), ("challenger", state.challenger))
             if m is not None
         }
-        return JSONResponse(
-            {"status": "ready", "model_name": settings.model_name, "models": models, "refused": refused}
-        )
+        return JSONResponse({"status": "ready", "model_name": name, "models": models, "refused": refused})
+
+
+def _install_error_handlers(app: FastAPI, service: _Service) -> None:
+    """400 (not JSON), 422 (contract), the service's own errors; every one counted and audited."""
+    metrics = service.metrics
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        endpoint = _endpoint(request)
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            metrics.request_errors.labels(endpoint, "malformed_json").inc()
+            service.audit(request, endpoint, None, None, 0.0, "malformed_json", 0)
+            where = next(e for e in errors if e.get("type") == "json_invalid")
+            detail = (
+                f"the body is not valid JSON ({_printable(str(where.get('ctx', {}).get('error', 'decode error')))})"
+            )
+            return JSONResponse({"detail": detail}, status_code=400)
+        metrics.request_errors.labels(endpoint, "validation").inc()
+        service.audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
+        return JSONResponse({"detail": _describe_validation_errors(errors)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body", e.g. a body that is not UTF-8
+            metrics.request_errors.labels(_endpoint(request), "malformed_json").inc()
+            return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=400)
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ServingError)
+    async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
+        endpoint = _endpoint(request)
+        metrics.request_errors.labels(endpoint, exc.reason).inc()
+        service.audit(request, endpoint, None, None, 0.0, exc.reason, 0)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+def _add_prediction_routes(app: FastAPI, service: _Service) -> None:
+    """/predict and /predict/batch with request models generated from the contract (documented in OpenAPI)."""
+    predict_request, batch_request = build_request_models(
+        service.settings.max_batch_size, features_optional=service.feature_lookup is not None
+    )
+
+    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS)
+    async def predict(request: Request, body: predict_request) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await service.score_one(request, body.model_dump())  # type: ignore[attr-defined]
+
+    @app.post("/predict/batch", response_model=PredictBatchResponse, responses=_ERRORS)
+    async def predict_batch(request: Request, body: batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await service.score_batch(request, [item.model_dump() for item in body.instances])  # type: ignore[attr-defined]
+
+
+def _add_probe_routes(app: FastAPI, service: _Service) -> None:
+    """/healthz (liveness), /readyz (a champion is served) and /metrics (Prometheus)."""
+
+    @app.get("/healthz", response_model=HealthResponse)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=ReadyResponse,
+        responses={503: {"model": NotReadyResponse, "description": "No champion served: loading, or refused"}},
+    )
+    async def readyz() -> Response:
+        return service.readiness()
 
     @app.get(
         "/metrics",
@@ -446,6 +468,28 @@ def create_app(
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus"}},
     )
     async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+
+def create_app(
+    settings: ServingSettings | None = None,
+    *,
+    source: ModelSource | None = None,
+    feature_lookup: FeatureLookup | None = None,
+) -> FastAPI:
+    """Build one service instance with its own metrics registry, model manager and inference thread pool."""
+    service = _Service.create(settings or ServingSettings.from_env(), source, feature_lookup)
+    app = FastAPI(title="Fraud detection inference", version="1", lifespan=service.lifespan)
+    app.state.settings, app.state.metrics, app.state.manager = service.settings, service.metrics, service.manager
+    app.add_middleware(
+        _RequestGuard,
+        limits={
+            "/predict": _BYTES_PER_ROW + _ENVELOPE_BYTES,
+            "/predict/batch": service.settings.max_batch_size * _BYTES_PER_ROW + _ENVELOPE_BYTES,
+        },
+        on_reject=lambda path, reason: service.metrics.request_errors.labels(path, reason).inc(),
+    )
+    _install_error_handlers(app, service)
+    _add_prediction_routes(app, service)
+    _add_probe_routes(app, service)
     return app

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -66,23 +66,12 @@ class LoadedModel:
         return np.asarray(self._predict(features), dtype=np.float64).reshape(-1)
 
 
-def rows_to_matrix(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Feature dicts (contract names) to a float64 matrix in contract column order."""
-    return np.array([[float(row[name]) for name in FEATURE_NAMES] for row in rows], dtype=np.float64).reshape(
-        len(rows), len(FEATURE_NAMES)
-    )
-
-
 def frame_to_matrix(frame: pd.DataFrame) -> np.ndarray:
     """Contract columns of a DataFrame to a float64 matrix in contract column order."""
     missing = [name for name in FEATURE_NAMES if name not in frame.columns]
     if missing:
         raise KeyError(f"missing feature columns: {', '.join(missing)}")
     return np.asarray(frame.loc[:, list(FEATURE_NAMES)].to_numpy(dtype=np.float64), dtype=np.float64)
-
-
-def predicted_class(probabilities: np.ndarray) -> np.ndarray:
-    return (probabilities >= DECISION_THRESHOLD).astype(np.int64)
 
 
 def smoke_rows() -> np.ndarray:
