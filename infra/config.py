@@ -8,6 +8,7 @@ reported at once:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import itertools
@@ -17,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, collapse_addresses
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -1019,6 +1021,21 @@ def _cron_problem(path: str, value: str) -> Iterator[Problem]:
 
 
 _PIPELINE_MODULE = re.compile(r"^pipelines\.[A-Za-z_][A-Za-z0-9_]*$")
+PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"  # copied into the training and monitoring images
+
+
+def pipeline_parameters(module: str) -> set[str] | None:
+    """The parameters of the kfp pipeline function `pipeline` a pipeline module defines (read from its source: the
+    infra environment has no kfp), or None when the repository has no such module."""
+    path = PIPELINES_DIR / f"{module.removeprefix('pipelines.')}.py"
+    if not path.is_file():
+        return None
+    functions = [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)]
+    return {
+        arg.arg for node in functions if node.name == "pipeline" for arg in [*node.args.args, *node.args.kwonlyargs]
+    }
+
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -1055,6 +1072,8 @@ def _training_problems(spec: PlatformSpec, path: str, training: TrainingSpec) ->
             "is not a pipeline module of the training image",
             "use `pipelines.<module>` naming a file pipelines/<module>.py, e.g. 'pipelines.fraud_detection'",
         )
+    else:
+        yield from _pipeline_parameter_problems(path, training)
     if training.schedule is not None:
         yield from _cron_problem(f"{path}.schedule", training.schedule)
     if training.schedule is not None and not spec.services.kubeflow:
@@ -1071,6 +1090,29 @@ def _training_problems(spec: PlatformSpec, path: str, training: TrainingSpec) ->
             "needs a GPU node pool, but nodePools.gpu is not set",
             "add nodePools.gpu to the stack or train on cpu",
         )
+
+
+def _pipeline_parameter_problems(path: str, training: TrainingSpec) -> Iterator[Problem]:
+    parameters = pipeline_parameters(training.pipeline)
+    if parameters is None:
+        known = sorted(m for m in (f"pipelines.{p.stem}" for p in PIPELINES_DIR.glob("*.py")) if pipeline_parameters(m))
+        yield Problem(
+            f"{path}.pipeline",
+            training.pipeline,
+            f"has no file pipelines/{training.pipeline.removeprefix('pipelines.')}.py in the repository",
+            f"add the module or use one of {', '.join(known)}",
+        )
+        return
+    # The submitter sets these itself (mlops_workloads/submission.py); the stack tunes the rest.
+    reserved = {"source_uri", "tracking_uri", "model_name", "experiment", "gates", "champion_tolerance", "promotion"}
+    for name in training.parameters:
+        if to_snake(name) not in parameters - reserved:
+            yield Problem(
+                f"{path}.parameters.{name}",
+                training.parameters[name],
+                f"is not a parameter of {training.pipeline}",
+                f"use one of {', '.join(sorted(parameters - reserved))} (camelCase or snake_case)",
+            )
 
 
 def _features_problems(spec: PlatformSpec, path: str, features: FeaturesSpec) -> Iterator[Problem]:

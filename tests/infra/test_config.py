@@ -303,6 +303,15 @@ BAD_CONFIGS = [
                  "mlops:models[1].training.pipeline = 'mypkg.delivery_time' is not a pipeline module of the "
                  "training image; fix: use `pipelines.<module>` naming a file pipelines/<module>.py, e.g. "
                  "'pipelines.fraud_detection'", id="pipeline-outside-pipelines"),
+    pytest.param("dev", {"models.1.training.pipeline": "pipelines.delivery_tme"},
+                 "mlops:models[1].training.pipeline = 'pipelines.delivery_tme' has no file pipelines/delivery_tme.py "
+                 "in the repository; fix: add the module or use one of pipelines.delivery_time, "
+                 "pipelines.fraud_detection", id="pipeline-module-missing"),
+    pytest.param("dev", {"models.0.training.parameters": {"nEstimator": 100}},
+                 "mlops:models[0].training.parameters.nEstimator = 100 is not a parameter of "
+                 "pipelines.fraud_detection; fix: use one of class_weight, feature_repo, max_depth, max_null_fraction, "
+                 "min_rows, min_samples_leaf, min_samples_split, n_estimators, random_state, split_seed, "
+                 "test_fraction (camelCase or snake_case)", id="pipeline-parameter-misspelt"),
     pytest.param("dev", {"models.1.training": DELETE},
                  "mlops:models[1].training = (not set) is required; fix: set mlops:models[1].training in the stack "
                  "file", id="model-without-training"),

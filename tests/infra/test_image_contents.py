@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.catalog import INSTANCE_TYPES
+from components.gcp.catalog import MACHINE_TYPES
 from components.images import ContextRules
 from components.spec import IMAGE_NAMES
-from infra.plan.engine import Plan
+from infra.plan.engine import Plan, run_program, stack_program
 from infra.plan.manifests import HELM_RELEASE
-from tests.infra.conftest import STACKS, _stack_plan, stack_spec
+from tests.infra.conftest import STACKS, _stack_plan, stack_config, stack_spec
 from tests.infra.image_harness import (
     PROJECT_ROOT,
     Dockerfile,
@@ -157,13 +159,17 @@ def cluster_manifests(plan_index: int) -> list[dict[str, Any]]:
 
 
 def pipeline_steps(layout: Layout) -> list[dict[str, Any]]:
-    # The pipeline spec, then kfp-kubernetes' platform spec (node selectors, tolerations) as a second document.
-    spec = next(yaml.safe_load_all(layout.path("/app/pipelines/training.yaml").read_text()))
-    return [
-        {"name": name, **executor["container"]}
-        for name, executor in spec["deploymentSpec"]["executors"].items()
-        if "container" in executor
-    ]
+    """Every step of every reference pipeline the monitoring image compiled at build time (/app/pipelines/*.yaml)."""
+    steps = []
+    for package in sorted(layout.path("/app/pipelines").glob("*.yaml")):
+        # The pipeline spec, then kfp-kubernetes' platform spec (node selectors, tolerations) as a second document.
+        spec = next(yaml.safe_load_all(package.read_text()))
+        steps += [
+            {"name": f"{package.stem}/{name}", **executor["container"]}
+            for name, executor in spec["deploymentSpec"]["executors"].items()
+            if "container" in executor
+        ]
+    return steps
 
 
 def neutral(run: Invocation, stack: str) -> Invocation:
@@ -240,28 +246,103 @@ def test_every_command_that_runs_the_image_starts_in_it(
     assert problems == []
 
 
-def test_the_pipeline_steps_run_the_training_image_the_stack_built(image_layouts: dict[str, Layout]) -> None:
-    """The monitoring image's retrainer, given the CronJob's `--training-image`, submits a package whose every step
-    runs the training image this stack built (by digest)."""
-    plan = _stack_plan(STACKS[0])
-    first = stack_spec(STACKS[0]).models[0].name
+def _training_cron(plan: Plan, model: str) -> dict[str, Any]:
     (cron,) = [
-        c for c in plan.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == f"{first}-monitoring"
+        c.inputs
+        for c in plan.of_type("kubernetes:batch/v1:CronJob")
+        if c.inputs["metadata"]["name"] == f"{model}-training"
     ]
-    (container,) = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    image = container["args"][container["args"].index("--training-image") + 1]
-    monitoring = image_layouts["monitoring"]
-    script = (
-        "import sys; from pathlib import Path; from mlops_workloads.monitoring.retrain import with_executor_image; "
-        "with_executor_image(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))"
+    return cron
+
+
+def submitted_by(layout: Layout, cron: dict[str, Any], target: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the training CronJob would submit: its exact command line, run in the monitoring image with
+    `--compile-only` (the pipeline spec and kfp-kubernetes' platform spec)."""
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    argv = [*container["command"], *container["args"], "--compile-only", target]
+    result = layout.run(argv)
+    assert result.returncode == 0, f"{' '.join(argv)}\n{result.stderr}"
+    documents = list(yaml.safe_load_all(layout.path(target).read_text()))
+    return documents[0], documents[1] if len(documents) > 1 else {}
+
+
+def test_every_models_training_run_uses_the_training_image_the_stack_built(image_layouts: dict[str, Layout]) -> None:
+    """Each model's training CronJob, run as the cluster runs it, submits a pipeline whose every step runs the
+    training image this stack built (by digest) and trains that model with its own release policy."""
+    stack = STACKS[0]
+    plan, spec = _stack_plan(stack), stack_spec(stack)
+    assert len(spec.models) >= 2
+    for model in spec.models:
+        pipeline, _ = submitted_by(
+            image_layouts["monitoring"], _training_cron(plan, model.name), f"/tmp/{model.name}.yaml"
+        )
+        steps = [e["container"] for e in pipeline["deploymentSpec"]["executors"].values() if "container" in e]
+        assert len(steps) >= 3 and {step["image"] for step in steps} == {built_refs(plan)["training"]}
+        defaults = {k: v.get("defaultValue") for k, v in pipeline["root"]["inputDefinitions"]["parameters"].items()}
+        assert defaults["model_name"] == model.name
+
+
+def _gpu_pool(plan: Plan, cloud: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Labels and taints (as the API server spells them) of the stack's node pool that has GPUs, read from the
+    cloud resources of the plan."""
+    effects = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
+    if cloud == "aws":
+        pools = [
+            r.inputs for r in plan.of_type("aws:eks/nodeGroup:NodeGroup")
+            if any(INSTANCE_TYPES[t].gpus for t in r.inputs["instanceTypes"])
+        ]  # fmt: skip
+    else:
+        pools = [
+            r.inputs["nodeConfig"] for r in plan.of_type("gcp:container/nodePool:NodePool")
+            if MACHINE_TYPES[r.inputs["nodeConfig"]["machineType"]].gpus
+        ]  # fmt: skip
+    (pool,) = pools
+    taints = [{"key": t["key"], "value": t["value"], "effect": effects[t["effect"]]} for t in pool.get("taints") or []]
+    return dict(pool["labels"]), taints
+
+
+def _tolerates(tolerations: list[dict[str, Any]], taint: dict[str, str]) -> bool:
+    """Kubernetes' rule: same key and effect (or no effect), and Exists or the same value."""
+    return any(
+        t.get("key") == taint["key"]
+        and t.get("effect") in (None, "", taint["effect"])
+        and (t.get("operator") == "Exists" or t.get("value") == taint["value"])
+        for t in tolerations
     )
-    submitted = "/tmp/submitted-training.yaml"
-    result = monitoring.run(["python", "-c", script, "/app/pipelines/training.yaml", image, submitted])
-    assert result.returncode == 0, result.stderr
-    spec = next(yaml.safe_load_all(monitoring.path(submitted).read_text()))
-    steps = [e["container"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e]
-    assert len(steps) >= len(pipeline_steps(monitoring)) >= 3
-    assert {step["image"] for step in steps} == {built_refs(plan)["training"]}
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev"])
+def test_a_gpu_models_training_step_gets_a_gpu_on_the_stacks_gpu_pool(
+    stack: str, image_layouts: dict[str, Layout]
+) -> None:
+    """A model switched to GPU training by configuration: its CronJob, run as the cluster runs it, submits a training
+    step that requests one nvidia.com/gpu, selects the labels the stack's GPU node pool carries and tolerates every
+    taint it has, so the autoscaler brings a GPU node up from zero for it; the CPU model gets none of it."""
+    config, secret_keys = stack_config(stack)
+    models = json.loads(config["mlops:models"])
+    models[0]["training"]["accelerator"] = "gpu"
+    config = {**config, "mlops:models": json.dumps(models)}
+    plan = run_program(stack_program(), project="mlops", stack=stack, config=config, secret_keys=secret_keys)
+    labels, taints = _gpu_pool(plan, stack_spec(stack).cloud)
+    assert taints, "a GPU pool without a taint would take any pod"
+    gpu_model, cpu_model = models[0]["name"], models[1]["name"]
+    layout = image_layouts["monitoring"]
+
+    pipeline, platform = submitted_by(layout, _training_cron(plan, gpu_model), f"/tmp/{stack}-{gpu_model}.yaml")
+    executors = pipeline["deploymentSpec"]["executors"]
+    placed = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    train = str(pipeline["root"]["dag"]["tasks"]["train"]["componentRef"]["name"]).replace("comp-", "exec-")
+    accelerator = executors[train]["container"]["resources"]["accelerator"]
+    assert (accelerator["resourceType"], accelerator["resourceCount"]) == ("nvidia.com/gpu", "1")
+    selector = placed[train]["nodeSelector"]["labels"]
+    assert selector and selector.items() <= labels.items()
+    assert all(_tolerates(placed[train]["tolerations"], taint) for taint in taints)
+    assert set(placed) == {train}  # only the training step goes to the GPU pool
+
+    pipeline, platform = submitted_by(layout, _training_cron(plan, cpu_model), f"/tmp/{stack}-{cpu_model}.yaml")
+    assert not platform and all(
+        "resources" not in e.get("container", {}) for e in pipeline["deploymentSpec"]["executors"].values()
+    )
 
 
 def test_images_whose_pods_reach_buckets_carry_both_object_store_clients(

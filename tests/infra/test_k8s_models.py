@@ -18,13 +18,14 @@ from tests.infra.conftest import STACKS, stack_config, stack_spec
 from tests.infra.fake_cloud import FakeCloud, fake_cloud_plan, flavour_of, kube_objects
 
 IRSA = "eks.amazonaws.com/role-arn"
-# A third model, different from both reference models: its own team namespace is ml-team, GPU training, no Feast.
+# A third model, a second instance of the regression pipeline with its own parameters, gates, schedules and GPU
+# training: added to ml-team by configuration alone.
 NEW_MODEL = {
-    "name": "churn-risk",
+    "name": "delivery-time-eu",
     "team": "ml-team",
-    "training": {"pipeline": "pipelines.churn_risk", "parameters": {"epochs": 5}, "schedule": "0 5 * * 2",
+    "training": {"pipeline": "pipelines.delivery_time", "parameters": {"nEstimators": 50}, "schedule": "0 5 * * 2",
                  "accelerator": "gpu"},
-    "qualityGates": {"min": {"auc": 0.8}, "max": {"log_loss": 0.4}, "championTolerance": 0.02},
+    "qualityGates": {"min": {"r2": 0.8}, "max": {"mae": 4.0}, "championTolerance": 0.02},
     "promotion": "manual",
     "serving": {"minReplicas": 2, "maxReplicas": 5, "challengerWeight": 0.1, "cpu": "250m", "memory": "512Mi",
                 "memoryLimit": "1Gi"},
@@ -176,7 +177,7 @@ def test_a_model_is_onboarded_and_removed_by_configuration_alone(stack_plan: Any
     assert set(before) <= set(after)  # adding a model removes nothing
 
     # The complete set of objects the model gets, all in its team's namespace.
-    names = ModelNames("churn-risk", "ml-team")
+    names = ModelNames("delivery-time-eu", "ml-team")
     kube = sorted(_kube(r) for r in new if r.type.startswith("kubernetes:"))
     assert kube == sorted(
         [(kind, "ml-team", names.serving) for kind in ("Deployment", "Service", "HorizontalPodAutoscaler",
@@ -208,11 +209,11 @@ def test_a_model_is_onboarded_and_removed_by_configuration_alone(stack_plan: Any
     bucket = added.outputs["buckets"]["data"]
     monitoring_bucket = added.outputs["buckets"]["monitoring"]
     expected = {
-        names.batch: {"read": {f"arn:aws:s3:::{bucket}/churn-risk/inputs/*"},
-                      "write": {f"arn:aws:s3:::{bucket}/churn-risk/predictions/*"}},
-        names.monitoring: {"read": {f"arn:aws:s3:::{bucket}/churn-risk/*"},
-                           "write": {f"arn:aws:s3:::{monitoring_bucket}/churn-risk/*"}},
-        names.training: {"read": {f"arn:aws:s3:::{bucket}/churn-risk/inputs/*"}, "write": set()},
+        names.batch: {"read": {f"arn:aws:s3:::{bucket}/delivery-time-eu/inputs/*"},
+                      "write": {f"arn:aws:s3:::{bucket}/delivery-time-eu/predictions/*"}},
+        names.monitoring: {"read": {f"arn:aws:s3:::{bucket}/delivery-time-eu/*"},
+                           "write": {f"arn:aws:s3:::{monitoring_bucket}/delivery-time-eu/*"}},
+        names.training: {"read": {f"arn:aws:s3:::{bucket}/delivery-time-eu/inputs/*"}, "write": set()},
     }  # fmt: skip
     accounts = _accounts(added)
     for cron_name, grants in expected.items():
@@ -231,8 +232,8 @@ def test_a_model_is_onboarded_and_removed_by_configuration_alone(stack_plan: Any
         ("PrometheusRule", "monitoring", "mlops-alerts"),
     ], changed
     groups = next(r for r in added.resources if _kube(r) == changed[1]).inputs["spec"]["groups"]
-    (own,) = [g for g in groups if g["name"] == "model-churn-risk"]
-    assert {rule["labels"]["model"] for rule in own["rules"]} == {"churn-risk"}
+    (own,) = [g for g in groups if g["name"] == "model-delivery-time-eu"]
+    assert {rule["labels"]["model"] for rule in own["rules"]} == {"delivery-time-eu"}
     assert any(rule["expr"].endswith("> 0.4") for rule in own["rules"])  # its own monitoring.driftShare
     assert any(f'deployment="{names.serving}"' in rule["expr"] for rule in own["rules"])
 
