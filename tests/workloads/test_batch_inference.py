@@ -68,7 +68,7 @@ def test_scores_a_bucket_partition_in_chunks_and_rerun_is_idempotent(  # type: i
     assert table.schema.metadata[b"model_version"] == serving_registry.versions["good"].encode()
     assert set(table.column("model_version").to_pylist()) == {serving_registry.versions["good"]}
     scored = table.to_pandas().set_index(TRANSACTION_ID).loc[day_rows[TRANSACTION_ID]]
-    expected = champion.predict_proba(day_rows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
+    expected = champion.score(day_rows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
     np.testing.assert_allclose(scored["fraud_probability"].to_numpy(), expected, atol=1e-12)
     assert (scored["is_fraud"].to_numpy() == (expected >= 0.5)).all()
 

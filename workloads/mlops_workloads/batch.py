@@ -219,7 +219,7 @@ def _score_chunk(frame: pd.DataFrame, source: str, offset: int, model: LoadedMod
     scored = None
     if valid.any():
         matrix = np.column_stack([checked[name].values[valid] for name in FEATURE_NAMES])
-        scores = model.predict_proba(matrix)
+        scores = model.score(matrix)
         good = frame.loc[valid]
         scored = pa.Table.from_pydict(
             {

@@ -3,9 +3,11 @@
 The served models live in one immutable :class:`ServingState`; a reload builds a new state and swaps it in with a
 single reference assignment, so an in-flight request keeps the model it started with and never sees half a swap.
 
-A version that fails to load (corrupt, incompatible, wrong signature) is *refused*: the refusal (version, reason,
-message) is reported by ``/readyz`` and the ``model_refused_version`` metric, and the version is not downloaded again
-on every poll but retried with exponential back-off, until the alias moves or the retry succeeds.
+The first champion loaded fixes the served contract (the request schema the service validates and publishes); a
+later version whose contract or signature differs from it is refused (roll the Deployment to serve a new schema).
+A version that fails to load (corrupt, incompatible, wrong signature) is *refused* too: the refusal (version,
+reason, message) is reported by ``/readyz`` and the ``model_refused_version`` metric, and the version is not
+downloaded again on every poll but retried with exponential back-off, until the alias moves or the retry succeeds.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from mlops_workloads.contract import ModelContract
 from mlops_workloads.registry import CHALLENGER, CHAMPION
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import LoadedModel, ModelLoadError, ModelSource
 from mlops_workloads.serving.routing import CHALLENGER_VARIANT, CHAMPION_VARIANT, Variant, choose_variant
+from mlops_workloads.serving.schemas import serving_identity
 from mlops_workloads.serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ class ModelManager:
         self.source = source or ModelSource(settings.tracking_uri, settings.effective_registry_uri)
         self.state = ServingState()
         self.refused: dict[Variant, Refusal] = {}
+        self.contract: ModelContract | None = None  # fixed by the first champion, for the service's lifetime
         self._sleep = sleep
         self._clock = clock
 
@@ -124,10 +129,13 @@ class ModelManager:
         else:
             try:
                 loaded = self.source.load(name, version, run_id, self.settings.runtime)
+                self._check_served_contract(loaded)
             except ModelLoadError as exc:
                 self._failed(variant, exc)
                 self._refuse(variant, version, exc)
                 return
+        if self.contract is None:
+            self.contract = loaded.contract
         self._clear_refusal(variant)
         self._swap(variant, loaded)
         logger.info(
@@ -137,6 +145,18 @@ class ModelManager:
             variant,
             loaded.runtime,
             current.version if current else "none",
+        )
+
+    def _check_served_contract(self, loaded: LoadedModel) -> None:
+        """A version must fit the request schema already published (same inputs, ranges, keys and task)."""
+        served = self.contract
+        if served is None or serving_identity(loaded.contract) == serving_identity(served):
+            return
+        raise ModelLoadError(
+            "signature_mismatch",
+            f"refusing {loaded.name} v{loaded.version}: its contract (task {loaded.contract.task}, inputs "
+            f"{list(loaded.contract.feature_names)}) differs from the served one (task {served.task}, inputs "
+            f"{list(served.feature_names)}); restart the service (roll the Deployment) to publish the new schema",
         )
 
     def _swap(self, variant: Variant, model: LoadedModel | None) -> None:
