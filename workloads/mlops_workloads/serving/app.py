@@ -194,7 +194,7 @@ class _Service:
     def create(
         cls, settings: ServingSettings, source: ModelSource | None, feature_lookup: FeatureLookup | None
     ) -> "_Service":
-        metrics = ServingMetrics()
+        metrics = ServingMetrics(settings.model_name)
         if feature_lookup is None and settings.feast_repo_path:
             from mlops_workloads.serving.online_features import feast_lookup
 
@@ -205,7 +205,7 @@ class _Service:
             max_batch=max(settings.max_batch_size, 1),
             window_seconds=settings.micro_batch_window_ms / 1000.0,
             workers=settings.inference_threads,
-            on_batch=metrics.batch_size.observe,
+            on_batch=metrics.batch_size.labels(metrics.model).observe,
         )
         return cls(settings, metrics, ModelManager(settings, metrics, source), executor, batcher, feature_lookup)
 
@@ -334,13 +334,15 @@ class _Service:
 
     def count(self, model: LoadedModel, variant: str, scores: np.ndarray) -> None:
         if model.contract.task != "classification":  # no class to count: a regressor's predictions are values
-            self.metrics.predictions.labels(model.version, "value", variant).inc(len(scores))
+            self.metrics.predictions.labels(self.metrics.model, model.version, "value", variant).inc(len(scores))
             return
         positives = int(np.count_nonzero(scores >= DECISION_THRESHOLD))
         if positives:
-            self.metrics.predictions.labels(model.version, "1", variant).inc(positives)
+            self.metrics.predictions.labels(self.metrics.model, model.version, "1", variant).inc(positives)
         if len(scores) - positives:
-            self.metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
+            self.metrics.predictions.labels(self.metrics.model, model.version, "0", variant).inc(
+                len(scores) - positives
+            )
 
     async def score_one(self, request: Request, contract: ModelContract, row: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -354,7 +356,7 @@ class _Service:
             raise ServingError(500, "inference_error", f"inference failed on model version {model.version}") from exc
         self.count(model, variant, np.array([score]))
         elapsed = time.perf_counter() - started
-        self.metrics.latency.labels(variant).observe(elapsed)
+        self.metrics.latency.labels(self.metrics.model, variant).observe(elapsed)
         self.audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
         return {"request_id": self.request_id(request), **self.prediction(row, score, variant, model)}
 
@@ -380,13 +382,13 @@ class _Service:
                 raise ServingError(
                     500, "inference_error", f"inference failed on model version {model.version}"
                 ) from exc
-            self.metrics.batch_size.observe(len(indexes))
+            self.metrics.batch_size.labels(self.metrics.model).observe(len(indexes))
             self.count(model, variant, scores)
             for i, score in zip(indexes, scores, strict=True):
                 results[i] = self.prediction(rows[i], float(score), variant, model)
         elapsed = time.perf_counter() - started
         for variant, indexes in groups.items():
-            self.metrics.latency.labels(variant).observe(elapsed)
+            self.metrics.latency.labels(self.metrics.model, variant).observe(elapsed)
             model = routed[indexes[0]][1]
             self.audit(
                 request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes]
@@ -440,14 +442,14 @@ def _install_error_handlers(app: FastAPI, service: _Service) -> None:
         endpoint = _endpoint(request)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            metrics.request_errors.labels(endpoint, "malformed_json").inc()
+            metrics.request_errors.labels(metrics.model, endpoint, "malformed_json").inc()
             service.audit(request, endpoint, None, None, 0.0, "malformed_json", 0)
             where = next(e for e in errors if e.get("type") == "json_invalid")
             detail = (
                 f"the body is not valid JSON ({_printable(str(where.get('ctx', {}).get('error', 'decode error')))})"
             )
             return JSONResponse({"detail": detail}, status_code=400)
-        metrics.request_errors.labels(endpoint, "validation").inc()
+        metrics.request_errors.labels(metrics.model, endpoint, "validation").inc()
         service.audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
         api = service.api()
         features = api[0].features_by_name if api is not None else {}
@@ -456,14 +458,14 @@ def _install_error_handlers(app: FastAPI, service: _Service) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # FastAPI's "error parsing the body", e.g. a body that is not UTF-8
-            metrics.request_errors.labels(_endpoint(request), "malformed_json").inc()
+            metrics.request_errors.labels(metrics.model, _endpoint(request), "malformed_json").inc()
             return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=400)
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
         endpoint = _endpoint(request)
-        metrics.request_errors.labels(endpoint, exc.reason).inc()
+        metrics.request_errors.labels(metrics.model, endpoint, exc.reason).inc()
         service.audit(request, endpoint, None, None, 0.0, exc.reason, 0)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
@@ -582,7 +584,7 @@ def create_app(
             "/predict": _BYTES_PER_ROW + _ENVELOPE_BYTES,
             "/predict/batch": service.settings.max_batch_size * _BYTES_PER_ROW + _ENVELOPE_BYTES,
         },
-        on_reject=lambda path, reason: service.metrics.request_errors.labels(path, reason).inc(),
+        on_reject=lambda path, reason: service.metrics.request_errors.labels(service.metrics.model, path, reason).inc(),
     )
     _install_error_handlers(app, service)
     _add_prediction_routes(app, service)

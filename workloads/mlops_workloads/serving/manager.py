@@ -165,10 +165,10 @@ class ModelManager:
         if previous is not None:
             labels = (previous.name, previous.version, variant, previous.runtime)
             with contextlib.suppress(KeyError):  # already removed by a concurrent swap
-                self.metrics.model_info.remove(*labels)
+                self.metrics.model_info.remove(self.metrics.model, *labels)
         if model is not None:
-            self.metrics.model_info.labels(model.name, model.version, variant, model.runtime).set(1)
-            self.metrics.reloads.inc()
+            self.metrics.model_info.labels(self.metrics.model, model.name, model.version, variant, model.runtime).set(1)
+            self.metrics.reloads.labels(self.metrics.model).inc()
 
     def _refuse(self, variant: Variant, version: str, exc: ModelLoadError) -> None:
         previous = self.refused.get(variant)
@@ -178,19 +178,19 @@ class ModelManager:
         )
         self._clear_refusal(variant)
         self.refused[variant] = Refusal(version, exc.reason, str(exc), attempts, self._clock() + delay)
-        self.metrics.refused_version.labels(variant, version, exc.reason).set(1)
+        self.metrics.refused_version.labels(self.metrics.model, variant, version, exc.reason).set(1)
 
     def _clear_refusal(self, variant: Variant) -> None:
         refusal = self.refused.pop(variant, None)
         if refusal is not None:
             with contextlib.suppress(KeyError):
-                self.metrics.refused_version.remove(variant, refusal.version, refusal.reason)
+                self.metrics.refused_version.remove(self.metrics.model, variant, refusal.version, refusal.reason)
 
     def retry_in(self, refusal: Refusal) -> float:
         return max(0.0, refusal.retry_at - self._clock())
 
     def _failed(self, variant: Variant, exc: ModelLoadError) -> None:
-        self.metrics.reload_failures.labels(variant=variant, reason=exc.reason).inc()
+        self.metrics.reload_failures.labels(model=self.metrics.model, variant=variant, reason=exc.reason).inc()
         current = self.state.model_for(variant)
         logger.error(
             "model refresh failed for %s (%s): %s; %s",
