@@ -127,6 +127,66 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> ServingRegistr
     return ServingRegistry(uri, MODEL_NAME, versions, frame)
 
 
+class DeliveryRegistry:
+    """A session-wide MLflow registry with the second reference model, delivery-time (regression): ``regressor`` is
+    its champion; ``fraud`` is a fraud-contract classifier registered under the same name (another schema)."""
+
+    def __init__(self, tracking_uri: str, model_name: str, versions: dict[str, str], rows: object) -> None:
+        self.tracking_uri, self.model_name, self.versions, self.rows = tracking_uri, model_name, versions, rows
+
+    def request_rows(self, n: int) -> list[dict[str, object]]:
+        import json
+
+        from mlops_workloads.delivery_time import DELIVERY_CONTRACT
+
+        frame = self.rows.head(n)[[DELIVERY_CONTRACT.id_column, *DELIVERY_CONTRACT.feature_names]]  # type: ignore[attr-defined]
+        return list(json.loads(frame.to_json(orient="records")))
+
+
+@pytest.fixture(scope="session")
+def delivery_registry(tmp_path_factory: pytest.TempPathFactory) -> DeliveryRegistry:
+    import mlflow
+    from mlflow import MlflowClient
+    from mlops_workloads.contract import ModelContract
+    from mlops_workloads.data import generate_transactions
+    from mlops_workloads.delivery_time import DELIVERY_CONTRACT, MODEL_NAME, generate_deliveries
+    from mlops_workloads.features import FRAUD_CONTRACT
+    from mlops_workloads.reference import build_reference_profile
+    from mlops_workloads.registry import CHAMPION
+    from mlops_workloads.training import data_fingerprint, evaluate_model, feature_matrix, model_outputs, register_model
+    from sklearn.ensemble import RandomForestRegressor
+
+    root = tmp_path_factory.mktemp("delivery-registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    deliveries = generate_deliveries(600, seed=3, days=2)
+    fraud = generate_transactions(600, seed=3, start="2026-01-01", days=2)
+    versions: dict[str, str] = {}
+    mlflow.set_tracking_uri(uri)
+    for role, frame, contract in (("regressor", deliveries, DELIVERY_CONTRACT), ("fraud", fraud, FRAUD_CONTRACT)):
+        spec: ModelContract = contract
+        X, y = feature_matrix(frame, spec.feature_names), frame[spec.label]
+        params = {"n_estimators": 10, "max_depth": 6, "random_state": 1}
+        if spec.task == "regression":
+            model = RandomForestRegressor(**params, n_jobs=1).fit(X, y)
+            metrics = {"rmse": float(((model.predict(X) - y) ** 2).mean() ** 0.5)}
+        else:
+            from mlops_workloads.training import train_model
+
+            model = train_model(X, y, params)
+            metrics = evaluate_model(model, X, y)
+        profile = build_reference_profile(X, model_outputs(model, X, spec), y.to_numpy(), metrics, contract=spec)
+        registered = register_model(
+            model, X.head(20), metrics, params, data_fingerprint=data_fingerprint(frame), profile=profile,
+            tracking_uri=uri, model_name=MODEL_NAME, contract=spec,
+        )  # fmt: skip
+        versions[role] = str(registered.version)
+    mlflow.set_tracking_uri(None)
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(
+        MODEL_NAME, CHAMPION, versions["regressor"]
+    )
+    return DeliveryRegistry(uri, MODEL_NAME, versions, deliveries)
+
+
 def _wait_for(predicate: object, what: str, timeout: float = 90.0) -> None:
     """Poll ``predicate`` until true; a generous deadline that only guards against hanging, never a benchmark."""
     import time

@@ -68,7 +68,7 @@ def test_scores_a_bucket_partition_in_chunks_and_rerun_is_idempotent(  # type: i
     assert table.schema.metadata[b"model_version"] == serving_registry.versions["good"].encode()
     assert set(table.column("model_version").to_pylist()) == {serving_registry.versions["good"]}
     scored = table.to_pandas().set_index(TRANSACTION_ID).loc[day_rows[TRANSACTION_ID]]
-    expected = champion.predict_proba(day_rows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
+    expected = champion.score(day_rows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
     np.testing.assert_allclose(scored["fraud_probability"].to_numpy(), expected, atol=1e-12)
     assert (scored["is_fraud"].to_numpy() == (expected >= 0.5)).all()
 
@@ -207,3 +207,37 @@ def test_cli_rejects_bad_dates(value: str, message: str, tmp_path: Path, capsys:
 def test_default_day_is_yesterday_in_utc() -> None:
     assert default_day(datetime(2026, 3, 1, 0, 30, tzinfo=UTC)) == date(2026, 2, 28)
     assert parse_day("2026-02-28", today=date(2026, 3, 1)) == date(2026, 2, 28)
+
+
+def test_the_delivery_time_model_batch_scores_and_quarantines_by_its_own_contract(
+    tmp_path: Path, delivery_registry: Any
+) -> None:
+    """The second reference model (regression, no entity): output columns, checks and values from its contract."""
+    from mlops_workloads.delivery_time import DELIVERY_CONTRACT as CONTRACT
+    from mlops_workloads.delivery_time import generate_deliveries
+
+    model = ModelSource(delivery_registry.tracking_uri).load_alias(delivery_registry.model_name, "champion")
+    orders = generate_deliveries(120, seed=5, start=DAY.isoformat(), days=1).astype({CONTRACT.id_column: object})
+    orders.loc[0, "items"] = 31  # above the contract's maximum
+    orders.loc[1, "courier_rating"] = np.nan
+    orders.loc[2, CONTRACT.id_column] = None
+    (tmp_path / "orders" / f"date={DAY}").mkdir(parents=True)
+    orders.to_parquet(tmp_path / "orders" / f"date={DAY}" / "part-0.parquet", index=False)
+
+    result = score_partition(model, str(tmp_path / "orders"), str(tmp_path / "predictions"), DAY)
+
+    assert (result.rows, result.scored, result.rejected) == (120, 117, 3)
+    table = pq.read_table(result.output)
+    assert table.column_names == [CONTRACT.id_column, CONTRACT.timestamp_column, CONTRACT.label, "model_version"]
+    valid = orders.iloc[3:]
+    expected = model.score(valid[list(CONTRACT.feature_names)].to_numpy(dtype=np.float64))
+    np.testing.assert_allclose(table.column(CONTRACT.label).to_numpy(), expected, atol=1e-9)
+    assert table.column(CONTRACT.id_column).to_pylist() == valid[CONTRACT.id_column].tolist()
+    assert expected.min() > 1.0  # minutes, not probabilities
+    quarantine = pq.read_table(result.quarantine).to_pandas().set_index("row")
+    reasons = {row: [r.split(" (")[0] for r in quarantine.loc[row, "reasons"]] for row in (0, 1, 2)}
+    assert reasons == {
+        0: ["items: out_of_range"],
+        1: ["courier_rating: missing"],
+        2: [f"{CONTRACT.id_column}: missing or not text"],
+    }

@@ -14,12 +14,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 def samples(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The service's samples by name and labels, without the ``model`` label every one carries (checked here)."""
     text = client.get("/metrics").text
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if family.name.startswith("model_"):
+                assert s.labels.get("model") == client.app.state.settings.model_name, (s.name, s.labels)
+            labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "model"))
+            values[(s.name, labels)] = s.value
+    return values
 
 
 def test_predict_returns_probability_labelled_with_resolved_version(serving_app: Any, serving_registry: Any) -> None:

@@ -81,7 +81,8 @@ def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_undocumented_
     assert {200, 400, 415, 422} <= set(statuses)  # valid data scored; broken bodies refused with their own status
     assert (
         metrics.registry.get_sample_value(
-            "model_request_errors_total", {"endpoint": "/predict", "reason": "inference_error"}
+            "model_request_errors_total",
+            {"model": metrics.model, "endpoint": "/predict", "reason": "inference_error"},
         )
         is None
     )  # the model never failed on input the contract let through

@@ -163,7 +163,7 @@ def test_a_refused_version_is_retried_with_backoff_not_on_every_poll(serving_reg
         refused_backoff_max_seconds=40,
     )  # fmt: skip
     source = _CountingSource(ModelSource(serving_registry.tracking_uri))
-    manager = ModelManager(settings, ServingMetrics(), source, clock=lambda: now[0])  # type: ignore[arg-type]
+    manager = ModelManager(settings, ServingMetrics(settings.model_name), source, clock=lambda: now[0])  # type: ignore[arg-type]
 
     attempts = []
     for _ in range(12):  # two minutes of polls every 10 s
@@ -219,12 +219,12 @@ def test_startup_without_registry_retries_with_capped_exponential_backoff(monkey
         if len(delays) == 5:
             raise asyncio.CancelledError
 
-    metrics = ServingMetrics()
+    metrics = ServingMetrics("fraud-detection")
     manager = ModelManager(settings, metrics, sleep=record)
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(manager.run())
 
     assert delays == [0.5, 1.0, 2.0, 3.0, 3.0]
     assert not manager.ready
-    labels = {"variant": "champion", "reason": "registry_unreachable"}
+    labels = {"model": metrics.model, "variant": "champion", "reason": "registry_unreachable"}
     assert metrics.registry.get_sample_value("model_reload_failures_total", labels) == 5

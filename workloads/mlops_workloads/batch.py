@@ -1,8 +1,10 @@
-"""Batch inference: score one day's partition of transactions with the champion model.
+"""Batch inference: score one day's partition with the champion model of any registered model.
 
 Reads ``<data-root>/date=YYYY-MM-DD/*.parquet`` (local path, ``s3://`` or ``gs://``) in bounded chunks, checks
-every row against the feature contract, scores the valid rows into ``<output-root>/date=YYYY-MM-DD/part-0.parquet``
-and writes the rejected rows, each with its reasons, to ``<output-root>/_quarantine/date=YYYY-MM-DD/part-0.parquet``
+every row against the model version's contract (its features, id, entity and timestamp columns, read from MLflow
+with the version), scores the valid rows into ``<output-root>/date=YYYY-MM-DD/part-0.parquet`` (a classifier's
+probability and decision, a regressor's value) and writes the rejected rows, each with its reasons, to
+``<output-root>/_quarantine/date=YYYY-MM-DD/part-0.parquet``
 (a hidden name: datasets reading ``<output-root>`` skip it, and it stays under the job's granted prefix). The rows and
 the file's metadata carry the resolved model version (``@champion`` moves; a version number does not), and a re-run
 replaces both files instead of adding a second one. The run fails, publishing only the quarantine, when more than
@@ -35,9 +37,11 @@ from pandas.api import types as ptypes
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from mlops_workloads import storage
-from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_NAMES, MODEL_NAME, TRANSACTION_ID
+from mlops_workloads.contract import ModelContract
+from mlops_workloads.features import MODEL_NAME
 from mlops_workloads.registry import CHAMPION
 from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
+from mlops_workloads.serving.schemas import probability_field
 from mlops_workloads.validation import check_features
 
 logger = logging.getLogger(__name__)
@@ -47,7 +51,6 @@ QUARANTINE_DIR = "_quarantine"
 DEFAULT_CHUNK_ROWS = 50_000
 DEFAULT_MAX_REJECTED_SHARE = 0.05
 PUSHGATEWAY_JOB = "batch_inference"
-_ID_COLUMNS = (TRANSACTION_ID, ENTITY_KEY, EVENT_TIMESTAMP)
 _INT64_MAX = float(np.iinfo(np.int64).max)
 
 # Prometheus metrics of the job (textfile and Pushgateway, like the monitoring job's).
@@ -145,50 +148,59 @@ def partition_files(data_root: str, day: date) -> list[str]:
     return [location.uri_of(path) for path in paths]
 
 
-def _output_schema() -> pa.Schema:
+def _key_columns(contract: ModelContract) -> list[str]:
+    """The identifier columns every input file carries and every output row echoes: id, entity, timestamp."""
+    return [c for c in (contract.id_column, contract.entity_column, contract.timestamp_column) if c]
+
+
+def _output_schema(contract: ModelContract) -> pa.Schema:
+    """Identifiers, then what the model answers: a classifier's probability and decision, a regressor's value."""
+    fields = [pa.field(contract.id_column, pa.string(), nullable=False)]
+    if contract.entity_column:
+        fields.append(pa.field(contract.entity_column, pa.int64(), nullable=False))
+    if contract.timestamp_column:
+        fields.append(pa.field(contract.timestamp_column, pa.timestamp("us", tz="UTC"), nullable=False))
+    if contract.task == "classification":
+        fields.append(pa.field(probability_field(contract), pa.float64(), nullable=False))
+        fields.append(pa.field(contract.label, pa.bool_(), nullable=False))
+    else:
+        fields.append(pa.field(contract.label, pa.float64(), nullable=False))
+    return pa.schema([*fields, pa.field("model_version", pa.string(), nullable=False)])
+
+
+def _quarantine_schema(contract: ModelContract) -> pa.Schema:
     return pa.schema(
         [
-            pa.field(TRANSACTION_ID, pa.string(), nullable=False),
-            pa.field(ENTITY_KEY, pa.int64(), nullable=False),
-            pa.field(EVENT_TIMESTAMP, pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("fraud_probability", pa.float64(), nullable=False),
-            pa.field("is_fraud", pa.bool_(), nullable=False),
-            pa.field("model_version", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("row", pa.int64(), nullable=False),  # row number within the source file
+            pa.field(contract.id_column, pa.string()),
+            pa.field("reasons", pa.list_(pa.string()), nullable=False),  # "column: problem (value)"
+            pa.field("record", pa.string(), nullable=False),  # the row as read, JSON
         ]
     )
 
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("row", pa.int64(), nullable=False),  # row number within the source file
-        pa.field(TRANSACTION_ID, pa.string()),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),  # "column: problem (value)"
-        pa.field("record", pa.string(), nullable=False),  # the row as read, JSON
-    ]
-)
-
-
-def _key_problems(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Rows whose identifiers cannot be written: null or non-text transaction id, card id that is not a
-    non-negative int64, event time that is not a timestamp."""
-    ids = frame[TRANSACTION_ID]
+def _key_problems(frame: pd.DataFrame, contract: ModelContract) -> dict[str, np.ndarray]:
+    """Rows whose identifiers cannot be written: null or non-text id, entity key that is not a non-negative int64,
+    timestamp that is not a timestamp."""
+    ids = frame[contract.id_column]
     text = ids.map(lambda v: isinstance(v, str) and v != "").to_numpy(dtype=bool)
-    cards = frame[ENTITY_KEY]
-    if ptypes.is_integer_dtype(cards) or ptypes.is_float_dtype(cards):
-        numbers = cards.to_numpy(dtype=np.float64, na_value=np.nan)
-        valid_card = np.isfinite(numbers) & (numbers >= 0) & (numbers <= _INT64_MAX) & (np.mod(numbers, 1) == 0)
-    else:
-        valid_card = np.zeros(len(frame), dtype=bool)
-    stamps = frame[EVENT_TIMESTAMP]
-    valid_time = ~stamps.isna().to_numpy(dtype=bool) if ptypes.is_datetime64_any_dtype(stamps) else None
-    if valid_time is None:
-        valid_time = np.zeros(len(frame), dtype=bool)
-    return {
-        f"{TRANSACTION_ID}: missing or not text": ~text,
-        f"{ENTITY_KEY}: missing or not a non-negative 64-bit integer": ~valid_card,
-        f"{EVENT_TIMESTAMP}: missing or not a timestamp": ~valid_time,
-    }
+    problems = {f"{contract.id_column}: missing or not text": ~text}
+    if contract.entity_column:
+        keys = frame[contract.entity_column]
+        if ptypes.is_integer_dtype(keys) or ptypes.is_float_dtype(keys):
+            numbers = keys.to_numpy(dtype=np.float64, na_value=np.nan)
+            valid_key = np.isfinite(numbers) & (numbers >= 0) & (numbers <= _INT64_MAX) & (np.mod(numbers, 1) == 0)
+        else:
+            valid_key = np.zeros(len(frame), dtype=bool)
+        problems[f"{contract.entity_column}: missing or not a non-negative 64-bit integer"] = ~valid_key
+    if contract.timestamp_column:
+        stamps = frame[contract.timestamp_column]
+        valid_time = ~stamps.isna().to_numpy(dtype=bool) if ptypes.is_datetime64_any_dtype(stamps) else None
+        if valid_time is None:
+            valid_time = np.zeros(len(frame), dtype=bool)
+        problems[f"{contract.timestamp_column}: missing or not a timestamp"] = ~valid_time
+    return problems
 
 
 @dataclass
@@ -200,9 +212,10 @@ class _Chunk:
 
 
 def _score_chunk(frame: pd.DataFrame, source: str, offset: int, model: LoadedModel, schema: pa.Schema) -> _Chunk:
-    checked, findings = check_features(frame)
+    contract = model.contract
+    checked, findings = check_features(frame, features=contract.features)
     row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
-    for reason, mask in _key_problems(frame).items():
+    for reason, mask in _key_problems(frame, contract).items():
         for i in np.flatnonzero(mask):
             row_reasons[i].append(reason)
     for name, result in checked.items():
@@ -218,48 +231,51 @@ def _score_chunk(frame: pd.DataFrame, source: str, offset: int, model: LoadedMod
     valid = ~rejected
     scored = None
     if valid.any():
-        matrix = np.column_stack([checked[name].values[valid] for name in FEATURE_NAMES])
-        scores = model.predict_proba(matrix)
+        matrix = np.column_stack([checked[name].values[valid] for name in contract.feature_names])
+        scores = model.score(matrix)
         good = frame.loc[valid]
-        scored = pa.Table.from_pydict(
-            {
-                TRANSACTION_ID: good[TRANSACTION_ID].tolist(),
-                ENTITY_KEY: good[ENTITY_KEY].to_numpy(dtype=np.float64).astype(np.int64),
-                EVENT_TIMESTAMP: pa.array(good[EVENT_TIMESTAMP]).cast(pa.timestamp("us", tz="UTC")),
-                "fraud_probability": scores,
-                "is_fraud": scores >= DECISION_THRESHOLD,
-                "model_version": np.full(len(good), model.version, dtype=object),
-            },
-            schema=schema,
-        )
+        columns: dict[str, Any] = {contract.id_column: good[contract.id_column].tolist()}
+        if contract.entity_column:
+            columns[contract.entity_column] = good[contract.entity_column].to_numpy(dtype=np.float64).astype(np.int64)
+        if contract.timestamp_column:
+            # Microseconds are the Parquet timestamp every reader takes; a producer's nanoseconds are truncated.
+            stamps = pa.array(good[contract.timestamp_column]).cast(pa.timestamp("us", tz="UTC"), safe=False)
+            columns[contract.timestamp_column] = stamps
+        if contract.task == "classification":
+            columns[probability_field(contract)] = scores
+            columns[contract.label] = scores >= DECISION_THRESHOLD
+        else:
+            columns[contract.label] = scores
+        columns["model_version"] = np.full(len(good), model.version, dtype=object)
+        scored = pa.Table.from_pydict(columns, schema=schema)
     quarantined = None
     if rejected.any():
         rows = np.flatnonzero(rejected)
         records = frame.iloc[rows].to_dict(orient="records")
-        ids = frame[TRANSACTION_ID].to_numpy(dtype=object)[rows]
+        ids = frame[contract.id_column].to_numpy(dtype=object)[rows]
         quarantined = pa.Table.from_pydict(
             {
                 "source": [source] * len(rows),
                 "row": (rows + offset).astype(np.int64),
-                TRANSACTION_ID: [v if isinstance(v, str) else None for v in ids],
+                contract.id_column: [v if isinstance(v, str) else None for v in ids],
                 "reasons": [row_reasons[i] for i in rows],
                 "record": [json.dumps(r, default=str, ensure_ascii=True) for r in records],
             },
-            schema=QUARANTINE_SCHEMA,
+            schema=_quarantine_schema(contract),
         )
     reasons = Counter(reason.split(" (")[0] for i in np.flatnonzero(rejected) for reason in row_reasons[i])
     values: Counter[tuple[str, str]] = Counter({(f.column, f.problem): f.count for f in findings})
     return _Chunk(scored, quarantined, reasons, values)
 
 
-def _read(source: str, chunk_rows: int) -> tuple[pq.ParquetFile, Any]:
+def _read(source: str, columns: list[str]) -> tuple[pq.ParquetFile, Any]:
     location = storage.resolve(source)
     handle = location.filesystem.open_input_file(location.path)
     parquet = pq.ParquetFile(handle)
-    missing = [c for c in (*_ID_COLUMNS, *FEATURE_NAMES) if c not in parquet.schema_arrow.names]
+    missing = [c for c in columns if c not in parquet.schema_arrow.names]
     if missing:
         handle.close()
-        raise KeyError(f"{source} lacks required columns {missing}; every file needs {[*_ID_COLUMNS, *FEATURE_NAMES]}")
+        raise KeyError(f"{source} lacks required columns {missing}; every file needs {columns}")
     return parquet, handle
 
 
@@ -288,7 +304,8 @@ def score_partition(
     output = storage.join(output_root, partition, OUTPUT_FILE)
     quarantine = storage.join(quarantine_root or storage.join(output_root, QUARANTINE_DIR), partition, OUTPUT_FILE)
     source = storage.join(data_root, partition)
-    schema = _output_schema().with_metadata(
+    columns = [*_key_columns(model.contract), *model.contract.feature_names]
+    schema = _output_schema(model.contract).with_metadata(
         {
             "model_name": model.name,
             "model_version": model.version,
@@ -297,7 +314,8 @@ def score_partition(
             "source": source,
         }
     )
-    quarantine_schema = QUARANTINE_SCHEMA.with_metadata({"prediction_date": day.isoformat(), "source": source})
+    partition_metadata = {"prediction_date": day.isoformat(), "source": source}
+    quarantine_schema = _quarantine_schema(model.contract).with_metadata(partition_metadata)
     rows = scored = rejected = 0
     reasons: Counter[str] = Counter()
     values: Counter[tuple[str, str]] = Counter()
@@ -308,10 +326,10 @@ def score_partition(
             pq.ParquetWriter(local_quarantine, quarantine_schema) as q,
         ):
             for path in files:
-                parquet, handle = _read(path, chunk_rows)
+                parquet, handle = _read(path, columns)
                 with handle:
                     offset = 0
-                    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=[*_ID_COLUMNS, *FEATURE_NAMES]):
+                    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
                         chunk = _score_chunk(batch.to_pandas(), path, offset, model, schema)
                         offset += batch.num_rows
                         rows += batch.num_rows

@@ -6,6 +6,7 @@ than ``max_null_fraction`` nulls, the label present with both classes, every val
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -209,11 +210,14 @@ def feature_values(feature: Feature, column: pd.Series) -> FeatureValues:
     return result
 
 
-def check_features(frame: pd.DataFrame, source: str = "") -> tuple[dict[str, FeatureValues], list[ColumnFinding]]:
-    """Every contract feature of ``frame`` checked value by value; the findings count each problem per column."""
+def check_features(
+    frame: pd.DataFrame, source: str = "", features: Sequence[Feature] = FEATURES
+) -> tuple[dict[str, FeatureValues], list[ColumnFinding]]:
+    """Every contract feature of ``frame`` (``features``: a model contract's, the fraud model's by default) checked
+    value by value; the findings count each problem per column."""
     checked: dict[str, FeatureValues] = {}
     findings: list[ColumnFinding] = []
-    for feature in FEATURES:
+    for feature in features:
         if feature.name not in frame.columns:
             continue
         column = frame[feature.name]

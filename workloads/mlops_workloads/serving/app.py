@@ -1,7 +1,8 @@
 """The FastAPI inference service: /predict, /predict/batch, /healthz, /readyz, /metrics.
 
-No ``from __future__ import annotations`` here: FastAPI must see the generated request models as real classes
-in the endpoint signatures, not as strings naming local variables.
+The request and response models come from the served model's contract, known once the first champion loads:
+the prediction routes validate against them (strictly, as FastAPI would) and the OpenAPI document publishes them
+from then on.
 """
 
 import asyncio
@@ -20,26 +21,29 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlops_workloads.features import ENTITY_KEY, FEATURE_NAMES, FEATURES_BY_NAME, TRANSACTION_ID
+from mlops_workloads.contract import Feature, ModelContract
 from mlops_workloads.serving.batcher import MicroBatcher
 from mlops_workloads.serving.manager import ModelManager
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
 from mlops_workloads.serving.routing import Variant
 from mlops_workloads.serving.schemas import (
+    ApiModels,
     ErrorResponse,
     HealthResponse,
     NotReadyResponse,
-    PredictBatchResponse,
-    PredictResponse,
     ReadyResponse,
     ValidationErrorResponse,
-    build_request_models,
+    build_api_models,
+    probability_field,
 )
 from mlops_workloads.serving.settings import ServingSettings
 
@@ -55,7 +59,7 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger(__name__)
 
 FeatureLookup = Callable[[Sequence[int]], list[dict[str, Any]]]
-"""Online features for card ids, one dict (contract feature names) per id, in order."""
+"""Online features for entity ids, one dict (feature name to value) per id, in order."""
 
 
 class ServingError(Exception):
@@ -136,7 +140,7 @@ def _json_scalar(value: Any) -> Any:
     return None
 
 
-def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def _describe_validation_errors(errors: Sequence[Any], features: Mapping[str, Feature]) -> list[dict[str, Any]]:
     described = []
     for error in errors:
         loc = [_printable(str(part)) for part in error.get("loc", ()) if part != "body"]
@@ -147,7 +151,7 @@ def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         if echoed is not None:
             message += f" (got {echoed!r})"
             entry["input"] = echoed
-        feature = FEATURES_BY_NAME.get(loc[-1]) if loc else None
+        feature = features.get(loc[-1]) if loc else None
         if feature is not None:
             message += (
                 f"; send a {feature.kind} within [{feature.minimum:g}, {feature.maximum:g}]: {feature.description}"
@@ -184,12 +188,13 @@ class _Service:
     executor: ThreadPoolExecutor
     batcher: MicroBatcher
     feature_lookup: FeatureLookup | None
+    _api: tuple[ModelContract, ApiModels] | None = None
 
     @classmethod
     def create(
         cls, settings: ServingSettings, source: ModelSource | None, feature_lookup: FeatureLookup | None
     ) -> "_Service":
-        metrics = ServingMetrics()
+        metrics = ServingMetrics(settings.model_name)
         if feature_lookup is None and settings.feast_repo_path:
             from mlops_workloads.serving.online_features import feast_lookup
 
@@ -200,7 +205,7 @@ class _Service:
             max_batch=max(settings.max_batch_size, 1),
             window_seconds=settings.micro_batch_window_ms / 1000.0,
             workers=settings.inference_threads,
-            on_batch=metrics.batch_size.observe,
+            on_batch=metrics.batch_size.labels(metrics.model).observe,
         )
         return cls(settings, metrics, ModelManager(settings, metrics, source), executor, batcher, feature_lookup)
 
@@ -255,14 +260,34 @@ class _Service:
             request.state.request_id = rid
         return str(rid)
 
-    async def complete(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def api(self) -> tuple[ModelContract, ApiModels] | None:
+        """The served contract and its request/response models; None until the first champion has loaded."""
+        contract = self.manager.contract
+        if contract is None:
+            return None
+        if self._api is None or self._api[0] is not contract:
+            optional = self.feature_lookup is not None and contract.entity_column is not None
+            self._api = contract, build_api_models(contract, self.settings.max_batch_size, features_optional=optional)
+        return self._api
+
+    def served_api(self) -> tuple[ModelContract, ApiModels]:
+        api = self.api()
+        if api is None:
+            raise ServingError(
+                503, "model_not_loaded", f"no model loaded yet from models:/{self.settings.model_name}@champion"
+            )
+        return api
+
+    async def complete(self, contract: ModelContract, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Fill features the caller left out from the online store (only when one is configured)."""
-        incomplete = [i for i, row in enumerate(rows) if any(row.get(n) is None for n in FEATURE_NAMES)]
+        names = contract.feature_names
+        incomplete = [i for i, row in enumerate(rows) if any(row.get(n) is None for n in names)]
         if not incomplete:
             return rows
-        if self.feature_lookup is None:  # unreachable: the request models require every feature then
+        entity = contract.entity_column
+        if self.feature_lookup is None or entity is None:  # unreachable: the request models require every feature
             raise ServingError(422, "missing_features", "every contract feature is required")
-        ids = [int(rows[i][ENTITY_KEY]) for i in incomplete]
+        ids = [int(rows[i][entity]) for i in incomplete]
         try:
             found = await asyncio.to_thread(self.feature_lookup, ids)
         except Exception as exc:
@@ -270,20 +295,22 @@ class _Service:
             raise ServingError(503, "feature_store", f"online feature store unavailable: {exc}") from exc
         for i, online in zip(incomplete, found, strict=True):
             given = {k: v for k, v in rows[i].items() if v is not None}
-            merged = {**{k: v for k, v in online.items() if k in FEATURE_NAMES}, **given}
-            absent = [n for n in FEATURE_NAMES if merged.get(n) is None]
+            merged = {**{k: v for k, v in online.items() if k in names}, **given}
+            absent = [n for n in names if merged.get(n) is None]
             if absent:
                 raise ServingError(
                     422,
                     "missing_features",
-                    f"card_id {rows[i][ENTITY_KEY]}: no value for {', '.join(absent)} in the request or the "
+                    f"{entity} {rows[i][entity]}: no value for {', '.join(absent)} in the request or the "
                     "online store; send them in the request or materialize the feature view",
                 )
             rows[i] = {**rows[i], **merged}
         return rows
 
-    def route(self, request: Request, row: Mapping[str, Any]) -> tuple[Variant, LoadedModel]:
-        key = str(row[ENTITY_KEY]) if self.settings.split_key == "entity" else self.request_id(request)
+    def route(self, request: Request, contract: ModelContract, row: Mapping[str, Any]) -> tuple[Variant, LoadedModel]:
+        entity = contract.entity_column  # without one, every request is its own split key
+        sticky = self.settings.split_key == "entity" and entity is not None
+        key = str(row[entity]) if sticky and entity is not None else self.request_id(request)
         routed = self.manager.route(key)
         if routed is None:
             raise ServingError(
@@ -293,29 +320,35 @@ class _Service:
 
     @staticmethod
     def prediction(row: Mapping[str, Any], score: float, variant: str, model: LoadedModel) -> dict[str, Any]:
-        return {
-            "card_id": row[ENTITY_KEY],
-            "transaction_id": row.get(TRANSACTION_ID),
-            "fraud_probability": score,
-            "is_fraud": score >= DECISION_THRESHOLD,
-            "model_name": model.name,
-            "model_version": model.version,
-            "variant": variant,
-            "runtime": model.runtime,
-        }
+        contract = model.contract
+        keys = {c: row.get(c) for c in (contract.entity_column, contract.id_column) if c}
+        if contract.task == "classification":
+            outputs: dict[str, Any] = {
+                probability_field(contract): score,
+                contract.label: score >= DECISION_THRESHOLD,
+            }
+        else:
+            outputs = {contract.label: score}
+        served = {"model_name": model.name, "model_version": model.version, "variant": variant}
+        return {**keys, **outputs, **served, "runtime": model.runtime}
 
     def count(self, model: LoadedModel, variant: str, scores: np.ndarray) -> None:
+        if model.contract.task != "classification":  # no class to count: a regressor's predictions are values
+            self.metrics.predictions.labels(self.metrics.model, model.version, "value", variant).inc(len(scores))
+            return
         positives = int(np.count_nonzero(scores >= DECISION_THRESHOLD))
         if positives:
-            self.metrics.predictions.labels(model.version, "1", variant).inc(positives)
+            self.metrics.predictions.labels(self.metrics.model, model.version, "1", variant).inc(positives)
         if len(scores) - positives:
-            self.metrics.predictions.labels(model.version, "0", variant).inc(len(scores) - positives)
+            self.metrics.predictions.labels(self.metrics.model, model.version, "0", variant).inc(
+                len(scores) - positives
+            )
 
-    async def score_one(self, request: Request, row: dict[str, Any]) -> dict[str, Any]:
+    async def score_one(self, request: Request, contract: ModelContract, row: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        row = (await self.complete([row]))[0]
-        variant, model = self.route(request, row)
-        vector = np.array([float(row[n]) for n in FEATURE_NAMES], dtype=np.float64)
+        row = (await self.complete(contract, [row]))[0]
+        variant, model = self.route(request, contract, row)
+        vector = np.array([float(row[n]) for n in contract.feature_names], dtype=np.float64)
         try:
             score = await self.batcher.predict(model, vector)
         except Exception as exc:
@@ -323,14 +356,16 @@ class _Service:
             raise ServingError(500, "inference_error", f"inference failed on model version {model.version}") from exc
         self.count(model, variant, np.array([score]))
         elapsed = time.perf_counter() - started
-        self.metrics.latency.labels(variant).observe(elapsed)
+        self.metrics.latency.labels(self.metrics.model, variant).observe(elapsed)
         self.audit(request, "/predict", model, variant, elapsed, "ok", 1, row)
         return {"request_id": self.request_id(request), **self.prediction(row, score, variant, model)}
 
-    async def score_batch(self, request: Request, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    async def score_batch(
+        self, request: Request, contract: ModelContract, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         started = time.perf_counter()
-        rows = await self.complete(rows)
-        routed = [self.route(request, row) for row in rows]
+        rows = await self.complete(contract, rows)
+        routed = [self.route(request, contract, row) for row in rows]
         groups: dict[Variant, list[int]] = {}
         for index, (variant, _) in enumerate(routed):
             groups.setdefault(variant, []).append(index)
@@ -338,21 +373,22 @@ class _Service:
         loop = asyncio.get_running_loop()
         for variant, indexes in groups.items():
             model = routed[indexes[0]][1]
-            matrix = np.array([[float(rows[i][n]) for n in FEATURE_NAMES] for i in indexes], dtype=np.float64)
+            names = contract.feature_names
+            matrix = np.array([[float(rows[i][n]) for n in names] for i in indexes], dtype=np.float64)
             try:
-                scores = await loop.run_in_executor(self.executor, model.predict_proba, matrix)
+                scores = await loop.run_in_executor(self.executor, model.score, matrix)
             except Exception as exc:
                 logger.exception("batch inference failed on %s v%s", model.name, model.version)
                 raise ServingError(
                     500, "inference_error", f"inference failed on model version {model.version}"
                 ) from exc
-            self.metrics.batch_size.observe(len(indexes))
+            self.metrics.batch_size.labels(self.metrics.model).observe(len(indexes))
             self.count(model, variant, scores)
             for i, score in zip(indexes, scores, strict=True):
                 results[i] = self.prediction(rows[i], float(score), variant, model)
         elapsed = time.perf_counter() - started
         for variant, indexes in groups.items():
-            self.metrics.latency.labels(variant).observe(elapsed)
+            self.metrics.latency.labels(self.metrics.model, variant).observe(elapsed)
             model = routed[indexes[0]][1]
             self.audit(
                 request, "/predict/batch", model, variant, elapsed, "ok", len(indexes), [rows[i] for i in indexes]
@@ -406,45 +442,105 @@ def _install_error_handlers(app: FastAPI, service: _Service) -> None:
         endpoint = _endpoint(request)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            metrics.request_errors.labels(endpoint, "malformed_json").inc()
+            metrics.request_errors.labels(metrics.model, endpoint, "malformed_json").inc()
             service.audit(request, endpoint, None, None, 0.0, "malformed_json", 0)
             where = next(e for e in errors if e.get("type") == "json_invalid")
             detail = (
                 f"the body is not valid JSON ({_printable(str(where.get('ctx', {}).get('error', 'decode error')))})"
             )
             return JSONResponse({"detail": detail}, status_code=400)
-        metrics.request_errors.labels(endpoint, "validation").inc()
+        metrics.request_errors.labels(metrics.model, endpoint, "validation").inc()
         service.audit(request, endpoint, None, None, 0.0, "invalid_input", 0)
-        return JSONResponse({"detail": _describe_validation_errors(errors)}, status_code=422)
+        api = service.api()
+        features = api[0].features_by_name if api is not None else {}
+        return JSONResponse({"detail": _describe_validation_errors(errors, features)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # FastAPI's "error parsing the body", e.g. a body that is not UTF-8
-            metrics.request_errors.labels(_endpoint(request), "malformed_json").inc()
+            metrics.request_errors.labels(metrics.model, _endpoint(request), "malformed_json").inc()
             return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=400)
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
         endpoint = _endpoint(request)
-        metrics.request_errors.labels(endpoint, exc.reason).inc()
+        metrics.request_errors.labels(metrics.model, endpoint, exc.reason).inc()
         service.audit(request, endpoint, None, None, 0.0, exc.reason, 0)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
+async def _validated(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The body parsed and validated as FastAPI would: invalid JSON is a 400, a contract breach a 422."""
+    body = await request.body()
+    try:
+        document = json.loads(body) if body else None
+    except UnicodeDecodeError:
+        raise StarletteHTTPException(400, "the body is not valid UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}]) from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
 def _add_prediction_routes(app: FastAPI, service: _Service) -> None:
-    """/predict and /predict/batch with request models generated from the contract (documented in OpenAPI)."""
-    predict_request, batch_request = build_request_models(
-        service.settings.max_batch_size, features_optional=service.feature_lookup is not None
-    )
+    """/predict and /predict/batch, validated against the served contract's models (published by _openapi)."""
 
-    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS)
-    async def predict(request: Request, body: predict_request) -> dict[str, Any]:  # type: ignore[valid-type]
-        return await service.score_one(request, body.model_dump())  # type: ignore[attr-defined]
+    @app.post("/predict", responses=_ERRORS)
+    async def predict(request: Request) -> Response:
+        contract, models = service.served_api()
+        body = await _validated(request, models.predict_request)
+        return JSONResponse(await service.score_one(request, contract, body.model_dump()))
 
-    @app.post("/predict/batch", response_model=PredictBatchResponse, responses=_ERRORS)
-    async def predict_batch(request: Request, body: batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
-        return await service.score_batch(request, [item.model_dump() for item in body.instances])  # type: ignore[attr-defined]
+    @app.post("/predict/batch", responses=_ERRORS)
+    async def predict_batch(request: Request) -> Response:
+        contract, models = service.served_api()
+        body = await _validated(request, models.batch_request)
+        rows = [item.model_dump() for item in body.instances]  # type: ignore[attr-defined]
+        return JSONResponse(await service.score_batch(request, contract, rows))
+
+
+_SCHEMAS_REF = "#/components/schemas/{model}"
+
+
+def _install_openapi(app: FastAPI, service: _Service) -> None:
+    """The OpenAPI document with the served contract's request and response bodies on the prediction routes
+    (regenerated when the served contract becomes known)."""
+    documents: dict[int, dict[str, Any]] = {}
+
+    def openapi() -> dict[str, Any]:
+        api = service.api()
+        key = id(api[0]) if api is not None else 0
+        if key in documents:
+            return documents[key]
+        document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        if api is not None:
+            models = api[1]
+            pairs = [
+                ("/predict", models.predict_request, models.predict_response),
+                ("/predict/batch", models.batch_request, models.batch_response),
+            ]
+            modes: list[tuple[type[BaseModel], Any]] = [(request, "validation") for _, request, _ in pairs]
+            modes += [(response, "serialization") for _, _, response in pairs]
+            refs, defs = models_json_schema(modes, ref_template=_SCHEMAS_REF)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            for path, request_model, response_model in pairs:
+                operation = document["paths"][path]["post"]
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": refs[(request_model, "validation")]}},
+                }
+                operation["responses"]["200"]["content"] = {
+                    "application/json": {"schema": refs[(response_model, "serialization")]}
+                }
+        documents.clear()
+        documents[key] = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_probe_routes(app: FastAPI, service: _Service) -> None:
@@ -479,7 +575,8 @@ def create_app(
 ) -> FastAPI:
     """Build one service instance with its own metrics registry, model manager and inference thread pool."""
     service = _Service.create(settings or ServingSettings.from_env(), source, feature_lookup)
-    app = FastAPI(title="Fraud detection inference", version="1", lifespan=service.lifespan)
+    title = f"{service.settings.model_name} inference"
+    app = FastAPI(title=title, version="1", lifespan=service.lifespan)
     app.state.settings, app.state.metrics, app.state.manager = service.settings, service.metrics, service.manager
     app.add_middleware(
         _RequestGuard,
@@ -487,9 +584,10 @@ def create_app(
             "/predict": _BYTES_PER_ROW + _ENVELOPE_BYTES,
             "/predict/batch": service.settings.max_batch_size * _BYTES_PER_ROW + _ENVELOPE_BYTES,
         },
-        on_reject=lambda path, reason: service.metrics.request_errors.labels(path, reason).inc(),
+        on_reject=lambda path, reason: service.metrics.request_errors.labels(service.metrics.model, path, reason).inc(),
     )
     _install_error_handlers(app, service)
     _add_prediction_routes(app, service)
     _add_probe_routes(app, service)
+    _install_openapi(app, service)
     return app

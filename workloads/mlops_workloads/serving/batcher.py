@@ -94,7 +94,7 @@ class MicroBatcher:
             for group in groups.values():
                 matrix = np.vstack([p.row for p in group])
                 try:
-                    scores = await loop.run_in_executor(self._executor, group[0].model.predict_proba, matrix)
+                    scores = await loop.run_in_executor(self._executor, group[0].model.score, matrix)
                 except Exception as exc:
                     for pending in group:
                         if not pending.future.done():

@@ -3,9 +3,11 @@
 The served models live in one immutable :class:`ServingState`; a reload builds a new state and swaps it in with a
 single reference assignment, so an in-flight request keeps the model it started with and never sees half a swap.
 
-A version that fails to load (corrupt, incompatible, wrong signature) is *refused*: the refusal (version, reason,
-message) is reported by ``/readyz`` and the ``model_refused_version`` metric, and the version is not downloaded again
-on every poll but retried with exponential back-off, until the alias moves or the retry succeeds.
+The first champion loaded fixes the served contract (the request schema the service validates and publishes); a
+later version whose contract or signature differs from it is refused (roll the Deployment to serve a new schema).
+A version that fails to load (corrupt, incompatible, wrong signature) is *refused* too: the refusal (version,
+reason, message) is reported by ``/readyz`` and the ``model_refused_version`` metric, and the version is not
+downloaded again on every poll but retried with exponential back-off, until the alias moves or the retry succeeds.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from mlops_workloads.contract import ModelContract
 from mlops_workloads.registry import CHALLENGER, CHAMPION
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import LoadedModel, ModelLoadError, ModelSource
 from mlops_workloads.serving.routing import CHALLENGER_VARIANT, CHAMPION_VARIANT, Variant, choose_variant
+from mlops_workloads.serving.schemas import serving_identity
 from mlops_workloads.serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ class ModelManager:
         self.source = source or ModelSource(settings.tracking_uri, settings.effective_registry_uri)
         self.state = ServingState()
         self.refused: dict[Variant, Refusal] = {}
+        self.contract: ModelContract | None = None  # fixed by the first champion, for the service's lifetime
         self._sleep = sleep
         self._clock = clock
 
@@ -124,10 +129,13 @@ class ModelManager:
         else:
             try:
                 loaded = self.source.load(name, version, run_id, self.settings.runtime)
+                self._check_served_contract(loaded)
             except ModelLoadError as exc:
                 self._failed(variant, exc)
                 self._refuse(variant, version, exc)
                 return
+        if self.contract is None:
+            self.contract = loaded.contract
         self._clear_refusal(variant)
         self._swap(variant, loaded)
         logger.info(
@@ -139,16 +147,28 @@ class ModelManager:
             current.version if current else "none",
         )
 
+    def _check_served_contract(self, loaded: LoadedModel) -> None:
+        """A version must fit the request schema already published (same inputs, ranges, keys and task)."""
+        served = self.contract
+        if served is None or serving_identity(loaded.contract) == serving_identity(served):
+            return
+        raise ModelLoadError(
+            "signature_mismatch",
+            f"refusing {loaded.name} v{loaded.version}: its contract (task {loaded.contract.task}, inputs "
+            f"{list(loaded.contract.feature_names)}) differs from the served one (task {served.task}, inputs "
+            f"{list(served.feature_names)}); restart the service (roll the Deployment) to publish the new schema",
+        )
+
     def _swap(self, variant: Variant, model: LoadedModel | None) -> None:
         previous = self.state.model_for(variant)
         self.state = replace(self.state, **{variant: model})  # the atomic swap
         if previous is not None:
             labels = (previous.name, previous.version, variant, previous.runtime)
             with contextlib.suppress(KeyError):  # already removed by a concurrent swap
-                self.metrics.model_info.remove(*labels)
+                self.metrics.model_info.remove(self.metrics.model, *labels)
         if model is not None:
-            self.metrics.model_info.labels(model.name, model.version, variant, model.runtime).set(1)
-            self.metrics.reloads.inc()
+            self.metrics.model_info.labels(self.metrics.model, model.name, model.version, variant, model.runtime).set(1)
+            self.metrics.reloads.labels(self.metrics.model).inc()
 
     def _refuse(self, variant: Variant, version: str, exc: ModelLoadError) -> None:
         previous = self.refused.get(variant)
@@ -158,19 +178,19 @@ class ModelManager:
         )
         self._clear_refusal(variant)
         self.refused[variant] = Refusal(version, exc.reason, str(exc), attempts, self._clock() + delay)
-        self.metrics.refused_version.labels(variant, version, exc.reason).set(1)
+        self.metrics.refused_version.labels(self.metrics.model, variant, version, exc.reason).set(1)
 
     def _clear_refusal(self, variant: Variant) -> None:
         refusal = self.refused.pop(variant, None)
         if refusal is not None:
             with contextlib.suppress(KeyError):
-                self.metrics.refused_version.remove(variant, refusal.version, refusal.reason)
+                self.metrics.refused_version.remove(self.metrics.model, variant, refusal.version, refusal.reason)
 
     def retry_in(self, refusal: Refusal) -> float:
         return max(0.0, refusal.retry_at - self._clock())
 
     def _failed(self, variant: Variant, exc: ModelLoadError) -> None:
-        self.metrics.reload_failures.labels(variant=variant, reason=exc.reason).inc()
+        self.metrics.reload_failures.labels(model=self.metrics.model, variant=variant, reason=exc.reason).inc()
         current = self.state.model_for(variant)
         logger.error(
             "model refresh failed for %s (%s): %s; %s",

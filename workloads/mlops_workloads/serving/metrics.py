@@ -1,7 +1,8 @@
 """Prometheus metrics of the inference service.
 
 Every metric name lives here and only here: the platform's Grafana dashboards and alert rules are tested against
-``METRIC_NAMES``, so renaming a metric breaks those tests instead of silently emptying a panel.
+``METRIC_NAMES``, so renaming a metric breaks those tests instead of silently emptying a panel. Every metric carries
+a ``model`` label (the registered model served), so one Prometheus serves the dashboards of many models.
 """
 
 from __future__ import annotations
@@ -36,49 +37,51 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 10_000)
 class ServingMetrics:
     """The service's metrics on a private registry, so two app instances (or two tests) never share counters."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, model: str, registry: CollectorRegistry | None = None) -> None:
+        self.model = model
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.predictions = Counter(
             PREDICTIONS_TOTAL,
             "Predictions served, by resolved model version, predicted class and A/B variant",
-            ["model_version", "prediction_class", "variant"],
+            ["model", "model_version", "prediction_class", "variant"],
             registry=self.registry,
         )
         self.latency = Histogram(
             PREDICTION_LATENCY_SECONDS,
             "Wall time of a prediction request, from validated input to response",
-            ["variant"],
+            ["model", "variant"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.model_info = Gauge(
             MODEL_INFO,
             "1 for each model currently served",
-            ["model_name", "model_version", "variant", "runtime"],
+            ["model", "model_name", "model_version", "variant", "runtime"],
             registry=self.registry,
         )
         self.request_errors = Counter(
             REQUEST_ERRORS_TOTAL,
             "Requests that did not get a prediction, by endpoint and reason",
-            ["endpoint", "reason"],
+            ["model", "endpoint", "reason"],
             registry=self.registry,
         )
         self.batch_size = Histogram(
             BATCH_SIZE,
             "Rows per inference call (micro-batches and /predict/batch)",
+            ["model"],
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )
         self.reload_failures = Counter(
             RELOAD_FAILURES_TOTAL,
             "Failed attempts to load or refresh a model; the previous model keeps serving",
-            ["variant", "reason"],
+            ["model", "variant", "reason"],
             registry=self.registry,
         )
-        self.reloads = Counter(RELOADS_TOTAL, "Models loaded and swapped in", registry=self.registry)
+        self.reloads = Counter(RELOADS_TOTAL, "Models loaded and swapped in", ["model"], registry=self.registry)
         self.refused_version = Gauge(
             REFUSED_VERSION,
             "1 while an alias points at a version the service refused to load (it retries with back-off)",
-            ["variant", "model_version", "reason"],
+            ["model", "variant", "model_version", "reason"],
             registry=self.registry,
         )

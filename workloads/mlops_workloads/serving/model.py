@@ -21,7 +21,7 @@ from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
-from mlops_workloads.features import FEATURE_NAMES, FEATURES
+from mlops_workloads.contract import ContractError, ModelContract, load_contract
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ LoadFailureReason = Literal[
     "alias_missing",
     "sklearn_version_mismatch",
     "signature_mismatch",
+    "contract_invalid",
     "load_failed",
     "smoke_failed",
 ]
@@ -50,50 +51,44 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """One registered model version, ready to score a float matrix whose columns follow ``FEATURE_NAMES``."""
+    """One registered model version and its contract, ready to score a float matrix whose columns follow the
+    contract's features."""
 
     name: str
     version: str
     run_id: str
     runtime: Runtime
     sklearn_version: str
+    contract: ModelContract
     _predict: Callable[[np.ndarray], np.ndarray] = field(repr=False, compare=False)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """Fraud probability per row (1-D float64)."""
-        if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES):
-            raise ValueError(f"expected a (n, {len(FEATURE_NAMES)}) matrix, got shape {features.shape}")
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Per row (1-D float64): the positive-class probability of a classifier, the value of a regressor."""
+        width = len(self.contract.features)
+        if features.ndim != 2 or features.shape[1] != width:
+            raise ValueError(f"expected a (n, {width}) matrix, got shape {features.shape}")
         return np.asarray(self._predict(features), dtype=np.float64).reshape(-1)
 
 
-def frame_to_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """Contract columns of a DataFrame to a float64 matrix in contract column order."""
-    missing = [name for name in FEATURE_NAMES if name not in frame.columns]
-    if missing:
-        raise KeyError(f"missing feature columns: {', '.join(missing)}")
-    return np.asarray(frame.loc[:, list(FEATURE_NAMES)].to_numpy(dtype=np.float64), dtype=np.float64)
-
-
-def smoke_rows() -> np.ndarray:
-    """Two valid rows (contract minima and maxima) every servable model must score to finite probabilities."""
+def smoke_rows(contract: ModelContract) -> np.ndarray:
+    """Two valid rows (contract minima and maxima) every servable model must score to finite values."""
     return np.array(
-        [[f.minimum for f in FEATURES], [f.maximum for f in FEATURES]],
+        [[f.minimum for f in contract.features], [f.maximum for f in contract.features]],
         dtype=np.float64,
     )
 
 
 def smoke_test(model: LoadedModel) -> None:
     try:
-        probabilities = model.predict_proba(smoke_rows())
+        scores = model.score(smoke_rows(model.contract))
     except Exception as exc:
         raise ModelLoadError(
             "smoke_failed", f"{model.name} v{model.version} failed the smoke prediction: {exc}"
         ) from exc
-    if probabilities.shape != (2,) or not np.all(np.isfinite(probabilities)):
-        raise ModelLoadError(
-            "smoke_failed", f"{model.name} v{model.version} returned {probabilities!r} for two smoke rows"
-        )
-    if np.any((probabilities < 0) | (probabilities > 1)):
+    if scores.shape != (2,) or not np.all(np.isfinite(scores)):
+        raise ModelLoadError("smoke_failed", f"{model.name} v{model.version} returned {scores!r} for two smoke rows")
+    probabilities = scores
+    if model.contract.task == "classification" and np.any((probabilities < 0) | (probabilities > 1)):
         raise ModelLoadError(
             "smoke_failed", f"{model.name} v{model.version} returned probabilities outside [0, 1]: {probabilities}"
         )
@@ -135,20 +130,28 @@ class ModelSource:
                 )
             except Exception as exc:
                 raise ModelLoadError("load_failed", f"cannot download {name} v{version}: {exc}") from exc
-            trained_with = _check_mlmodel(local, name, version)
+            try:
+                contract = load_contract(self.client, name, version)
+            except ContractError as exc:
+                raise ModelLoadError("contract_invalid", f"refusing {name} v{version}: {exc}") from exc
+            except Exception as exc:
+                raise ModelLoadError(
+                    "registry_unreachable", f"cannot read the contract of {name} v{version}: {exc}"
+                ) from exc
+            trained_with = _check_mlmodel(local, name, version, contract)
             onnx_path = self._onnx_artifact(run_id, workdir) if runtime != "sklearn" else None
             if runtime == "onnx" and onnx_path is None:
                 raise ModelLoadError("load_failed", f"{name} v{version}: run {run_id} has no {ONNX_ARTIFACT}")
             try:
                 if onnx_path is not None:
-                    predict, chosen = _onnx_predictor(onnx_path), "onnx"
+                    predict, chosen = _onnx_predictor(onnx_path, contract), "onnx"
                 else:
-                    predict, chosen = _sklearn_predictor(local), "sklearn"
+                    predict, chosen = _sklearn_predictor(local, contract), "sklearn"
             except ModelLoadError:
                 raise
             except Exception as exc:
                 raise ModelLoadError("load_failed", f"cannot load {name} v{version}: {exc}") from exc
-        loaded = LoadedModel(name, version, run_id, chosen, trained_with, predict)  # type: ignore[arg-type]
+        loaded = LoadedModel(name, version, run_id, chosen, trained_with, contract, predict)  # type: ignore[arg-type]
         smoke_test(loaded)
         return loaded
 
@@ -178,11 +181,11 @@ class ModelSource:
         return Path(path)
 
 
-def _check_mlmodel(local: Path, name: str, version: str) -> str:
+def _check_mlmodel(local: Path, name: str, version: str, contract: ModelContract) -> str:
     """Refuse a version the service cannot serve correctly, whatever its width: trained with another scikit-learn,
-    or logged with a signature whose inputs are not the serving contract's (names, order, types). Returns the
+    or logged with a signature whose inputs are not its contract's (names, order, types). Returns the
     scikit-learn version it was trained with."""
-    from mlops_workloads.serving.schemas import signature_problems
+    from mlops_workloads.serving.schemas import contract_fields, signature_problems
 
     try:
         mlmodel = Model.load(str(local / "MLmodel"))
@@ -208,13 +211,13 @@ def _check_mlmodel(local: Path, name: str, version: str) -> str:
             "against the serving contract; log it with training.register_model (which infers one)",
         )
     columns = [(spec.name, getattr(spec.type, "name", str(spec.type))) for spec in signature.inputs.inputs]
-    problems = signature_problems(columns)
+    problems = signature_problems(columns, contract_fields(contract))
     if problems:
         raise ModelLoadError("signature_mismatch", f"refusing {name} v{version}: " + "; ".join(problems))
     return trained_with
 
 
-def _sklearn_predictor(local: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _sklearn_predictor(local: Path, contract: ModelContract) -> Callable[[np.ndarray], np.ndarray]:
     import mlflow.sklearn
 
     estimator = mlflow.sklearn.load_model(str(local))
@@ -222,18 +225,19 @@ def _sklearn_predictor(local: Path) -> Callable[[np.ndarray], np.ndarray]:
         estimator.n_jobs = 1  # parallel trees triple single-row latency
     classes = list(getattr(estimator, "classes_", [0, 1]))
     positive = classes.index(1) if 1 in classes else len(classes) - 1
-    columns = list(FEATURE_NAMES)
+    columns = list(contract.feature_names)
+    classifier = contract.task == "classification"
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         frame = pd.DataFrame(matrix, columns=columns)
-        for feature in FEATURES:  # the estimator was fitted on contract dtypes
+        for feature in contract.features:  # the estimator was fitted on contract dtypes
             frame[feature.name] = frame[feature.name].astype(feature.pandas_dtype)
-        return np.asarray(estimator.predict_proba(frame))[:, positive]
+        return np.asarray(estimator.predict_proba(frame))[:, positive] if classifier else estimator.predict(frame)
 
     return predict
 
 
-def _onnx_predictor(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _onnx_predictor(path: Path, contract: ModelContract) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -256,10 +260,11 @@ def _onnx_predictor(path: Path) -> Callable[[np.ndarray], np.ndarray]:
         def feed(matrix: np.ndarray) -> dict[str, np.ndarray]:
             return {only.name: matrix.astype(only_dtype, copy=False)}
     else:
-        unknown = [i.name for i in inputs if i.name not in FEATURE_NAMES]
+        names = contract.feature_names
+        unknown = [i.name for i in inputs if i.name not in names]
         if unknown:
             raise ModelLoadError("load_failed", f"ONNX inputs {unknown} are not contract features")
-        index = {name: FEATURE_NAMES.index(name) for name in (i.name for i in inputs)}
+        index = {name: names.index(name) for name in (i.name for i in inputs)}
         dtypes = {i.name: dtype_of(i.type) for i in inputs}
 
         def feed(matrix: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,9 +1,9 @@
 """The serving contract in one place: the input fields a request may carry, their strict types and ranges, the
 request and response models generated from them, and the check that a model's signature matches them.
 
-Today the fields come from the fraud feature contract (:func:`contract_fields`); a served model's MLflow signature
-can feed :func:`build_request_models` and :func:`signature_problems` the same way, since both only see
-:class:`InputField` values.
+The fields come from the served model version's :class:`~mlops_workloads.contract.ModelContract` (read from MLflow
+with the version): :func:`contract_fields` gives its inputs, :func:`build_api_models` the request and response models
+the service validates and documents, :func:`signature_problems` why a signature cannot feed them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_workloads.features import ENTITY_KEY, FEATURES, TRANSACTION_ID
+from mlops_workloads.contract import ModelContract
 
 Kind = Literal["float", "int", "bool"]
 _PYTHON_TYPES: dict[Kind, Any] = {"float": float, "int": None, "bool": bool}  # int: Integer, below
@@ -24,13 +24,14 @@ _SIGNATURE_TYPES: dict[Kind, frozenset[str]] = {
     "int": frozenset({"long", "integer"}),
     "bool": frozenset({"boolean"}),
 }
-# Largest integer every JSON parser holds exactly (RFC 8259 section 6: IEEE 754 doubles); a larger card id would
+# Largest integer every JSON parser holds exactly (RFC 8259 section 6: IEEE 754 doubles); a larger entity id would
 # be silently rounded by some client or validator on the way, so the contract refuses it.
 MAX_JSON_INTEGER = 2**53 - 1
 # Strict by default: a number must be a JSON number (an int is a valid float, a bool is not), an integer a JSON
 # number without a fractional part, a boolean true/false; no string is coerced; NaN/Infinity literals and unknown
 # fields are refused.
 _STRICT_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+_OUTPUT = ConfigDict(protected_namespaces=())
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,20 @@ class InputField:
     description: str
 
 
-def contract_fields() -> tuple[InputField, ...]:
-    """The fraud model's inputs, from the feature contract."""
-    return tuple(InputField(f.name, f.kind, f.minimum, f.maximum, f.description) for f in FEATURES)
+def contract_fields(contract: ModelContract) -> tuple[InputField, ...]:
+    """A model's inputs, from its contract."""
+    return tuple(InputField(f.name, f.kind, f.minimum, f.maximum, f.description) for f in contract.features)
+
+
+def serving_identity(contract: ModelContract) -> tuple[object, ...]:
+    """What the published API depends on: two versions with the same identity are served by the same schema."""
+    return (contract.task, contract.label, contract.id_column, contract.entity_column, contract_fields(contract))
+
+
+def probability_field(contract: ModelContract) -> str:
+    """A classifier's probability field: label ``is_fraud`` gives ``fraud_probability``, ``churned``
+    ``churned_probability``."""
+    return contract.label.removeprefix("is_") + "_probability"
 
 
 def _unicode_text(value: str) -> str:
@@ -79,42 +91,70 @@ def _field(spec: InputField, *, optional: bool) -> tuple[Any, Any]:
     return python_type, Field(..., description=spec.description, **bounds)
 
 
-def build_request_models(
-    max_batch_size: int, *, features_optional: bool, fields: Sequence[InputField] | None = None
-) -> tuple[type[BaseModel], type[BaseModel]]:
-    """``(PredictRequest, PredictBatchRequest)``: one transaction, and at most ``max_batch_size`` of them.
+@dataclass(frozen=True)
+class ApiModels:
+    """The request and response models of one served contract."""
 
-    With an online feature store, features may be omitted and are then read from the store by ``card_id``.
+    predict_request: type[BaseModel]
+    batch_request: type[BaseModel]
+    predict_response: type[BaseModel]
+    batch_response: type[BaseModel]
+
+
+def build_api_models(contract: ModelContract, max_batch_size: int, *, features_optional: bool) -> ApiModels:
+    """Request models (one row, and at most ``max_batch_size`` rows) and response models of ``contract``.
+
+    With an online feature store (and an entity column), features may be omitted and are then read from the store
+    by the entity key. A classifier answers its positive-class probability and the decision, a regressor the
+    predicted value under the label's name.
     """
-    attributes: dict[str, Any] = {
-        ENTITY_KEY: (
+    keys: dict[str, Any] = {}
+    echoed: dict[str, Any] = {}
+    if contract.entity_column:
+        keys[contract.entity_column] = (
             Integer,
-            Field(..., ge=0, le=MAX_JSON_INTEGER, description="Card identifier; also the A/B split key"),
-        ),
-        TRANSACTION_ID: (
-            UnicodeText | None,
-            Field(None, max_length=128, description="Caller's transaction id, echoed"),
-        ),
-    }
-    attributes.update({f.name: _field(f, optional=features_optional) for f in fields or contract_fields()})
-    predict_request = create_model("PredictRequest", __config__=_STRICT_INPUT, **attributes)
+            Field(..., ge=0, le=MAX_JSON_INTEGER, description="Entity identifier; also the A/B split key"),
+        )
+        echoed[contract.entity_column] = (int, ...)
+    keys[contract.id_column] = (
+        UnicodeText | None,
+        Field(None, max_length=128, description="Caller's row id, echoed"),
+    )
+    echoed[contract.id_column] = (str | None, ...)
+    inputs = {f.name: _field(f, optional=features_optional) for f in contract_fields(contract)}
+    request_fields: dict[str, Any] = {**keys, **inputs}
+    predict_request = create_model("PredictRequest", __config__=_STRICT_INPUT, **request_fields)
     batch_request = create_model(
         "PredictBatchRequest",
         __config__=_STRICT_INPUT,
         instances=(
             list[predict_request],  # type: ignore[valid-type]
-            Field(..., min_length=1, max_length=max_batch_size, description="Transactions to score"),
+            Field(..., min_length=1, max_length=max_batch_size, description="Rows to score"),
         ),
     )
-    return predict_request, batch_request
+    if contract.task == "classification":
+        outputs: dict[str, Any] = {
+            probability_field(contract): (float, Field(..., description="Probability of the positive class")),
+            contract.label: (bool, Field(..., description="The decision at the model's threshold")),
+        }
+    else:
+        outputs = {contract.label: (float, Field(..., description="The predicted value"))}
+    served = {"model_name": (str, ...), "model_version": (str, ...), "variant": (str, ...), "runtime": (str, ...)}
+    response_fields: dict[str, Any] = {**echoed, **outputs, **served}
+    prediction = create_model("Prediction", __config__=_OUTPUT, **response_fields)
+    predict_response = create_model("PredictResponse", __base__=prediction, request_id=(str, ...))
+    batch_response = create_model(
+        "PredictBatchResponse",
+        request_id=(str, ...),
+        predictions=(list[prediction], ...),  # type: ignore[valid-type]
+    )
+    return ApiModels(predict_request, batch_request, predict_response, batch_response)
 
 
-def signature_problems(
-    inputs: Sequence[tuple[str | None, str]], fields: Sequence[InputField] | None = None
-) -> list[str]:
+def signature_problems(inputs: Sequence[tuple[str | None, str]], fields: Sequence[InputField]) -> list[str]:
     """Why a model whose signature has ``inputs`` (column name, MLflow type) cannot serve ``fields``: names, order
     and types must match, since the service feeds the model positionally."""
-    expected = list(fields or contract_fields())
+    expected = list(fields)
     names = [name for name, _ in inputs]
     if names != [f.name for f in expected]:
         missing = [f.name for f in expected if f.name not in names]
@@ -128,28 +168,6 @@ def signature_problems(
         for f, (_, kind) in zip(expected, inputs, strict=True)
         if kind not in (allowed := _SIGNATURE_TYPES[f.kind])
     ]
-
-
-class Prediction(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
-    card_id: int
-    transaction_id: str | None
-    fraud_probability: float
-    is_fraud: bool
-    model_name: str
-    model_version: str
-    variant: str
-    runtime: str
-
-
-class PredictResponse(Prediction):
-    request_id: str
-
-
-class PredictBatchResponse(BaseModel):
-    request_id: str
-    predictions: list[Prediction]
 
 
 # --- Every other response the service gives, as it gives it (documented in the OpenAPI document) ---------------
