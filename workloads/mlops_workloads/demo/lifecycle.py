@@ -504,7 +504,9 @@ class Lifecycle:
             ),
             key=lambda f: -f["psi"],
         )
-        performance = drift.performance
+        from mlops_workloads.monitoring.drift import Performance
+
+        performance = drift.performance if isinstance(drift.performance, Performance) else None  # a classifier
         self.summary["drift"] = {
             "detected": bool(drift.retraining_reasons()),
             "dataset_drift": bool(drift.dataset_drift),
@@ -515,8 +517,8 @@ class Lifecycle:
             "prediction": None
             if drift.prediction is None
             else {"psi": round(drift.prediction.psi, 4), "drifted": drift.prediction.drifted,
-                  "current_positive_rate": round(drift.prediction.current_positive_rate, 4),
-                  "reference_positive_rate": round(drift.prediction.reference_positive_rate, 4)},
+                  "current_positive_rate": round(drift.prediction.current_positive_rate or 0.0, 4),
+                  "reference_positive_rate": round(drift.prediction.reference_positive_rate or 0.0, 4)},
             "performance": None
             if performance is None
             else {"f1": round(performance.f1, 4), "reference_f1": performance.reference_f1,

@@ -1,6 +1,14 @@
 """Drift and performance monitoring of the deployed model: a batch job (``python -m mlops_workloads.monitoring``)."""
 
-from mlops_workloads.monitoring.drift import DriftAccumulator, DriftPolicy, DriftResult, FeatureDrift, Severity
+from mlops_workloads.monitoring.drift import (
+    DriftAccumulator,
+    DriftPolicy,
+    DriftResult,
+    FeatureDrift,
+    Performance,
+    RegressionPerformance,
+    Severity,
+)
 from mlops_workloads.monitoring.job import MonitoringConfig, MonitoringError, MonitoringRun, run_monitoring
 from mlops_workloads.monitoring.retrain import (
     CooldownState,
@@ -24,6 +32,8 @@ __all__ = [
     "MonitoringError",
     "MonitoringRun",
     "Outcome",
+    "Performance",
+    "RegressionPerformance",
     "RetrainSubmission",
     "Retrainer",
     "RetrainingDecision",

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_workloads.features import FEATURE_NAMES, FEATURES_BY_NAME, LABEL
+from mlops_workloads.contract import ModelContract
+from mlops_workloads.features import FRAUD_CONTRACT
 from mlops_workloads.monitoring.stats import RowSample, ks_test, psi, wasserstein_normalised
 from mlops_workloads.reference import POSITIVE_THRESHOLD, PREDICTION_COLUMN, ReferenceProfile
 from mlops_workloads.validation import ColumnFinding, check_features
@@ -32,14 +33,16 @@ class MissingColumnsError(ValueError):
     """The window lacks contract feature columns."""
 
 
-def check_feature_columns(columns: Iterable[str], source: str = "the window") -> None:
-    """Raise :class:`MissingColumnsError` naming every contract feature missing from ``columns``."""
+def check_feature_columns(
+    columns: Iterable[str], source: str = "the window", contract: ModelContract = FRAUD_CONTRACT
+) -> None:
+    """Raise :class:`MissingColumnsError` naming every ``contract`` feature missing from ``columns``."""
     present = set(columns)
-    missing = [name for name in FEATURE_NAMES if name not in present]
+    missing = [name for name in contract.feature_names if name not in present]
     if missing:
         raise MissingColumnsError(
             f"{source} is missing feature columns {missing}; it must hold every contract feature "
-            f"({', '.join(FEATURE_NAMES)})"
+            f"({', '.join(contract.feature_names)})"
         )
 
 
@@ -54,7 +57,7 @@ class DriftPolicy:
     min_samples: int = 30
     drift_share: float = 0.5  # share of drifted features that makes the dataset drifted
     missing_share: float = 0.1  # missing-or-invalid share of a feature, above its reference share, that is drift
-    f1_ratio: float = 0.9  # retrain when current F1 < f1_ratio * reference F1
+    f1_ratio: float = 0.9  # retrain when current F1 < f1_ratio * reference F1 (a regressor: RMSE * f1_ratio > ref)
     sample_size: int = 20_000  # rows kept for KS / Wasserstein / the HTML report
     seed: int = 0
 
@@ -116,8 +119,10 @@ class PredictionDrift:
     psi: float
     severity: Severity
     drifted: bool
-    current_positive_rate: float
-    reference_positive_rate: float
+    current_positive_rate: float | None  # share of scores at or above the decision threshold (classifiers only)
+    reference_positive_rate: float | None
+    current_mean: float  # mean score of a classifier, mean predicted value of a regressor
+    reference_mean: float
     count: int
 
 
@@ -131,6 +136,18 @@ class Performance:
     degraded: bool
 
 
+@dataclass(frozen=True)
+class RegressionPerformance:
+    """Errors of a regressor's predicted values on the labelled rows of the window."""
+
+    rmse: float
+    mae: float
+    r2: float | None  # None when the window's labels are constant (no variance to explain)
+    labelled_rows: int
+    reference_rmse: float | None
+    degraded: bool  # current RMSE above the reference RMSE by more than the policy's f1_ratio allows
+
+
 @dataclass
 class DriftResult:
     policy: DriftPolicy
@@ -139,11 +156,12 @@ class DriftResult:
     drift_share: float
     dataset_drift: bool
     prediction: PredictionDrift | None
-    performance: Performance | None
+    performance: Performance | RegressionPerformance | None
     skipped: list[str]
     sample: pd.DataFrame = field(repr=False)
 
     violations: list[ColumnFinding] = field(default_factory=list)  # contract violations, per column and file
+    contract: ModelContract = field(default=FRAUD_CONTRACT, repr=False)
 
     @property
     def drifted_features(self) -> list[str]:
@@ -165,7 +183,9 @@ class DriftResult:
         reasons += [
             f"feature {f.feature}: PSI {f.psi:.3f} >= {p.psi_significant} (significant)"
             for f in self.features
-            if f.drifted and f.severity is Severity.SIGNIFICANT and not FEATURES_BY_NAME[f.feature].is_seasonal
+            if f.drifted
+            and f.severity is Severity.SIGNIFICANT
+            and not self.contract.features_by_name[f.feature].is_seasonal
         ]
         reasons += [
             f"feature {f.feature}: {f.null_fraction + f.invalid_fraction:.1%} of values missing or invalid "
@@ -175,10 +195,11 @@ class DriftResult:
         ]
         if self.prediction is not None and self.prediction.severity is Severity.SIGNIFICANT:
             reasons.append(f"prediction drift: PSI {self.prediction.psi:.3f} >= {p.psi_significant}")
-        if self.performance is not None and self.performance.degraded:
-            reasons.append(
-                f"F1 {self.performance.f1:.3f} < {p.f1_ratio} x reference F1 {self.performance.reference_f1:.3f}"
-            )
+        perf = self.performance
+        if isinstance(perf, Performance) and perf.degraded:
+            reasons.append(f"F1 {perf.f1:.3f} < {p.f1_ratio} x reference F1 {perf.reference_f1:.3f}")
+        if isinstance(perf, RegressionPerformance) and perf.degraded:
+            reasons.append(f"RMSE {perf.rmse:.3f} > reference RMSE {perf.reference_rmse:.3f} / {p.f1_ratio}")
         return reasons
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,9 +227,10 @@ class DriftAccumulator:
         policy: DriftPolicy | None = None,
         *,
         prediction_column: str = PREDICTION_COLUMN,
-        label_column: str = LABEL,
+        label_column: str | None = None,
+        contract: ModelContract = FRAUD_CONTRACT,
     ) -> None:
-        unprofiled = [name for name in FEATURE_NAMES if name not in profile.features]
+        unprofiled = [name for name in contract.feature_names if name not in profile.features]
         if unprofiled:
             raise ValueError(
                 f"the reference profile has no entry for contract features {unprofiled}; the model was registered "
@@ -217,7 +239,8 @@ class DriftAccumulator:
         self.profile = profile
         self.policy = policy or DriftPolicy()
         self.prediction_column = prediction_column
-        self.label_column = label_column
+        self.contract = contract
+        self.label_column = label_column or contract.label
         self.rows = 0
         self._counts = {name: np.zeros(ref.n_bins, dtype=np.int64) for name, ref in profile.features.items()}
         self._non_null = dict.fromkeys(profile.features, 0)
@@ -227,21 +250,24 @@ class DriftAccumulator:
         self._sums = dict.fromkeys(profile.features, 0.0)
         self._pred_counts = np.zeros(len(profile.prediction.bin_edges) - 1, dtype=np.int64)
         self._positives = 0
+        self._pred_sum = 0.0
         self._confusion = np.zeros(3, dtype=np.int64)  # tp, fp, fn
         self._labelled = 0
+        self._errors = np.zeros(5, dtype=np.float64)  # regression: sum of squared, absolute errors, y, y^2; n
         self._extra: list[str] | None = None  # prediction/label columns, fixed by the first chunk
         self._sample: RowSample | None = None
 
     def update(self, chunk: pd.DataFrame, source: str = "") -> None:
         """Add ``chunk`` (rows of the file ``source``, named in contract findings) to the window."""
-        check_feature_columns(chunk.columns)
+        names = self.contract.feature_names
+        check_feature_columns(chunk.columns, contract=self.contract)
         if self._extra is None:
             self._extra = [c for c in (self.prediction_column, self.label_column) if c in chunk.columns]
-            self._sample = RowSample([*FEATURE_NAMES, *self._extra], self.policy.sample_size, self.policy.seed)
+            self._sample = RowSample([*names, *self._extra], self.policy.sample_size, self.policy.seed)
         assert self._sample is not None
         if len(chunk) == 0:
             return
-        checked, findings = check_features(chunk, source)
+        checked, findings = check_features(chunk, source, self.contract.features)
         for finding in findings:
             key = (finding.column, finding.source, finding.problem)
             known = self._findings.get(key)
@@ -254,7 +280,7 @@ class DriftAccumulator:
                 block[:, j] = pd.to_numeric(chunk[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             else:  # a later partition without the prediction/label column: "not known" for those rows
                 block[:, j] = np.nan
-        for j, name in enumerate(FEATURE_NAMES):
+        for j, name in enumerate(names):
             self._nulls[name] += int(checked[name].problems["missing"].sum())
             self._invalid[name] += int(checked[name].unusable.sum()) - int(checked[name].problems["missing"].sum())
             values = block[:, j]
@@ -263,33 +289,39 @@ class DriftAccumulator:
             self._non_null[name] += valid.size
             self._sums[name] += float(valid.sum())
         if self.prediction_column in self._extra:
-            scores = block[:, len(FEATURE_NAMES)]
+            scores = block[:, len(names)]
             self._pred_counts += self.profile.prediction.bin_counts(scores)
             self._positives += int(np.count_nonzero(scores >= POSITIVE_THRESHOLD))
+            self._pred_sum += float(np.nansum(scores))
             if self.label_column in self._extra:
                 labels = block[:, -1]
                 scored = ~np.isnan(labels) & ~np.isnan(scores)
-                predicted, actual = scores[scored] >= POSITIVE_THRESHOLD, labels[scored] >= 0.5
-                self._confusion += [
-                    np.count_nonzero(predicted & actual),
-                    np.count_nonzero(predicted & ~actual),
-                    np.count_nonzero(~predicted & actual),
-                ]
+                if self.contract.task == "regression":
+                    y, error = labels[scored], scores[scored] - labels[scored]
+                    self._errors += [(error**2).sum(), np.abs(error).sum(), y.sum(), (y**2).sum(), y.size]
+                else:
+                    predicted, actual = scores[scored] >= POSITIVE_THRESHOLD, labels[scored] >= 0.5
+                    self._confusion += [
+                        np.count_nonzero(predicted & actual),
+                        np.count_nonzero(predicted & ~actual),
+                        np.count_nonzero(~predicted & actual),
+                    ]
                 self._labelled += int(scored.sum())
         self._sample.update(block)
         self.rows += len(chunk)
 
     def result(self) -> DriftResult:
         policy = self.policy
-        sample = self._sample.frame() if self._sample is not None else pd.DataFrame(columns=list(FEATURE_NAMES))
+        names = self.contract.feature_names
+        sample = self._sample.frame() if self._sample is not None else pd.DataFrame(columns=list(names))
         enough = self.rows >= policy.min_samples
         skipped: list[str] = []
         if not enough:
             skipped.append(
                 f"insufficient samples: {self.rows} rows < min_samples {policy.min_samples}; no drift verdicts"
             )
-        features = [self._feature_drift(name, sample, enough) for name in FEATURE_NAMES]
-        counted = [f for f in features if not FEATURES_BY_NAME[f.feature].is_seasonal]
+        features = [self._feature_drift(name, sample, enough) for name in names]
+        counted = [f for f in features if not self.contract.features_by_name[f.feature].is_seasonal]
         share = sum(f.drifted for f in counted) / len(counted)
         prediction = self._prediction_drift(enough, skipped)
         performance = self._performance(skipped)
@@ -304,6 +336,7 @@ class DriftAccumulator:
             skipped=skipped,
             sample=sample,
             violations=[f for f in self._findings.values() if f.problem != "missing"],
+            contract=self.contract,
         )
 
     def _feature_drift(self, name: str, sample: pd.DataFrame, enough: bool) -> FeatureDrift:
@@ -364,23 +397,28 @@ class DriftAccumulator:
             skipped.append(f"prediction drift: the window has no {self.prediction_column!r} values")
             return None
         ref = self.profile.prediction
+        classifier = self.contract.task == "classification"
         value = psi(np.asarray(ref.proportions), self._pred_counts)
         severity = _severity(value, self.policy) if enough else Severity.NONE
         return PredictionDrift(
             psi=value,
             severity=severity,
             drifted=severity is not Severity.NONE,
-            current_positive_rate=self._positives / count,
-            reference_positive_rate=ref.positive_rate,
+            current_positive_rate=self._positives / count if classifier else None,
+            reference_positive_rate=ref.positive_rate if classifier else None,
+            current_mean=self._pred_sum / count,
+            reference_mean=ref.mean,
             count=count,
         )
 
-    def _performance(self, skipped: list[str]) -> Performance | None:
+    def _performance(self, skipped: list[str]) -> Performance | RegressionPerformance | None:
         if self._labelled < self.policy.min_samples:
             skipped.append(
                 f"performance: {self._labelled} labelled rows with predictions < min_samples {self.policy.min_samples}"
             )
             return None
+        if self.contract.task == "regression":
+            return self._regression_performance(skipped)
         tp, fp, fn = (int(v) for v in self._confusion)
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
@@ -390,3 +428,14 @@ class DriftAccumulator:
             skipped.append("performance: the reference profile has no 'f1' metric to compare with")
         degraded = reference_f1 is not None and f1 < self.policy.f1_ratio * reference_f1
         return Performance(f1, precision, recall, self._labelled, reference_f1, degraded)
+
+    def _regression_performance(self, skipped: list[str]) -> RegressionPerformance:
+        squared, absolute, total, total_squared, n = (float(v) for v in self._errors)
+        variance = total_squared - total**2 / n  # n times the labels' variance
+        rmse = (squared / n) ** 0.5
+        reference_rmse = self.profile.metrics.get("rmse")
+        if reference_rmse is None:
+            skipped.append("performance: the reference profile has no 'rmse' metric to compare with")
+        degraded = reference_rmse is not None and rmse * self.policy.f1_ratio > reference_rmse
+        r2 = 1.0 - squared / variance if variance > 0 else None
+        return RegressionPerformance(rmse, absolute / n, r2, int(n), reference_rmse, degraded)

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_workloads.features import FEATURE_NAMES, FEATURES, LABEL, MODEL_NAME
+from mlops_workloads.contract import ContractError, ModelContract, load_contract
+from mlops_workloads.features import FRAUD_CONTRACT, MODEL_NAME
 from mlops_workloads.monitoring import metrics, storage
 from mlops_workloads.monitoring.drift import DriftAccumulator, DriftPolicy, DriftResult, check_feature_columns
 from mlops_workloads.monitoring.report import run_evidently, save_report
@@ -88,17 +89,15 @@ class ChampionModel:
     run_id: str
     profile: ReferenceProfile
     load_scorer: Callable[[], Callable[[pd.DataFrame], np.ndarray]]
+    contract: ModelContract = FRAUD_CONTRACT  # the version's features, label and task: what the job checks and scores
 
 
 def load_champion(model_name: str, alias: str, tracking_uri: str | None) -> ChampionModel:
-    """The aliased model version and its reference profile (downloaded from the run's ``reference/`` artifacts)."""
+    """The aliased model version, its contract and its reference profile (the run's ``reference/`` artifacts)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     uri = tracking_uri or mlflow.get_tracking_uri()
-    # models:/ URIs (the scorer below) resolve against the process-wide registry: point it at this one.
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         version = client.get_model_version_by_alias(model_name, alias)
@@ -118,15 +117,19 @@ def load_champion(model_name: str, alias: str, tracking_uri: str | None) -> Cham
                 f"{version.run_id}); re-register it with training.register_model, which logs the reference profile"
             ) from exc
         profile = ReferenceProfile.load(local)
-    model_uri = f"models:/{model_name}/{version.version}"
+    try:
+        contract = load_contract(client, model_name, str(version.version))
+    except ContractError as exc:
+        raise MonitoringError(f"cannot monitor {model_name!r} version {version.version}: {exc}") from exc
 
     def load_scorer() -> Callable[[pd.DataFrame], np.ndarray]:
-        from mlops_workloads.training import feature_matrix
+        # The serving loader: the window is scored as the inference service scores it (same runtime, same checks).
+        from mlops_workloads.serving.model import ModelSource
 
-        model = mlflow.sklearn.load_model(model_uri)
-        return lambda frame: np.asarray(model.predict_proba(feature_matrix(frame))[:, 1], dtype=np.float64)
+        model = ModelSource(uri).load(model_name, str(version.version), str(version.run_id))
+        return lambda frame: model.score(frame[list(contract.feature_names)].to_numpy(dtype=np.float64))
 
-    return ChampionModel(str(version.version), str(version.run_id), profile, load_scorer)
+    return ChampionModel(str(version.version), str(version.run_id), profile, load_scorer, contract)
 
 
 def compute_drift(
@@ -137,33 +140,36 @@ def compute_drift(
     prediction_column: str = PREDICTION_COLUMN,
     scorer: Callable[[], Callable[[pd.DataFrame], np.ndarray]] | None = None,
     source: str = "current window",
+    contract: ModelContract = FRAUD_CONTRACT,
 ) -> DriftResult:
     """Stream ``chunks`` through a :class:`DriftAccumulator`; scores chunks lacking predictions when ``scorer``.
 
     Only rows whose every feature is usable (present and within the contract) are scored; the others get no
     prediction (they are reported as contract violations and missing values instead).
     """
-    accumulator = DriftAccumulator(profile, policy, prediction_column=prediction_column)
+    accumulator = DriftAccumulator(profile, policy, prediction_column=prediction_column, contract=contract)
     score: Callable[[pd.DataFrame], np.ndarray] | None = None
     for item in chunks:
         chunk, origin = (item.frame, item.source) if isinstance(item, storage.WindowChunk) else (item, "")
         if scorer is not None and prediction_column not in chunk.columns and len(chunk):
-            check_feature_columns(chunk.columns, source)
+            check_feature_columns(chunk.columns, source, contract)
             score = score or scorer()
-            chunk = chunk.assign(**{prediction_column: _score_usable_rows(chunk, score)})
+            chunk = chunk.assign(**{prediction_column: _score_usable_rows(chunk, score, contract)})
         accumulator.update(chunk, origin)
     if accumulator.rows == 0:
         raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
     return accumulator.result()
 
 
-def _score_usable_rows(chunk: pd.DataFrame, score: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
-    checked, _ = check_features(chunk)
-    usable = ~np.logical_or.reduce([checked[name].unusable for name in FEATURE_NAMES])
+def _score_usable_rows(
+    chunk: pd.DataFrame, score: Callable[[pd.DataFrame], np.ndarray], contract: ModelContract
+) -> np.ndarray:
+    checked, _ = check_features(chunk, features=contract.features)
+    usable = ~np.logical_or.reduce([checked[name].unusable for name in contract.feature_names])
     predictions = np.full(len(chunk), np.nan)
     if usable.any():
-        clean = pd.DataFrame({f.name: checked[f.name].values[usable] for f in FEATURES}).astype(
-            {f.name: f.pandas_dtype for f in FEATURES}
+        clean = pd.DataFrame({f.name: checked[f.name].values[usable] for f in contract.features}).astype(
+            {f.name: f.pandas_dtype for f in contract.features}
         )
         predictions[usable] = score(clean)
     return predictions
@@ -204,15 +210,19 @@ def _run(
     config: MonitoringConfig, retrainer: Retrainer | None, champion: ChampionModel | None, now: datetime
 ) -> MonitoringRun:
     started = time.monotonic()
-    columns = [*FEATURE_NAMES, config.prediction_column, LABEL]
-    chunks = storage.iter_window_chunks(config.current, chunk_rows=config.chunk_rows, columns=columns)
-    # Read the first chunk before touching the registry: a bad window fails fast with a message about the window.
-    first = next(chunks, None)
     source = f"current window {config.current!r}"
+    # Read one row before touching the registry: a missing, unreadable or empty window fails fast with a message
+    # about the window. Which columns it must hold is the monitored version's contract, known once it is loaded.
+    if next(storage.iter_window_chunks(config.current, chunk_rows=1), None) is None:
+        raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
+    champion = champion or load_champion(config.model_name, config.alias, config.tracking_uri)
+    contract = champion.contract
+    columns = [*contract.feature_names, config.prediction_column, contract.label]
+    chunks = storage.iter_window_chunks(config.current, chunk_rows=config.chunk_rows, columns=columns)
+    first = next(chunks, None)
     if first is None:
         raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
-    check_feature_columns(first.frame.columns, f"{source} (file {first.source})")
-    champion = champion or load_champion(config.model_name, config.alias, config.tracking_uri)
+    check_feature_columns(first.frame.columns, f"{source} (file {first.source})", contract)
     drift = compute_drift(
         itertools.chain([first], chunks),
         champion.profile,
@@ -220,12 +230,13 @@ def _run(
         prediction_column=config.prediction_column,
         scorer=champion.load_scorer if config.score_missing_predictions else None,
         source=source,
+        contract=contract,
     )
     stamp = _stamp(now)
     report_uri = None
     if drift.enough_samples:
         report_uri = save_report(
-            run_evidently(champion.profile.sample, drift.sample, config.policy), config.report_dir, stamp
+            run_evidently(champion.profile.sample, drift.sample, config.policy, contract), config.report_dir, stamp
         )
     else:
         drift.skipped.append("evidently report: window below min_samples")

@@ -13,15 +13,13 @@ import logging
 import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from mlops_workloads.monitoring.drift import DriftResult
+from mlops_workloads.monitoring.drift import DriftResult, RegressionPerformance
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
@@ -34,6 +32,9 @@ DATASET_DRIFT_DETECTED = "model_dataset_drift_detected"  # {model_name, model_ve
 PREDICTION_DRIFT_SCORE = "model_prediction_drift_score"  # {model_name, model_version, statistic}
 PREDICTION_POSITIVE_RATE = "model_prediction_positive_rate"  # {model_name, model_version, window}
 F1_SCORE = "model_f1_score"  # {model_name, model_version, window}
+RMSE = "model_rmse"  # {model_name, model_version, window}: a regressor's error on labelled rows
+MAE = "model_mae"  # {model_name, model_version, window}
+R2_SCORE = "model_r2_score"  # {model_name, model_version, window}
 WINDOW_ROWS = "model_monitoring_window_rows"  # {model_name, model_version}
 RETRAINING_TRIGGERED_TOTAL = "model_retraining_triggered_total"  # {model_name}
 RETRAINING_DECISION = "model_retraining_decision"  # {model_name, outcome}: 1 for this run's outcome
@@ -49,6 +50,9 @@ EXPORTED_METRICS: tuple[str, ...] = (
     PREDICTION_DRIFT_SCORE,
     PREDICTION_POSITIVE_RATE,
     F1_SCORE,
+    RMSE,
+    MAE,
+    R2_SCORE,
     WINDOW_ROWS,
     RETRAINING_TRIGGERED_TOTAL,
     RETRAINING_DECISION,
@@ -56,6 +60,9 @@ EXPORTED_METRICS: tuple[str, ...] = (
     LAST_SUCCESS_TIMESTAMP,
     RUN_FAILED,
 )
+
+REGRESSION_METRICS: tuple[str, ...] = (RMSE, MAE, R2_SCORE)  # exported for a regressor instead of F1 and positive rate
+CLASSIFICATION_METRICS: tuple[str, ...] = (F1_SCORE, PREDICTION_POSITIVE_RATE)
 
 
 class _Families(Collector):
@@ -119,13 +126,21 @@ def success_families(
             ["model_name", "model_version", "statistic"],
         )
         pred.add_metric([*mv, "psi"], result.prediction.psi)
-        rate = _gauge(
-            PREDICTION_POSITIVE_RATE, "Share of predictions flagged as fraud", ["model_name", "model_version", "window"]
-        )
-        rate.add_metric([*mv, "current"], result.prediction.current_positive_rate)
-        rate.add_metric([*mv, "reference"], result.prediction.reference_positive_rate)
-        families += [pred, rate]
-    if result.performance is not None:
+        families.append(pred)
+        prediction = result.prediction
+        current_rate, reference_rate = prediction.current_positive_rate, prediction.reference_positive_rate
+        if current_rate is not None and reference_rate is not None:  # a classifier's decisions
+            rate = _gauge(
+                PREDICTION_POSITIVE_RATE,
+                "Share of predictions at or above the decision threshold",
+                ["model_name", "model_version", "window"],
+            )
+            rate.add_metric([*mv, "current"], current_rate)
+            rate.add_metric([*mv, "reference"], reference_rate)
+            families.append(rate)
+    if isinstance(result.performance, RegressionPerformance):
+        families += _regression_families(result.performance, mv)
+    elif result.performance is not None:
         f1 = _gauge(
             F1_SCORE,
             "F1 on labelled rows (current) and at training (reference)",
@@ -144,6 +159,23 @@ def success_families(
     )
     total.add_metric([model_name], float(triggered_total))
     families += [decision, total, *run_families(model_name, now=now, last_success=now, failed=False)]
+    return families
+
+
+def _regression_families(performance: RegressionPerformance, mv: list[str]) -> list[Metric]:
+    """RMSE, MAE and R² of a regressor on the window's labelled rows; the reference RMSE when training logged it."""
+    labels = ["model_name", "model_version", "window"]
+    rmse = _gauge(RMSE, "Root mean squared error on labelled rows (current) and at training (reference)", labels)
+    rmse.add_metric([*mv, "current"], performance.rmse)
+    if performance.reference_rmse is not None:
+        rmse.add_metric([*mv, "reference"], performance.reference_rmse)
+    mae = _gauge(MAE, "Mean absolute error on labelled rows", labels)
+    mae.add_metric([*mv, "current"], performance.mae)
+    families: list[Metric] = [rmse, mae]
+    if performance.r2 is not None:
+        r2 = _gauge(R2_SCORE, "Coefficient of determination on labelled rows", labels)
+        r2.add_metric([*mv, "current"], performance.r2)
+        families.append(r2)
     return families
 
 

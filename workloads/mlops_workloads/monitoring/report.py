@@ -10,28 +10,31 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_workloads.features import FEATURES
+from mlops_workloads.contract import ModelContract
+from mlops_workloads.features import FRAUD_CONTRACT
 from mlops_workloads.monitoring import storage
 from mlops_workloads.monitoring.drift import DriftPolicy
 
 REPORT_FILE = "drift_report.html"
 
 
-def _definition() -> Any:
+def _definition(contract: ModelContract) -> Any:
     from evidently import DataDefinition
 
     return DataDefinition(
-        numerical_columns=[f.name for f in FEATURES if not f.is_categorical],
-        categorical_columns=[f.name for f in FEATURES if f.is_categorical],
+        numerical_columns=[f.name for f in contract.features if not f.is_categorical],
+        categorical_columns=[f.name for f in contract.features if f.is_categorical],
     )
 
 
-def _features(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[[f.name for f in FEATURES]].astype("float64")
+def _features(frame: pd.DataFrame, contract: ModelContract) -> pd.DataFrame:
+    return frame[list(contract.feature_names)].astype("float64")
 
 
-def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, policy: DriftPolicy) -> Any:
-    """Evidently's DataDriftPreset on the contract features with the job's methods and thresholds (a snapshot)."""
+def run_evidently(
+    reference: pd.DataFrame, current: pd.DataFrame, policy: DriftPolicy, contract: ModelContract = FRAUD_CONTRACT
+) -> Any:
+    """Evidently's DataDriftPreset on the ``contract`` features with the job's methods and thresholds (a snapshot)."""
     # Imported here: Evidently takes seconds to import and most uses of this package never render a report.
     from evidently import Dataset, Report
     from evidently.metrics import MissingValueCount
@@ -44,11 +47,11 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, policy: DriftP
         cat_method="psi",
         cat_threshold=policy.psi_threshold,
     )
-    report = Report([preset, *(MissingValueCount(column=f.name) for f in FEATURES)])
-    definition = _definition()
+    report = Report([preset, *(MissingValueCount(column=name) for name in contract.feature_names)])
+    definition = _definition(contract)
     return report.run(
-        current_data=Dataset.from_pandas(_features(current), data_definition=definition),
-        reference_data=Dataset.from_pandas(_features(reference), data_definition=definition),
+        current_data=Dataset.from_pandas(_features(current, contract), data_definition=definition),
+        reference_data=Dataset.from_pandas(_features(reference, contract), data_definition=definition),
     )
 
 
