@@ -149,7 +149,7 @@ POSTGRES_CLIENT_IMAGE: Final[str] = (
     "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
 )
 POSTGRES_CLIENT_UID: Final[int] = 70  # the `postgres` user of the alpine image
-# kube-prometheus-stack's CRD upgrade Job defaults to busybox:latest; pinned here.
+# kube-prometheus-stack's CRD upgrade Job defaults to busybox's moving `latest` tag; pinned here.
 KUBE_PROMETHEUS_STACK_CRD_UPGRADE_BUSYBOX_TAG: Final[str] = "1.37.0"
 
 # --- GCP layer (components/gcp) ---

@@ -206,7 +206,7 @@ def test_kfp_retrainer_submits_the_models_pipeline_with_the_stacks_image_placeme
 def test_an_unpinned_training_image_is_refused(image: str) -> None:
     from mlops_workloads.submission import TrainingRequest
 
-    with pytest.raises(ValueError, match=r"is not a pinned image reference.*never :latest"):
+    with pytest.raises(ValueError, match=r"is not a pinned image reference.*never a moving tag"):
         TrainingRequest(training_image=image)
 
 

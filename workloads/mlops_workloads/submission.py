@@ -36,11 +36,11 @@ _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def check_image_reference(image: str) -> str:
-    """``image`` when it names a registry, a repository and a version tag or digest (never ``:latest``)."""
+    """``image`` when it names a registry, a repository and a version tag or digest (never a moving tag)."""
     if not _IMAGE_REFERENCE.match(image):
         raise ValueError(
             f"training image {image!r} is not a pinned image reference: use <registry>/<repository>:<version> or "
-            "<registry>/<repository>@sha256:<digest> (the image the stack deployed), never :latest"
+            "<registry>/<repository>@sha256:<digest> (the image the stack deployed), never a moving tag"
         )
     return image
 
