@@ -1036,6 +1036,18 @@ def pipeline_parameters(module: str) -> set[str] | None:
     }
 
 
+def platform_parameters() -> frozenset[str]:
+    """The pipeline parameters the platform sets on every run (``PLATFORM_PARAMETERS`` of pipelines/steps.py, read
+    from its source like the pipeline signatures)."""
+    tree = ast.parse((PIPELINES_DIR / "steps.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "PLATFORM_PARAMETERS" for t in node.targets
+        ):
+            return frozenset(ast.literal_eval(node.value))
+    raise RuntimeError("pipelines/steps.py defines no PLATFORM_PARAMETERS literal")
+
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -1103,15 +1115,14 @@ def _pipeline_parameter_problems(path: str, training: TrainingSpec) -> Iterator[
             f"add the module or use one of {', '.join(known)}",
         )
         return
-    # The submitter sets these itself (mlops_workloads/submission.py); the stack tunes the rest.
-    reserved = {"source_uri", "tracking_uri", "model_name", "experiment", "gates", "champion_tolerance", "promotion"}
+    tunable = parameters - platform_parameters()
     for name in training.parameters:
-        if to_snake(name) not in parameters - reserved:
+        if to_snake(name) not in tunable:
             yield Problem(
                 f"{path}.parameters.{name}",
                 training.parameters[name],
-                f"is not a parameter of {training.pipeline}",
-                f"use one of {', '.join(sorted(parameters - reserved))} (camelCase or snake_case)",
+                f"is not a parameter of {training.pipeline} a stack may set",
+                f"use one of {', '.join(sorted(tunable))} (camelCase or snake_case); the platform sets the others",
             )
 
 

@@ -30,6 +30,18 @@ GPU_RESOURCE = "nvidia.com/gpu"
 REPORT_FILE_NAMES = ("validation_report", "evaluation")
 PROMOTION_REPORT = "promotion_report"
 _TOLERATION_FIELDS = frozenset({"key", "operator", "value", "effect"})
+# The pipeline parameters the platform sets on every run from its own flags (mlops_workloads/submission.py): a
+# model's `training.parameters` may not set them. A literal, because the infra's stack validation reads it from this
+# file's source (infra/config.py: platform_parameters), having no kfp to import it with.
+PLATFORM_PARAMETERS = (
+    "model_name",
+    "source_uri",
+    "tracking_uri",
+    "experiment",
+    "gates",
+    "champion_tolerance",
+    "promotion",
+)
 
 
 @dataclass(frozen=True)

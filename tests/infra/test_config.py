@@ -309,9 +309,15 @@ BAD_CONFIGS = [
                  "pipelines.fraud_detection", id="pipeline-module-missing"),
     pytest.param("dev", {"models.0.training.parameters": {"nEstimator": 100}},
                  "mlops:models[0].training.parameters.nEstimator = 100 is not a parameter of "
-                 "pipelines.fraud_detection; fix: use one of class_weight, feature_repo, max_depth, max_null_fraction, "
-                 "min_rows, min_samples_leaf, min_samples_split, n_estimators, random_state, split_seed, "
-                 "test_fraction (camelCase or snake_case)", id="pipeline-parameter-misspelt"),
+                 "pipelines.fraud_detection a stack may set; fix: use one of class_weight, feature_repo, max_depth, "
+                 "max_null_fraction, min_rows, min_samples_leaf, min_samples_split, n_estimators, random_state, "
+                 "split_seed, test_fraction (camelCase or snake_case); the platform sets the others",
+                 id="pipeline-parameter-misspelt"),
+    pytest.param("dev", {"models.1.training.parameters": {"championTolerance": 0.5}},
+                 "mlops:models[1].training.parameters.championTolerance = 0.5 is not a parameter of "
+                 "pipelines.delivery_time a stack may set; fix: use one of max_depth, min_rows, min_samples_leaf, "
+                 "n_estimators, random_state, split_seed, test_fraction (camelCase or snake_case); the platform sets "
+                 "the others", id="pipeline-parameter-the-platform-sets"),
     pytest.param("dev", {"models.1.training": DELETE},
                  "mlops:models[1].training = (not set) is required; fix: set mlops:models[1].training in the stack "
                  "file", id="model-without-training"),

@@ -127,6 +127,7 @@ def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_is_scored(  # 
         ["amount: wrong_type ('abc')"],
     ]
     assert json.loads(second.iloc[0]["record"])["amount"] == "12.50 USD"
+    assert list(second["row"]) == [0, 1, 2]  # a row number points into its own file, whatever file came first
     predictions = pq.read_table(io.BytesIO(object_store.get(f"predictions/date={DAY}/{OUTPUT_FILE}"))).to_pandas()
     assert set(predictions[TRANSACTION_ID]) == set(day_rows[TRANSACTION_ID].iloc[7:-3])
     assert result.rejected_reasons["amount: wrong_type"] == 3

@@ -4,15 +4,22 @@ clouds' GPU pools (and on nothing else)."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from mlops_workloads.gates import Gate
 from mlops_workloads.images import TRAINING_IMAGE
+from mlops_workloads.release import ReleasePolicy
+from mlops_workloads.submission import TrainingRequest
 from mlops_workloads.submit import main as submit_main
 from mlops_workloads.training import DEFAULT_PARAMS
+
+from pipelines.steps import PLATFORM_PARAMETERS
 
 # The GPU pools' placement as components.k8s.common.placement_fields(cloud.placements["gpu"]) gives it:
 # AWS: selector gpu-enabled=true (components/aws/nodegroups.py line 33), taint nvidia.com/gpu=true:NoSchedule (line 22);
@@ -151,3 +158,16 @@ def test_bad_training_flags_are_refused_by_name_before_anything_is_written(
 def test_submit_without_a_kfp_host_or_image_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert submit_main(["--model-name", "m", "--tracking-uri", "http://mlflow:5000"]) == 2
     assert "--kfp-host (or KFP_HOST) is required" in capsys.readouterr().err
+
+
+def test_the_platform_sets_exactly_the_parameters_the_stack_validation_reserves() -> None:
+    """Every flag set: the platform's arguments are PLATFORM_PARAMETERS (what infra/config.py refuses in a stack's
+    training.parameters), and every shipped pipeline accepts them all."""
+    request = TrainingRequest(
+        train_source="s3://data/x", experiment="e", release=ReleasePolicy(gates=(Gate.parse("f1>=0.5"),))
+    )
+    platform = request.arguments(model_name="m", tracking_uri="http://mlflow:5000")
+    assert set(platform) == set(PLATFORM_PARAMETERS)
+    for module in MODULES:
+        accepted = inspect.signature(importlib.import_module(module).pipeline.pipeline_func).parameters
+        assert set(PLATFORM_PARAMETERS) <= set(accepted), module

@@ -303,65 +303,87 @@ def score_partition(
     partition = f"date={day.isoformat()}"
     output = storage.join(output_root, partition, OUTPUT_FILE)
     quarantine = storage.join(quarantine_root or storage.join(output_root, QUARANTINE_DIR), partition, OUTPUT_FILE)
-    source = storage.join(data_root, partition)
-    columns = [*_key_columns(model.contract), *model.contract.feature_names]
-    schema = _output_schema(model.contract).with_metadata(
-        {
-            "model_name": model.name,
-            "model_version": model.version,
-            "model_run_id": model.run_id,
-            "prediction_date": day.isoformat(),
-            "source": source,
-        }
-    )
-    partition_metadata = {"prediction_date": day.isoformat(), "source": source}
-    quarantine_schema = _quarantine_schema(model.contract).with_metadata(partition_metadata)
-    rows = scored = rejected = 0
-    reasons: Counter[str] = Counter()
-    values: Counter[tuple[str, str]] = Counter()
     with tempfile.TemporaryDirectory(prefix="batch-") as tmp:
         local_output, local_quarantine = Path(tmp) / "predictions.parquet", Path(tmp) / "quarantine.parquet"
-        with (
-            pq.ParquetWriter(local_output, schema) as writer,
-            pq.ParquetWriter(local_quarantine, quarantine_schema) as q,
-        ):
-            for path in files:
-                parquet, handle = _read(path, columns)
-                with handle:
-                    offset = 0
-                    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
-                        chunk = _score_chunk(batch.to_pandas(), path, offset, model, schema)
-                        offset += batch.num_rows
-                        rows += batch.num_rows
-                        if chunk.scored is not None:
-                            writer.write_table(chunk.scored)
-                            scored += chunk.scored.num_rows
-                        if chunk.quarantined is not None:
-                            q.write_table(chunk.quarantined)
-                            rejected += chunk.quarantined.num_rows
-                        reasons.update(chunk.reasons)
-                        values.update(chunk.values)
-            if scored == 0:
-                writer.write_table(schema.empty_table())
-        published_quarantine = storage.upload(str(local_quarantine), quarantine) if rejected else None
-        if not rejected:
+        tally = _score_files(model, files, day, storage.join(data_root, partition), chunk_rows,
+                             local_output, local_quarantine)  # fmt: skip
+        published_quarantine = storage.upload(str(local_quarantine), quarantine) if tally.rejected else None
+        if not tally.rejected:
             storage.delete(quarantine)  # a re-run replaces the day: no stale quarantine of an earlier run
-        result = BatchResult(day, rows, scored, rejected, None, published_quarantine, model.name, model.version,
-                             reasons, values)  # fmt: skip
-        if result.rejected_share > max_rejected_share:
-            raise RejectedShareError(result, max_rejected_share)
+        refused = tally.result(day, model, None, published_quarantine)
+        if refused.rejected_share > max_rejected_share:
+            raise RejectedShareError(refused, max_rejected_share)
         storage.upload(str(local_output), output)
     logger.info(
         "scored %d rows of %s with %s v%s into %s; rejected %d",
-        scored,
+        tally.scored,
         day,
         model.name,
         model.version,
         output,
-        rejected,
+        tally.rejected,
     )
-    return BatchResult(day, rows, scored, rejected, output, published_quarantine, model.name, model.version, reasons,
-                       values)  # fmt: skip
+    return tally.result(day, model, output, published_quarantine)
+
+
+@dataclass
+class _Tally:
+    """What the chunks of one day added up to."""
+
+    rows: int = 0
+    scored: int = 0
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    values: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, rows: int, chunk: _Chunk) -> None:
+        self.rows += rows
+        self.scored += chunk.scored.num_rows if chunk.scored is not None else 0
+        self.rejected += chunk.quarantined.num_rows if chunk.quarantined is not None else 0
+        self.reasons.update(chunk.reasons)
+        self.values.update(chunk.values)
+
+    def result(self, day: date, model: LoadedModel, output: str | None, quarantine: str | None) -> BatchResult:
+        return BatchResult(day, self.rows, self.scored, self.rejected, output, quarantine, model.name, model.version,
+                           self.reasons, self.values)  # fmt: skip
+
+
+def _score_files(
+    model: LoadedModel,
+    files: list[str],
+    day: date,
+    source: str,
+    chunk_rows: int,
+    predictions: Path,
+    quarantined: Path,
+) -> _Tally:
+    """Score ``files`` chunk by chunk into two local Parquet files: the predictions and the rejected rows, each
+    carrying the day, the source and (predictions) the model version in its metadata."""
+    columns = [*_key_columns(model.contract), *model.contract.feature_names]
+    partition = {"prediction_date": day.isoformat(), "source": source}
+    schema = _output_schema(model.contract).with_metadata(
+        {"model_name": model.name, "model_version": model.version, "model_run_id": model.run_id, **partition}
+    )
+    tally = _Tally()
+    with (
+        pq.ParquetWriter(predictions, schema) as writer,
+        pq.ParquetWriter(quarantined, _quarantine_schema(model.contract).with_metadata(partition)) as quarantine,
+    ):
+        for path in files:
+            parquet, handle = _read(path, columns)
+            with handle:
+                offset = 0  # the row numbers a quarantined row reports are its file's
+                for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
+                    chunk = _score_chunk(batch.to_pandas(), path, offset, model, schema)
+                    offset += batch.num_rows
+                    tally.add(batch.num_rows, chunk)
+                    if chunk.scored is not None:
+                        writer.write_table(chunk.scored)
+                    if chunk.quarantined is not None:
+                        quarantine.write_table(chunk.quarantined)
+        if tally.scored == 0:
+            writer.write_table(schema.empty_table())
+    return tally
 
 
 def metric_families(result: BatchResult | None, model_name: str, *, now: float, failed: bool) -> list[Metric]:

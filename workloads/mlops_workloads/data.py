@@ -39,6 +39,39 @@ def generate_transactions(
     n_cards: int | None = None,
 ) -> pd.DataFrame:
     """Return ``n_rows`` transactions over ``days`` days from ``start`` (UTC), sorted by event time."""
+    cards = _card_count(n_rows, days, n_cards)
+    rng = np.random.default_rng(seed)  # the draws below run in a fixed order: same arguments, same frame
+    typical_amount = rng.lognormal(mean=3.8, sigma=0.6, size=cards)  # median ≈ $45
+    monthly_count = rng.integers(5, 120, size=cards)
+    card_index = rng.integers(0, cards, size=n_rows)
+    fraud = rng.random(n_rows) < FRAUD_RATE
+    loud = fraud & (rng.random(n_rows) >= _CAMOUFLAGED_FRAUD)  # frauds that look like fraud
+    base = typical_amount[card_index]
+    transaction = _transaction_fields(rng, base, loud)
+    history = _card_history(rng, base, monthly_count[card_index], loud)
+    timestamps = _event_times(rng, start, days, transaction["hour_of_day"])
+    frame = pd.DataFrame(
+        {
+            ENTITY_KEY: (card_index + 1).astype("int64"),
+            TRANSACTION_ID: [f"tx-{seed}-{i:08d}" for i in range(n_rows)],
+            EVENT_TIMESTAMP: timestamps,
+            "amount": transaction["amount"],
+            "merchant_category": transaction["merchant_category"],
+            "hour_of_day": transaction["hour_of_day"],
+            "day_of_week": timestamps.dayofweek,
+            **history,
+            "merchant_risk_score": transaction["merchant_risk_score"],
+            "card_present": transaction["card_present"],
+            "international": transaction["international"],
+            LABEL: fraud.astype("int64"),
+        }
+    )
+    frame = clip_to_contract(frame)
+    return frame.sort_values([EVENT_TIMESTAMP, TRANSACTION_ID], kind="stable").reset_index(drop=True)
+
+
+def _card_count(n_rows: int, days: int, n_cards: int | None) -> int:
+    """The number of cards (one per 20 transactions by default), after checking the sizes."""
     if n_rows < 1:
         raise ValueError(f"n_rows must be at least 1, got {n_rows}")
     if days < 1:
@@ -46,18 +79,13 @@ def generate_transactions(
     cards = n_cards if n_cards is not None else max(1, n_rows // 20)
     if cards < 1:
         raise ValueError(f"n_cards must be at least 1, got {n_cards}")
-    rng = np.random.default_rng(seed)
+    return cards
 
-    # Card profiles.
-    typical_amount = rng.lognormal(mean=3.8, sigma=0.6, size=cards)  # median ≈ $45
-    monthly_count = rng.integers(5, 120, size=cards)
-    card_index = rng.integers(0, cards, size=n_rows)
 
-    fraud = rng.random(n_rows) < FRAUD_RATE
-    loud = fraud & (rng.random(n_rows) >= _CAMOUFLAGED_FRAUD)  # frauds that look like fraud
-    n_loud = int(loud.sum())
-
-    base = typical_amount[card_index]
+def _transaction_fields(rng: np.random.Generator, base: np.ndarray, loud: np.ndarray) -> dict[str, np.ndarray]:
+    """What a transaction looks like; the ``loud`` frauds are larger, at risky merchants, at night, card not
+    present, abroad."""
+    n_rows, n_loud = len(base), int(loud.sum())
     amount = base * rng.lognormal(0.0, 0.45, size=n_rows)
     amount[loud] = base[loud] * rng.uniform(3.0, 15.0, size=n_loud)
 
@@ -78,45 +106,44 @@ def generate_transactions(
     card_present[loud] = rng.random(n_loud) < 0.1
     international = rng.random(n_rows) < 0.05
     international[loud] = rng.random(n_loud) < 0.55
+    return {
+        "amount": np.round(amount, 2),
+        "merchant_category": merchant_category,
+        "merchant_risk_score": np.round(merchant_risk, 4),
+        "hour_of_day": hour,
+        "card_present": card_present,
+        "international": international,
+    }
 
-    days_since_last = rng.exponential(30.0 / monthly_count[card_index])
-    days_since_last[loud] = rng.exponential(8.0, size=n_loud)  # dormant cards get hit
 
-    count_30d = rng.poisson(monthly_count[card_index])
-    avg_30d = base * rng.lognormal(0.0, 0.1, size=n_rows)
-    total_90d = avg_30d * rng.poisson(3 * monthly_count[card_index]).astype(float)
+def _card_history(
+    rng: np.random.Generator, base: np.ndarray, monthly: np.ndarray, loud: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The card's recent history at each transaction (``monthly``: its card's monthly count); dormant cards get hit."""
+    days_since_last = rng.exponential(30.0 / monthly)
+    days_since_last[loud] = rng.exponential(8.0, size=int(loud.sum()))
+    count_30d = rng.poisson(monthly)
+    avg_30d = base * rng.lognormal(0.0, 0.1, size=len(base))
+    total_90d = avg_30d * rng.poisson(3 * monthly).astype(float)
+    return {
+        "days_since_last_transaction": np.round(days_since_last, 3),
+        "avg_transaction_amount_30d": np.round(avg_30d, 2),
+        "transaction_count_30d": count_30d,
+        "total_spend_90d": np.round(total_90d, 2),
+    }
 
+
+def _event_times(rng: np.random.Generator, start: str | date, days: int, hour: np.ndarray) -> pd.DatetimeIndex:
+    """A day within ``days`` from ``start`` (UTC), at ``hour``, at a random second of that hour."""
     start_ts = pd.Timestamp(start, tz="UTC").normalize()
-    day_offset = rng.integers(0, days, size=n_rows)
-    seconds = rng.integers(0, 3600, size=n_rows)
-    timestamps = (
+    day_offset = rng.integers(0, days, size=len(hour))
+    seconds = rng.integers(0, 3600, size=len(hour))
+    return (
         start_ts
         + pd.to_timedelta(day_offset, unit="D")
         + pd.to_timedelta(hour, unit="h")
         + pd.to_timedelta(seconds, unit="s")
     )
-
-    frame = pd.DataFrame(
-        {
-            ENTITY_KEY: (card_index + 1).astype("int64"),
-            TRANSACTION_ID: [f"tx-{seed}-{i:08d}" for i in range(n_rows)],
-            EVENT_TIMESTAMP: timestamps,
-            "amount": np.round(amount, 2),
-            "merchant_category": merchant_category,
-            "hour_of_day": hour,
-            "day_of_week": timestamps.dayofweek,
-            "days_since_last_transaction": np.round(days_since_last, 3),
-            "avg_transaction_amount_30d": np.round(avg_30d, 2),
-            "transaction_count_30d": count_30d,
-            "total_spend_90d": np.round(total_90d, 2),
-            "merchant_risk_score": np.round(merchant_risk, 4),
-            "card_present": card_present,
-            "international": international,
-            LABEL: fraud.astype("int64"),
-        }
-    )
-    frame = clip_to_contract(frame)
-    return frame.sort_values([EVENT_TIMESTAMP, TRANSACTION_ID], kind="stable").reset_index(drop=True)
 
 
 def clip_to_contract(df: pd.DataFrame) -> pd.DataFrame:

@@ -117,6 +117,8 @@ class TrainingRequest:
     def arguments(self, *, model_name: str, tracking_uri: str | None) -> dict[str, Any]:
         """The pipeline's parameter values: the module's own parameters, then the platform's (source, tracking,
         model, experiment, release policy), which a module parameter of the same name may not override."""
+        from pipelines.steps import PLATFORM_PARAMETERS
+
         platform: dict[str, Any] = {"model_name": model_name, **self.release.pipeline_arguments()}
         if self.train_source:
             platform["source_uri"] = self.train_source
@@ -124,7 +126,7 @@ class TrainingRequest:
             platform["tracking_uri"] = tracking_uri
         if self.experiment:
             platform["experiment"] = self.experiment
-        clashes = sorted(set(self.parameters) & set(platform))
+        clashes = sorted(set(self.parameters) & set(PLATFORM_PARAMETERS))
         if clashes:
             raise ValueError(
                 f"--pipeline-parameters sets {clashes}, which the platform sets from its own flags; remove them"

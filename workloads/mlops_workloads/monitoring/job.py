@@ -216,31 +216,14 @@ def _run(
     if next(storage.iter_window_chunks(config.current, chunk_rows=1), None) is None:
         raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
     champion = champion or load_champion(config.model_name, config.alias, config.tracking_uri)
-    contract = champion.contract
-    columns = [*contract.feature_names, config.prediction_column, contract.label]
-    chunks = storage.iter_window_chunks(config.current, chunk_rows=config.chunk_rows, columns=columns)
-    first = next(chunks, None)
-    if first is None:
-        raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
-    check_feature_columns(first.frame.columns, f"{source} (file {first.source})", contract)
-    drift = compute_drift(
-        itertools.chain([first], chunks),
-        champion.profile,
-        config.policy,
-        prediction_column=config.prediction_column,
-        scorer=champion.load_scorer if config.score_missing_predictions else None,
-        source=source,
-        contract=contract,
-    )
+    drift = _window_drift(config, champion, source)
     stamp = _stamp(now)
     report_uri = None
     if drift.enough_samples:
-        report_uri = save_report(
-            run_evidently(champion.profile.sample, drift.sample, config.policy, contract), config.report_dir, stamp
-        )
+        report = run_evidently(champion.profile.sample, drift.sample, config.policy, champion.contract)
+        report_uri = save_report(report, config.report_dir, stamp)
     else:
         drift.skipped.append("evidently report: window below min_samples")
-
     cooldown = CooldownState(config.cooldown_uri, config.cooldown_hours)
     decision = decide(
         drift,
@@ -259,9 +242,46 @@ def _run(
         now=now.timestamp(),
     )
     metrics.export(families, textfile=config.metrics_path, model_name=config.model_name, pushgateway=config.pushgateway)
+    summary_uri = _record(config, champion.version, drift, decision, report_uri, now, stamp, started)
+    return MonitoringRun(
+        config.model_name, champion.version, drift, decision, report_uri, summary_uri, config.metrics_path
+    )
+
+
+def _window_drift(config: MonitoringConfig, champion: ChampionModel, source: str) -> DriftResult:
+    """Stream the window's contract columns, checked once, against the champion's reference profile."""
+    contract = champion.contract
+    columns = [*contract.feature_names, config.prediction_column, contract.label]
+    chunks = storage.iter_window_chunks(config.current, chunk_rows=config.chunk_rows, columns=columns)
+    first = next(chunks, None)
+    if first is None:
+        raise storage.WindowError(f"{source} is empty: it has no rows to compare with the reference")
+    check_feature_columns(first.frame.columns, f"{source} (file {first.source})", contract)
+    return compute_drift(
+        itertools.chain([first], chunks),
+        champion.profile,
+        config.policy,
+        prediction_column=config.prediction_column,
+        scorer=champion.load_scorer if config.score_missing_predictions else None,
+        source=source,
+        contract=contract,
+    )
+
+
+def _record(
+    config: MonitoringConfig,
+    version: str,
+    drift: DriftResult,
+    decision: RetrainingDecision,
+    report_uri: str | None,
+    now: datetime,
+    stamp: str,
+    started: float,
+) -> str:
+    """Write the run's summary.json next to its report and log the run as one JSON line; the summary's URI."""
     summary = {
         "model_name": config.model_name,
-        "model_version": champion.version,
+        "model_version": version,
         "current": config.current,
         "run_at": now.isoformat(),
         "duration_seconds": round(time.monotonic() - started, 3),
@@ -277,7 +297,7 @@ def _run(
             {
                 "event": "monitoring_run",
                 "model_name": config.model_name,
-                "model_version": champion.version,
+                "model_version": version,
                 "window_rows": drift.window_rows,
                 "drift_share": drift.drift_share,
                 "drifted_features": drift.drifted_features,
@@ -287,9 +307,7 @@ def _run(
             }
         )
     )
-    return MonitoringRun(
-        config.model_name, champion.version, drift, decision, report_uri, summary_uri, config.metrics_path
-    )
+    return summary_uri
 
 
 __all__ = [

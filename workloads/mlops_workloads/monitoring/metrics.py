@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from mlops_workloads.monitoring.drift import DriftResult, RegressionPerformance
+from mlops_workloads.monitoring.drift import DriftResult, PredictionDrift, RegressionPerformance
 
 logger = logging.getLogger("mlops_workloads.monitoring")
 
@@ -88,6 +88,35 @@ def success_families(
 ) -> list[Metric]:
     """Metric families of a completed run."""
     mv = [model_name, model_version]
+    families = _drift_families(result, mv)
+    if result.prediction is not None:
+        families += _prediction_families(result.prediction, mv)
+    if isinstance(result.performance, RegressionPerformance):
+        families += _regression_families(result.performance, mv)
+    elif result.performance is not None:
+        f1 = _gauge(
+            F1_SCORE,
+            "F1 on labelled rows (current) and at training (reference)",
+            ["model_name", "model_version", "window"],
+        )
+        f1.add_metric([*mv, "current"], result.performance.f1)
+        if result.performance.reference_f1 is not None:
+            f1.add_metric([*mv, "reference"], result.performance.reference_f1)
+        families.append(f1)
+    decision = _gauge(RETRAINING_DECISION, "1 for the retraining decision of the last run", ["model_name", "outcome"])
+    decision.add_metric([model_name, outcome], 1.0)
+    total = CounterMetricFamily(
+        RETRAINING_TRIGGERED_TOTAL.removesuffix("_total"),
+        "Retraining runs triggered by monitoring",
+        labels=["model_name"],
+    )
+    total.add_metric([model_name], float(triggered_total))
+    families += [decision, total, *run_families(model_name, now=now, last_success=now, failed=False)]
+    return families
+
+
+def _drift_families(result: DriftResult, mv: list[str]) -> list[Metric]:
+    """Per-feature drift statistics and verdicts, the dataset's drift share and verdict, the window's rows."""
     score = _gauge(
         FEATURE_DRIFT_SCORE,
         "Per-feature drift statistic of the current window",
@@ -118,48 +147,28 @@ def success_families(
     dataset.add_metric(mv, float(result.dataset_drift))
     rows = _gauge(WINDOW_ROWS, "Rows in the monitored window", ["model_name", "model_version"])
     rows.add_metric(mv, float(result.window_rows))
-    families: list[Metric] = [score, detected, share, dataset, rows]
-    if result.prediction is not None:
-        pred = _gauge(
-            PREDICTION_DRIFT_SCORE,
-            "Drift of the model's score distribution",
-            ["model_name", "model_version", "statistic"],
-        )
-        pred.add_metric([*mv, "psi"], result.prediction.psi)
-        families.append(pred)
-        prediction = result.prediction
-        current_rate, reference_rate = prediction.current_positive_rate, prediction.reference_positive_rate
-        if current_rate is not None and reference_rate is not None:  # a classifier's decisions
-            rate = _gauge(
-                PREDICTION_POSITIVE_RATE,
-                "Share of predictions at or above the decision threshold",
-                ["model_name", "model_version", "window"],
-            )
-            rate.add_metric([*mv, "current"], current_rate)
-            rate.add_metric([*mv, "reference"], reference_rate)
-            families.append(rate)
-    if isinstance(result.performance, RegressionPerformance):
-        families += _regression_families(result.performance, mv)
-    elif result.performance is not None:
-        f1 = _gauge(
-            F1_SCORE,
-            "F1 on labelled rows (current) and at training (reference)",
-            ["model_name", "model_version", "window"],
-        )
-        f1.add_metric([*mv, "current"], result.performance.f1)
-        if result.performance.reference_f1 is not None:
-            f1.add_metric([*mv, "reference"], result.performance.reference_f1)
-        families.append(f1)
-    decision = _gauge(RETRAINING_DECISION, "1 for the retraining decision of the last run", ["model_name", "outcome"])
-    decision.add_metric([model_name, outcome], 1.0)
-    total = CounterMetricFamily(
-        RETRAINING_TRIGGERED_TOTAL.removesuffix("_total"),
-        "Retraining runs triggered by monitoring",
-        labels=["model_name"],
+    return [score, detected, share, dataset, rows]
+
+
+def _prediction_families(prediction: PredictionDrift, mv: list[str]) -> list[Metric]:
+    """Drift of the model's scores; for a classifier also its positive rate, now and at training."""
+    pred = _gauge(
+        PREDICTION_DRIFT_SCORE,
+        "Drift of the model's score distribution",
+        ["model_name", "model_version", "statistic"],
     )
-    total.add_metric([model_name], float(triggered_total))
-    families += [decision, total, *run_families(model_name, now=now, last_success=now, failed=False)]
-    return families
+    pred.add_metric([*mv, "psi"], prediction.psi)
+    current_rate, reference_rate = prediction.current_positive_rate, prediction.reference_positive_rate
+    if current_rate is None or reference_rate is None:  # a regressor's scores have no decisions
+        return [pred]
+    rate = _gauge(
+        PREDICTION_POSITIVE_RATE,
+        "Share of predictions at or above the decision threshold",
+        ["model_name", "model_version", "window"],
+    )
+    rate.add_metric([*mv, "current"], current_rate)
+    rate.add_metric([*mv, "reference"], reference_rate)
+    return [pred, rate]
 
 
 def _regression_families(performance: RegressionPerformance, mv: list[str]) -> list[Metric]:
