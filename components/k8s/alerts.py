@@ -7,26 +7,55 @@ Both are rendered to files by the tests and checked with the real tools (`promto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from components.k8s import metrics as m
+from components.spec import QualityGatesSpec
 
 P95_LATENCY_SECONDS = 0.2
 MEAN_LATENCY_SECONDS = 0.4
 ERROR_RATE = 0.05
-F1_FLOOR = 0.85
 MONITORING_STALE_SECONDS = 3 * 3600  # three missed runs of the default hourly schedule
 GPU_IDLE_FOR = "2h"
 
 
+Bound = Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class LiveGate:
+    """A quality gate the monitoring job can check live: `metric` (as the gates name it) at least or at most
+    `threshold`, the bar a trained model must clear to be registered."""
+
+    metric: str
+    bound: Bound
+    threshold: float
+
+    @property
+    def gauge(self) -> str:
+        return m.LIVE_PERFORMANCE[self.metric]
+
+
+def live_gates(gates: QualityGatesSpec) -> tuple[LiveGate, ...]:
+    """The gates whose metric the monitoring job exports live; precision, recall, roc_auc (no gauge) are left out."""
+    bounds: tuple[tuple[Bound, dict[str, float]], ...] = (("min", gates.min), ("max", gates.max))
+    return tuple(
+        LiveGate(metric, bound, threshold)
+        for bound, values in bounds
+        for metric, threshold in sorted(values.items())
+        if metric in m.LIVE_PERFORMANCE
+    )
+
+
 @dataclass(frozen=True)
 class ModelAlerting:
-    """What one model's own alert rules watch: its serving Deployment and its drift threshold."""
+    """What one model's own alert rules watch: its serving Deployment, its drift threshold, its live quality gates."""
 
     name: str
     namespace: str
     deployment: str
     drift_share: float
+    gates: tuple[LiveGate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,8 +85,27 @@ def _latency(kind: str) -> str:
     return f"{m.PREDICTION_LATENCY_SECONDS}_{kind}"
 
 
+def _performance_alert(model: ModelAlerting, gate: LiveGate) -> dict[str, Any]:
+    """Fires when the live value on labelled feedback fails the gate (gates are inclusive: at the bar passes). The
+    gauge exists only when labelled feedback reached the monitoring window."""
+    below = gate.bound == "min"
+    aggregate, comparison, side = ("min", "<", "below") if below else ("max", ">", "above")
+    return _alert(
+        "ModelPerformanceOutsideGate",
+        f"{aggregate} by (model_name, model_version) "
+        f'({gate.gauge}{{model_name="{model.name}",window="{m.CURRENT_WINDOW}"}}) {comparison} {gate.threshold}',
+        "5m",
+        "critical",
+        f"live {gate.metric} on labelled feedback {side} {gate.threshold} "
+        f"(qualityGates.{gate.bound}.{gate.metric}, the bar a trained model must clear to be registered)",
+        model=model.name,
+        metric=gate.metric,
+        bound=gate.bound,
+    )
+
+
 def model_rules(model: ModelAlerting) -> list[dict[str, Any]]:
-    """The rules of one model: its replicas and its drift threshold, labelled with the model."""
+    """The rules of one model: its replicas, its drift threshold and its live quality gates, labelled with the model."""
     return [
         _alert(
             "InferenceReplicasUnavailable",
@@ -76,6 +124,7 @@ def model_rules(model: ModelAlerting) -> list[dict[str, Any]]:
             "share of drifted features above the model's monitoring.driftShare",
             model=model.name,
         ),
+        *(_performance_alert(model, gate) for gate in model.gates),
     ]
 
 
@@ -114,14 +163,6 @@ def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
         ),
     ]
     quality = [
-        # The F1 gauge exists only when labelled feedback reached the monitoring window.
-        _alert(
-            "ModelF1BelowFloor",
-            f"min by (model_name, model_version) ({m.F1_SCORE}) < {F1_FLOOR}",
-            "5m",
-            "critical",
-            "F1 on labelled feedback below 0.85",
-        ),
         _alert(
             "ModelMonitoringStale",
             f"time() - max by (model_name) ({m.LAST_SUCCESS_TIMESTAMP}) > {MONITORING_STALE_SECONDS}",
@@ -162,9 +203,23 @@ def rule_groups(options: RuleOptions) -> list[dict[str, Any]]:
     return groups
 
 
+# Every rule and panel the platform can deploy: a model with a live gate on each live metric, DCGM scraped.
+EXAMPLE_OPTIONS = RuleOptions(
+    models=(
+        ModelAlerting(
+            "example",
+            "team",
+            "example-serving",
+            0.3,
+            tuple(LiveGate(metric, "min", 0.5) for metric in m.LIVE_PERFORMANCE),
+        ),
+    ),
+    dcgm=True,
+)
+
+
 def all_rule_exprs() -> list[str]:
-    options = RuleOptions(models=(ModelAlerting("example", "team", "example-serving", 0.3),), dcgm=True)
-    return [rule["expr"] for group in rule_groups(options) for rule in group["rules"]]
+    return [rule["expr"] for group in rule_groups(EXAMPLE_OPTIONS) for rule in group["rules"]]
 
 
 NULL_RECEIVER = "null"

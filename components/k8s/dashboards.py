@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.k8s import metrics as m
-from components.k8s.alerts import ModelAlerting, RuleOptions
+from components.k8s.alerts import EXAMPLE_OPTIONS, ModelAlerting, RuleOptions
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,19 @@ def serving_panels() -> list[Panel]:
     ]
 
 
+def performance_panel(title: str, metric: str, models: tuple[ModelAlerting, ...], unit: str = "short") -> Panel:
+    """A live performance gauge by version and window, with each model's quality gate on it (the alert's bar)."""
+    gauge = m.LIVE_PERFORMANCE[metric]
+    gates = tuple(
+        (f"vector({gate.threshold})", f"{model.name} {gate.bound} gate")
+        for model in models
+        for gate in model.gates
+        if gate.metric == metric
+    )
+    series = f"max by (model_name, model_version, window) ({gauge}{MODEL_NAME})"
+    return Panel(title, ((series, "{{model_name}} v{{model_version}} {{window}}"), *gates), unit)
+
+
 def drift_panels(models: tuple[ModelAlerting, ...]) -> list[Panel]:
     thresholds = tuple((f"vector({model.drift_share})", f"{model.name} alert threshold") for model in models)
     return [
@@ -108,11 +121,10 @@ def drift_panels(models: tuple[ModelAlerting, ...]) -> list[Panel]:
                 ),
             ),
         ),
-        Panel(
-            "F1 on labelled feedback",
-            ((f"min by (model_version, window) ({m.F1_SCORE}{MODEL_NAME})", "v{{model_version}} {{window}}"),),
-            "percentunit",
-        ),
+        performance_panel("F1 on labelled feedback", "f1", models, "percentunit"),
+        performance_panel("RMSE on labelled feedback", "rmse", models),
+        performance_panel("MAE on labelled feedback", "mae", models),
+        performance_panel("R² on labelled feedback", "r2", models),
         Panel(
             "Retraining triggers (24h)",
             ((f"sum by (model_name) (increase({m.RETRAINING_TRIGGERED_TOTAL}{MODEL_NAME}[1d]))", "{{model_name}}"),),
@@ -270,5 +282,4 @@ def panel_exprs(model: dict[str, Any]) -> list[str]:
 
 
 def all_dashboard_exprs() -> list[str]:
-    options = RuleOptions(models=(ModelAlerting("example", "team", "example-serving", 0.3),), dcgm=True)
-    return [expr for model in dashboards(options, "label_pool").values() for expr in panel_exprs(model)]
+    return [expr for model in dashboards(EXAMPLE_OPTIONS, "label_pool").values() for expr in panel_exprs(model)]

@@ -8,6 +8,7 @@ workloads package, so tests read those files as text and check `workload_metric_
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 # Inference service (workloads/mlops_workloads/serving/metrics.py)
 PREDICTIONS_TOTAL = "model_predictions_total"  # {model_version, prediction_class, variant}
@@ -22,10 +23,20 @@ FEATURE_DRIFT_SCORE = "model_feature_drift_score"  # {model_name, model_version,
 DATASET_DRIFT_SHARE = "model_dataset_drift_share"  # {model_name, model_version}
 PREDICTION_DRIFT_SCORE = "model_prediction_drift_score"  # {model_name, model_version, statistic}
 F1_SCORE = "model_f1_score"  # {model_name, model_version, window}
+RMSE = "model_rmse"  # {model_name, model_version, window}: regressors
+MAE = "model_mae"  # {model_name, model_version, window}: regressors
+R2_SCORE = "model_r2_score"  # {model_name, model_version, window}: regressors
 RETRAINING_TRIGGERED_TOTAL = "model_retraining_triggered_total"  # {model_name}
 LAST_RUN_TIMESTAMP = "model_monitoring_last_run_timestamp_seconds"  # {model_name}
 LAST_SUCCESS_TIMESTAMP = "model_monitoring_last_success_timestamp_seconds"  # {model_name}
 RUN_FAILED = "model_monitoring_run_failed"  # {model_name}
+
+# The `window` label of a performance gauge: `current` = live on labelled feedback, `reference` = at training.
+CURRENT_WINDOW = "current"
+# Quality-gate metric, as the evaluate steps name it (workloads/mlops_workloads/training.py: evaluate_model,
+# regression_metrics) -> the gauge the monitoring job exports of it on labelled feedback. The other gate metrics
+# (precision, recall, roc_auc) have no live gauge, so no live alert can watch them.
+LIVE_PERFORMANCE: Mapping[str, str] = {"f1": F1_SCORE, "rmse": RMSE, "mae": MAE, "r2": R2_SCORE}
 
 # kube-state-metrics (bundled with kube-prometheus-stack)
 KSM_DEPLOYMENT_UNAVAILABLE = "kube_deployment_status_replicas_unavailable"

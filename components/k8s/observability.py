@@ -21,7 +21,7 @@ import pulumi_random as random
 import yaml
 
 from components.contract import CloudPlatform
-from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, rule_groups
+from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, live_gates, rule_groups
 from components.k8s.common import (
     GRAFANA_SERVICE,
     MONITORING_NS,
@@ -73,7 +73,13 @@ def ksm_label(key: str) -> str:
 def rule_options(spec: PlatformSpec, cloud: CloudPlatform) -> RuleOptions:
     return RuleOptions(
         models=tuple(
-            ModelAlerting(model.name, names.namespace, names.serving, model.monitoring.drift_share)
+            ModelAlerting(
+                model.name,
+                names.namespace,
+                names.serving,
+                model.monitoring.drift_share,
+                live_gates(model.quality_gates),
+            )
             for model, names in ((model, ModelNames.of(model)) for model in spec.models)
         ),
         gpu_resource=cloud.gpu.resource_name,

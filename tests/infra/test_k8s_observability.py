@@ -14,15 +14,17 @@ import pytest
 import yaml
 
 from components.k8s import metrics
-from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, rule_groups
+from components.k8s.alerts import ModelAlerting, RuleOptions, alertmanager_config, live_gates, rule_groups
 from components.k8s.dashboards import panel_exprs
-from components.spec import PlatformSpec
+from components.spec import ModelSpec, PlatformSpec
 from infra.plan.engine import PROJECT_ROOT, Plan
 from tests.infra.conftest import STACKS, stack_spec
 from tests.infra.fake_cloud import FAKE_PAGERDUTY_KEY, FAKE_SLACK_WEBHOOK, fake_cloud_plan, kube_objects
 
 SERVING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/serving/metrics.py"
 MONITORING_METRICS = PROJECT_ROOT / "workloads/mlops_workloads/monitoring/metrics.py"
+TRAINING = PROJECT_ROOT / "workloads/mlops_workloads/training.py"
+PERFORMANCE_ALERT = "ModelPerformanceOutsideGate"
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian package `prometheus`)")
@@ -62,6 +64,47 @@ def test_metric_name_extraction_ignores_labels_functions_and_histogram_suffixes(
     assert metrics.metric_names_in(
         "time() - max by (model_name) (model_monitoring_last_success_timestamp_seconds)"
     ) == {"model_monitoring_last_success_timestamp_seconds"}
+
+
+def test_live_performance_maps_gate_metrics_to_gauges_the_monitoring_job_exports() -> None:
+    """Keys are metric names the evaluate steps report (what gates name); values are gauges the monitoring job
+    exports with the live `window` label value."""
+    reported = set(re.findall(r'^\s*"([a-z0-9_]+)": float\(', TRAINING.read_text(), flags=re.MULTILINE))
+    assert {"f1", "precision", "rmse", "r2"} <= reported  # the text pattern still finds the evaluate steps' metrics
+    assert set(metrics.LIVE_PERFORMANCE) <= reported, sorted(set(metrics.LIVE_PERFORMANCE) - reported)
+    assert set(metrics.LIVE_PERFORMANCE.values()) <= exported_workload_metrics()
+    monitoring = MONITORING_METRICS.read_text()
+    assert f'[*mv, "{metrics.CURRENT_WINDOW}"]' in monitoring
+
+
+def _live_gates_of(model: ModelSpec) -> set[tuple[str, str, float]]:
+    """(metric, bound, threshold) of every gate of the spec that has a live gauge."""
+    gates = model.quality_gates
+    return {
+        (metric, bound, threshold)
+        for bound, values in (("min", gates.min), ("max", gates.max))
+        for metric, threshold in values.items()
+        if metric in metrics.LIVE_PERFORMANCE
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_models_live_gates_become_its_own_performance_alerts(stack: str) -> None:
+    groups = {group["name"]: group["rules"] for group in _plan_rules(fake_cloud_plan(stack)[0])}
+    spec = stack_spec(stack)
+    gauges = set(metrics.LIVE_PERFORMANCE.values())
+    for model in spec.models:
+        rules = [r for r in groups.pop(f"model-{model.name}") if r["alert"] == PERFORMANCE_ALERT]
+        found = {(r["labels"]["metric"], r["labels"]["bound"], float(r["expr"].split()[-1])) for r in rules}
+        assert found == _live_gates_of(model), model.name
+        for rule in rules:
+            assert rule["labels"]["model"] == model.name
+            assert f'model_name="{model.name}"' in rule["expr"]
+            summary = rule["annotations"]["summary"]
+            assert rule["labels"]["metric"] in summary and rule["expr"].split()[-1] in summary, summary
+    # No global performance rule (such as one floor for every model) is left outside the models' own groups.
+    leftovers = {r["alert"] for rules in groups.values() for r in rules if metrics.metric_names_in(r["expr"]) & gauges}
+    assert not leftovers
 
 
 def _write(path: Path, document: Any) -> Path:
@@ -153,13 +196,7 @@ def promtool_tests(spec: PlatformSpec) -> list[dict[str, Any]]:
            "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelDatasetDriftHigh", "exp_alerts": [
                _alert("", {"model_name": first.name, "model_version": "1", "model": first.name}, "warning")]}]}
           for other in spec.models[1:2] if other.monitoring.drift_share > drift_threshold],
-        {"name": "F1 below 0.85 on labelled feedback pages", "interval": "1m",
-         "input_series": [{"series": f'model_f1_score{mv_series},window="7d"}}', "values": "0.8x20"}],
-         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelF1BelowFloor",
-                              "exp_alerts": [_alert("", mv, "critical")]}]},
-        {"name": "good F1, or no labelled feedback, is quiet", "interval": "1m",
-         "input_series": [{"series": f'model_f1_score{mv_series},window="7d"}}', "values": "0.9x20"}],
-         "alert_rule_test": [{"eval_time": "10m", "alertname": "ModelF1BelowFloor", "exp_alerts": []}]},
+        *performance_tests(spec),
         {"name": "monitoring job stale", "interval": "1m",
          "input_series": [{"series": 'model_monitoring_last_success_timestamp_seconds{model_name="fraud-detection"}',
                            "values": "0x300"}],
@@ -187,13 +224,91 @@ def promtool_tests(spec: PlatformSpec) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _beyond(bound: str, threshold: float) -> float:
+    """A value that fails a gate: below a min, above a max."""
+    step = max(abs(threshold) * 0.1, 0.05)
+    return threshold - step if bound == "min" else threshold + step
+
+
+def _fails(bound: str, threshold: float, value: float) -> bool:
+    return value < threshold if bound == "min" else value > threshold
+
+
+def _gauge(metric: str, model: str, window: str = metrics.CURRENT_WINDOW) -> str:
+    return f'{metrics.LIVE_PERFORMANCE[metric]}{{model_name="{model}",model_version="1",window="{window}"}}'
+
+
+def _performance_alert(model: str, metric: str, bound: str) -> dict[str, Any]:
+    labels = {"model_name": model, "model_version": "1", "model": model, "metric": metric, "bound": bound}
+    return _alert("", labels, "critical")
+
+
+def performance_tests(spec: PlatformSpec) -> list[dict[str, Any]]:
+    """Each model's live gates (from its qualityGates): a live value beyond the gate fires, one at the gate (or a
+    failing training-time reference) is quiet, and another model's series fires only that model's own gates."""
+    tests: list[dict[str, Any]] = []
+    for model in spec.models:
+        for metric, bound, threshold in sorted(_live_gates_of(model)):
+            beyond = _beyond(bound, threshold)
+            tests += [
+                {
+                    "name": f"{model.name}: live {metric} beyond its {bound} gate {threshold} pages",
+                    "interval": "1m",
+                    "input_series": [{"series": _gauge(metric, model.name), "values": f"{beyond}x20"}],
+                    "alert_rule_test": [
+                        {
+                            "eval_time": "10m",
+                            "alertname": PERFORMANCE_ALERT,
+                            "exp_alerts": [_performance_alert(model.name, metric, bound)],
+                        },
+                        {"eval_time": "3m", "alertname": PERFORMANCE_ALERT, "exp_alerts": []},  # not yet 5 minutes
+                    ],
+                },
+                {
+                    "name": f"{model.name}: live {metric} at its {bound} gate is quiet",
+                    "interval": "1m",
+                    "input_series": [
+                        {"series": _gauge(metric, model.name), "values": f"{threshold}x20"},
+                        {"series": _gauge(metric, model.name, "reference"), "values": f"{beyond}x20"},
+                    ],
+                    "alert_rule_test": [{"eval_time": "10m", "alertname": PERFORMANCE_ALERT, "exp_alerts": []}],
+                },
+            ]
+            for other in spec.models:
+                if other.name == model.name:
+                    continue
+                own = sorted((b, t) for m, b, t in _live_gates_of(other) if m == metric)
+                tests.append(
+                    {
+                        "name": f"{other.name}'s {metric} at {beyond} fires only {other.name}'s own gates",
+                        "interval": "1m",
+                        "input_series": [{"series": _gauge(metric, other.name), "values": f"{beyond}x20"}],
+                        "alert_rule_test": [
+                            {
+                                "eval_time": "10m",
+                                "alertname": PERFORMANCE_ALERT,
+                                "exp_alerts": [
+                                    _performance_alert(other.name, metric, b) for b, t in own if _fails(b, t, beyond)
+                                ],
+                            }
+                        ],
+                    }
+                )
+    return tests
+
+
 def _with_annotations(tests: list[dict[str, Any]], groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """promtool compares annotations too: copy each alert's summary into the expectations."""
-    summaries = {rule["alert"]: rule["annotations"] for group in groups for rule in group["rules"]}
+    """promtool compares annotations too: copy the summary of the rule each expected alert comes from (the rule of
+    that name whose labels the alert carries) into the expectations."""
+    rules = [rule for group in groups for rule in group["rules"]]
     for test in tests:
         for case in test["alert_rule_test"]:
             for expected in case["exp_alerts"]:
-                expected["exp_annotations"] = summaries[case["alertname"]]
+                (rule,) = [
+                    r for r in rules
+                    if r["alert"] == case["alertname"] and r["labels"].items() <= expected["exp_labels"].items()
+                ]  # fmt: skip
+                expected["exp_annotations"] = rule["annotations"]
     return tests
 
 
@@ -210,7 +325,8 @@ def test_promtool_checks_and_unit_tests_the_deployed_rules(stack: str, tmp_path:
     spec = stack_spec(stack)
     if stack == "dev":  # the AWS-like cluster scrapes DCGM: every rule, including GPU utilisation, is deployed
         models = tuple(
-            ModelAlerting(m.name, m.team, f"{m.name}-serving", m.monitoring.drift_share) for m in spec.models
+            ModelAlerting(m.name, m.team, f"{m.name}-serving", m.monitoring.drift_share, live_gates(m.quality_gates))
+            for m in spec.models
         )
         assert groups == rule_groups(RuleOptions(models=models, dcgm=True))
     rules = _write(tmp_path / "rules.yaml", {"groups": groups})
@@ -325,3 +441,23 @@ def test_dashboards_provisioned_with_the_sidecar_label(stack: str) -> None:
     claim = prometheus["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"]["requests"]["storage"] == f"{monitoring.prometheus_volume_gb}Gi"
     assert claim["storageClassName"] == ("standard-rwo" if stack.startswith("gcp") else "gp3")
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-prod"])
+def test_model_dashboard_plots_every_live_metric_by_model_with_each_models_gate(stack: str) -> None:
+    plan, _ = fake_cloud_plan(stack)
+    (config_map,) = [
+        c for c in kube_objects(plan, "ConfigMap", "monitoring") if c["metadata"]["name"] == "dashboard-model-drift"
+    ]
+    (dashboard,) = [json.loads(text) for text in config_map["data"].values()]
+    assert "model" in {variable["name"] for variable in dashboard["templating"]["list"]}
+    for metric, gauge in metrics.LIVE_PERFORMANCE.items():
+        (panel,) = [
+            p for p in dashboard["panels"]
+            if any(metrics.metric_names_in(t["expr"]) == {gauge} for t in p.get("targets", []))
+        ]  # fmt: skip
+        (series,) = [t["expr"] for t in panel["targets"] if gauge in t["expr"]]
+        assert f'{gauge}{{model_name=~"$model"}}' in series, series
+        lines = {t["expr"] for t in panel["targets"]} - {series}
+        gates = {t for m in stack_spec(stack).models for (name, _, t) in _live_gates_of(m) if name == metric}
+        assert lines == {f"vector({threshold})" for threshold in gates}, (metric, lines)
