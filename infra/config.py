@@ -1137,6 +1137,9 @@ def _features_problems(spec: PlatformSpec, path: str, features: FeaturesSpec) ->
     for key, value in (("project", features.project), ("featureView", features.feature_view)):
         if not _IDENTIFIER.match(value):
             yield Problem(f"{path}.{key}", value, "is not a Feast name", "use letters, digits and underscores")
+    # One feature store, one project: Feast isolates projects completely, a feature server serves one, and its
+    # docs recommend "a single feature store and a single project per environment" (docs.feast.dev, Concepts:
+    # Project). Teams share the project and own their feature views.
     others = {m.features.project for m in spec.models if m.features is not None} - {features.project}
     if others:
         yield Problem(
