@@ -28,7 +28,8 @@ from mlops_workloads.features import (
 
 os.environ.setdefault("FEAST_USAGE", "False")  # no telemetry from any process that touches Feast
 
-FEATURE_VIEW_NAME = "card_transaction_features"
+# The name the shipped stacks give as the fraud model's `features.featureView` (serving reads this view).
+FEATURE_VIEW_NAME = "card_features"
 SOURCE_NAME = "card_transactions"
 # Relative paths resolve against the repository directory (feature_store.yaml's location).
 SOURCE_PATH = "data/transactions.parquet"
