@@ -5,6 +5,7 @@ change alone (no code), and nothing else in the plan changes with it."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -13,7 +14,11 @@ from components.contract import ObjectGrant
 from components.k8s.common import placement_fields
 from components.k8s.models import ModelNames
 from components.spec import ModelSpec, PlatformSpec
+from components.versions import FEAST_FEATURE_SERVER_CHART
 from infra.plan.engine import Plan, RecordedResource, run_program, stack_program
+from infra.render.helm import HELM_RELEASE
+from infra.render.kustomize import DIRECTORY
+from infra.render.renderer import render_plan
 from tests.infra.conftest import STACKS, stack_config, stack_spec
 from tests.infra.fake_cloud import FakeCloud, fake_cloud_plan, flavour_of, kube_objects
 
@@ -241,3 +246,51 @@ def test_a_model_is_onboarded_and_removed_by_configuration_alone(stack_plan: Any
     removed = _plan_with_models("dev", _model_entries("dev"))
     assert {r.urn: r.inputs for r in removed.resources} == {r.urn: r.inputs for r in base.resources}
     assert len(spec.models) == 2
+
+
+# --- online features: serving calls the feature server the Feast release renders -------------------------------------
+
+
+def _rendered_feast_server(plan: Plan, stack: str) -> tuple[str, str, set[int]]:
+    """(Service name, namespace, Service ports) of what the feast-feature-server release renders, keeping only the
+    ports that reach the port the rendered server container listens on (`feast serve -p`)."""
+    release = next(r for r in plan.of_type(HELM_RELEASE) if r.inputs["chart"] == FEAST_FEATURE_SERVER_CHART.name)
+    alone = [r for r in plan.resources if r.type not in (HELM_RELEASE, DIRECTORY) or r is release]
+    rendering = render_plan(Plan(plan.project, plan.stack, alone), stack_spec(stack).cluster.kubernetes_version)
+    (service,) = [o for o in rendering.objects if o.kind == "Service"]
+    selector = service.manifest["spec"]["selector"]
+    (server,) = [
+        o
+        for o in rendering.objects
+        if o.kind == "Deployment" and selector.items() <= o.manifest["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    (container,) = server.manifest["spec"]["template"]["spec"]["containers"]
+    argv = [*(container.get("command") or []), *(container.get("args") or [])]
+    listens = int(argv[argv.index("-p") + 1])
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    ports = {
+        p["port"] for p in service.manifest["spec"]["ports"] if named.get(p["targetPort"], p["targetPort"]) == listens
+    }
+    return service.name, service.namespace, ports
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_model_with_a_feature_source_calls_the_rendered_feast_service_for_its_view(stack: str) -> None:
+    plan, _ = fake_cloud_plan(stack)
+    spec = stack_spec(stack)
+    name, namespace, ports = _rendered_feast_server(plan, stack)
+    assert ports, "the rendered Feast Service reaches no port the feature server listens on"
+    assert any(model.features for model in spec.models)
+    for model in spec.models:
+        names = ModelNames.of(model)
+        (deployment,) = [
+            d for d in kube_objects(plan, "Deployment", names.namespace) if d["metadata"]["name"] == names.serving
+        ]  # type: ignore[index]
+        env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}  # type: ignore[index]
+        if model.features is None:
+            assert not {"SERVING_FEAST_URL", "SERVING_FEAST_FEATURE_VIEW"} & env.keys(), model.name
+            continue
+        url = urllib.parse.urlsplit(env["SERVING_FEAST_URL"])
+        assert url.scheme == "http" and url.path in ("", "/")
+        assert (url.hostname, url.port) in {(f"{name}.{namespace}.svc.cluster.local", port) for port in ports}
+        assert env["SERVING_FEAST_FEATURE_VIEW"] == model.features.feature_view

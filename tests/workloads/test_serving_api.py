@@ -290,7 +290,8 @@ def test_settings_read_environment_and_name_the_bad_variable() -> None:
         "SERVING_CHALLENGER_WEIGHT": "0.25",
         "SERVING_MAX_BATCH_SIZE": "64",
         "SERVING_LOG_PAYLOADS": "true",
-        "SERVING_FEAST_REPO_PATH": "/feast",
+        "SERVING_FEAST_URL": "http://feast-feature-server.feast.svc.cluster.local:80",
+        "SERVING_FEAST_FEATURE_VIEW": "card_features",
     }
     settings = ServingSettings.from_env(env)
     assert settings.tracking_uri == "http://mlflow:5000"
@@ -298,10 +299,13 @@ def test_settings_read_environment_and_name_the_bad_variable() -> None:
     assert settings.challenger_weight == 0.25
     assert settings.max_batch_size == 64
     assert settings.log_payloads is True
-    assert settings.feast_repo_path == "/feast"
+    assert settings.feast_url == "http://feast-feature-server.feast.svc.cluster.local:80"
+    assert settings.feast_feature_view == "card_features"
 
     with pytest.raises(ValueError, match=r"SERVING_CHALLENGER_WEIGHT='1.5': Input should be less than or equal to 1"):
         ServingSettings.from_env({"SERVING_CHALLENGER_WEIGHT": "1.5"})
+    with pytest.raises(ValueError, match=r"SERVING_FEAST_URL and SERVING_FEAST_FEATURE_VIEW go together"):
+        ServingSettings.from_env({"SERVING_FEAST_URL": "http://feast:80"})
 
 
 def test_request_schema_is_generated_from_the_feature_contract(serving_app: Any) -> None:

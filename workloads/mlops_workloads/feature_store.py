@@ -1,8 +1,9 @@
 """Feast definitions derived from the feature contract, and the few calls training and inference make.
 
 The repository in ``workloads/feature_repo`` only imports :func:`feature_definitions`, so the Feast schema can never
-drift from the contract. Training reads point-in-time-correct rows with :func:`historical_features`; inference can
-read the latest values per card with :func:`online_features` after :func:`materialize`.
+drift from the contract. Training reads point-in-time-correct rows with :func:`historical_features`; the demo checks
+the latest values per card with :func:`online_features` after :func:`materialize`. The inference service reads the
+online store through the Feast feature server instead (mlops_workloads/serving/online_features.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from mlops_workloads.features import (
 
 os.environ.setdefault("FEAST_USAGE", "False")  # no telemetry from any process that touches Feast
 
-FEATURE_VIEW_NAME = "card_transaction_features"
+# The name the shipped stacks give as the fraud model's `features.featureView` (serving reads this view).
+FEATURE_VIEW_NAME = "card_features"
 SOURCE_NAME = "card_transactions"
 # Relative paths resolve against the repository directory (feature_store.yaml's location).
 SOURCE_PATH = "data/transactions.parquet"

@@ -12,7 +12,7 @@ from components.k8s.common import labels, placement_fields
 from components.k8s.models.identity import Workload, model_service_accounts
 from components.k8s.models.jobs import JobsArgs, Urls, create_jobs
 from components.k8s.models.names import MODEL_LABEL, ModelNames
-from components.k8s.models.serving import ServingArgs, create_serving
+from components.k8s.models.serving import ServingArgs, create_serving, feature_source_env
 from components.spec import ModelSpec, PlatformSpec
 
 
@@ -52,8 +52,11 @@ class Model(pulumi.ComponentResource):
         env = [{"name": "MLFLOW_TRACKING_URI", "value": endpoints.mlflow}] if endpoints.mlflow else []
         cpu = placement_fields(cloud.placements.get("cpu"))
         ready = [*args.depends_on, *accounts]
+        serving_env = [*env, *feature_source_env(model, endpoints.feast)]
         create_serving(
-            ServingArgs(spec, model, names, args.images["serving"], env, cpu, meta, args.monitoring), self, ready
+            ServingArgs(spec, model, names, args.images["serving"], serving_env, cpu, meta, args.monitoring),
+            self,
+            ready,
         )
         urls = pulumi.Output.all(
             cloud.bucket_url("data"), cloud.bucket_url("monitoring"), args.images["training"]

@@ -22,10 +22,23 @@ class ServingArgs:
     model: ModelSpec
     names: ModelNames
     image: pulumi.Input[str]
-    env: list[dict[str, Any]]  # the platform endpoints the container needs (MLflow)
+    env: list[dict[str, Any]]  # the platform endpoints the container needs (MLflow, Feast)
     placement: dict[str, Any]
     meta: dict[str, str]  # labels of every object of the model
     monitoring: list[pulumi.Resource] | None  # the release installing the ServiceMonitor CRD; None: no Prometheus
+
+
+def feature_source_env(model: ModelSpec, feast_url: str | None) -> list[dict[str, Any]]:
+    """Where serving completes a request's missing features (mlops_workloads/serving/settings.py): the platform's
+    Feast feature server and the model's feature view; nothing for a model without `features`."""
+    if model.features is None:
+        return []
+    if feast_url is None:  # infra/config.py refuses `features` without services.feast before anything is planned
+        raise ValueError(f"model {model.name!r} names a Feast feature source, but the Feast feature server is off")
+    return [
+        {"name": "SERVING_FEAST_URL", "value": feast_url},
+        {"name": "SERVING_FEAST_FEATURE_VIEW", "value": model.features.feature_view},
+    ]
 
 
 def serving_container(args: ServingArgs) -> dict[str, Any]:

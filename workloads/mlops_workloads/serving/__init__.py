@@ -1,4 +1,4 @@
-"""Online inference for the fraud model: FastAPI + ONNX Runtime, A/B split, hot reload, Prometheus metrics.
+"""Online inference for any registered model: FastAPI + ONNX Runtime, A/B split, hot reload, Prometheus metrics.
 
 Exports resolve lazily so light modules (``routing``, ``metrics``) import without pulling in MLflow and FastAPI.
 """

@@ -34,6 +34,7 @@ from mlops_workloads.serving.batcher import MicroBatcher
 from mlops_workloads.serving.manager import ModelManager
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import DECISION_THRESHOLD, LoadedModel, ModelSource
+from mlops_workloads.serving.online_features import FeastFeatureServer, FeatureLookup, FeatureStoreError
 from mlops_workloads.serving.routing import Variant
 from mlops_workloads.serving.schemas import (
     ApiModels,
@@ -57,9 +58,6 @@ _JSON_TYPES = (b"application/json",)
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger(__name__)
-
-FeatureLookup = Callable[[Sequence[int]], list[dict[str, Any]]]
-"""Online features for entity ids, one dict (feature name to value) per id, in order."""
 
 
 class ServingError(Exception):
@@ -195,10 +193,10 @@ class _Service:
         cls, settings: ServingSettings, source: ModelSource | None, feature_lookup: FeatureLookup | None
     ) -> "_Service":
         metrics = ServingMetrics(settings.model_name)
-        if feature_lookup is None and settings.feast_repo_path:
-            from mlops_workloads.serving.online_features import feast_lookup
-
-            feature_lookup = feast_lookup(settings.feast_repo_path)
+        if feature_lookup is None and settings.feast_url and settings.feast_feature_view:
+            feature_lookup = FeastFeatureServer(
+                settings.feast_url, settings.feast_feature_view, timeout_seconds=settings.feast_timeout_seconds
+            )
         executor = ThreadPoolExecutor(max_workers=settings.inference_threads, thread_name_prefix="inference")
         batcher = MicroBatcher(
             executor,
@@ -221,6 +219,8 @@ class _Service:
                 await reloader
             await self.batcher.stop()
             self.executor.shutdown(wait=False, cancel_futures=True)
+            if self.feature_lookup is not None:
+                self.feature_lookup.close()
 
     def audit(
         self,
@@ -287,11 +287,13 @@ class _Service:
         entity = contract.entity_column
         if self.feature_lookup is None or entity is None:  # unreachable: the request models require every feature
             raise ServingError(422, "missing_features", "every contract feature is required")
-        ids = [int(rows[i][entity]) for i in incomplete]
+        ids = [rows[i][entity] for i in incomplete]
+        lacking = [n for n in names if any(rows[i].get(n) is None for i in incomplete)]
         try:
-            found = await asyncio.to_thread(self.feature_lookup, ids)
+            found = await asyncio.to_thread(self.feature_lookup, contract, ids, lacking)
         except Exception as exc:
-            logger.exception("online feature lookup failed")
+            # A store that is down or misconfigured says why in one line; anything else keeps its traceback.
+            logger.error("online feature lookup failed: %s", exc, exc_info=not isinstance(exc, FeatureStoreError))
             raise ServingError(503, "feature_store", f"online feature store unavailable: {exc}") from exc
         for i, online in zip(incomplete, found, strict=True):
             given = {k: v for k, v in rows[i].items() if v is not None}

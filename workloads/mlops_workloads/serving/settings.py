@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_workloads.features import MODEL_NAME
 
@@ -38,7 +38,13 @@ class ServingSettings(BaseModel):
     )
     max_batch_size: int = Field(256, ge=1, le=10_000, description="Rows accepted by /predict/batch")
     log_payloads: bool = Field(False, description="Put request features in the access log (off: audit only)")
-    feast_repo_path: str | None = Field(None, description="Feast repo; when set, missing features are looked up")
+    feast_url: str | None = Field(
+        None, description="Feast feature server URL; with feast_feature_view, missing features are read from it"
+    )
+    feast_feature_view: str | None = Field(None, description="Feature view holding the served contract's features")
+    feast_timeout_seconds: float = Field(
+        2.0, gt=0.0, le=30.0, description="Timeout of one online feature lookup (a cold server loads its registry)"
+    )
     runtime: Literal["auto", "onnx", "sklearn"] = Field(
         "auto", description="auto = ONNX when the run has onnx/model.onnx, scikit-learn otherwise"
     )
@@ -48,6 +54,15 @@ class ServingSettings(BaseModel):
     inference_threads: int = Field(1, ge=1, le=16, description="Threads running model inference")
     host: str = Field("0.0.0.0", description="Bind address of `python -m mlops_workloads.serving`")  # noqa: S104
     port: int = Field(8080, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _feast_pair(self) -> ServingSettings:
+        if (self.feast_url is None) != (self.feast_feature_view is None):
+            raise ValueError(
+                "SERVING_FEAST_URL and SERVING_FEAST_FEATURE_VIEW go together: set both to complete missing features "
+                "from the feature server, or neither"
+            )
+        return self
 
     @property
     def effective_registry_uri(self) -> str:
@@ -71,7 +86,10 @@ class ServingSettings(BaseModel):
         except ValidationError as exc:
             problems = []
             for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else "?"
+                if not error["loc"]:  # a rule across fields names its variables itself
+                    problems.append(error["msg"])
+                    continue
+                field = str(error["loc"][0])
                 origin = sources.get(field, field)
                 problems.append(f"{origin}={error.get('input')!r}: {error['msg']}")
             raise ValueError("invalid serving configuration: " + "; ".join(problems)) from exc
