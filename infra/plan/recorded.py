@@ -1,7 +1,8 @@
 """Plan once: the recorded plan of a stack, `build/plan/<stack>.json`, read back by render, verify, policy and cost.
 
 The stack program runs again only when the JSON is missing or older than one of its inputs (the stack file, the
-project file, the locked dependencies, `components/`, the stack program and the plan engine). A file lock keeps two
+project file, the locked dependencies, `components/`, the stack program, the plan engine, and the images' build
+context and Dockerfiles, whose digest is in every image tag). A file lock keeps two
 processes (pytest workers, parallel make targets) from planning one stack twice.
 """
 
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from components.spec import PlatformSpec
+from components.images import DOCKERIGNORE, ContextRules, dockerfile
+from components.spec import IMAGE_NAMES, PlatformSpec
 from infra.config import parse_spec
 from infra.plan.engine import PROJECT_ROOT, Plan, load_stack_config, plan_stack
 
@@ -43,6 +45,9 @@ def plan_inputs(stack: str, project_dir: Path = PROJECT_ROOT) -> list[Path]:
             files += [p for p in path.rglob("*") if p.suffix in _SOURCE_SUFFIXES and "__pycache__" not in p.parts]
         elif path.is_file():
             files.append(path)
+    if (project_dir / DOCKERIGNORE).is_file():  # the image tags hash these (components/images.py: fingerprint)
+        files += [project_dir / DOCKERIGNORE, *(project_dir / dockerfile(name) for name in IMAGE_NAMES)]
+        files += [project_dir / relative for relative in ContextRules.read(project_dir).files(project_dir)]
     return files
 
 

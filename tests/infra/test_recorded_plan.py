@@ -67,6 +67,38 @@ def test_a_fresh_recording_is_read_back_and_a_stale_one_is_planned_again(project
     assert not recorded.is_fresh("prod", build, project)  # another stack has its own recording
 
 
+def test_an_edit_to_what_the_images_build_from_plans_again_and_a_file_outside_their_context_does_not(
+    project: Path,
+) -> None:
+    """The image tags hash the build context (.dockerignore's allow-list) and the Dockerfiles: a workloads edit
+    changes every image reference of the plan, so a recording older than it is stale."""
+    (project / ".dockerignore").write_text("*\n!workloads/app\n**/__pycache__\n")
+    for name in ("training", "serving", "monitoring", "mlflow"):
+        dockerfile = project / "workloads" / "docker" / f"{name}.Dockerfile"
+        dockerfile.parent.mkdir(parents=True, exist_ok=True)
+        dockerfile.write_text("FROM scratch\n")
+    (project / "workloads" / "app").mkdir(parents=True)
+    (project / "workloads" / "app" / "serve.py").write_text("PORT = 8080\n")
+    (project / "workloads" / "notes.md").write_text("not sent to the build\n")
+    build = project / "build" / "plan"
+    recording = recorded.plan_path("dev", build)
+    recorded.recorded_plan("dev", build, project)
+    at = recording.stat().st_mtime_ns
+
+    def edited_after_the_recording(*edited: Path) -> bool:
+        for path in project.rglob("*"):  # everything older than the recording, the edited files newer
+            later = path in edited
+            os.utime(path, ns=(at, at + 10**9 if later else at - 10**9))
+        os.utime(recording, ns=(at, at))
+        return not recorded.is_fresh("dev", build, project)
+
+    assert not edited_after_the_recording()
+    assert not edited_after_the_recording(project / "workloads" / "notes.md")  # outside the context: same images
+    assert edited_after_the_recording(project / "workloads" / "app" / "serve.py")
+    assert edited_after_the_recording(project / "workloads" / "docker" / "serving.Dockerfile")
+    assert edited_after_the_recording(project / ".dockerignore")
+
+
 READER = """
 import sys, time
 from pathlib import Path

@@ -6,5 +6,5 @@ _definitions = feature_definitions()
 
 card = _definitions.entity
 card_transactions = _definitions.source
-card_transaction_features = _definitions.view
+card_features = _definitions.view
 fraud_detection_v1 = _definitions.service
