@@ -15,7 +15,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup setup-infra setup-workloads demo test lint typecheck test-infra test-workloads plan plan-all policy \
-	locks cost check-eks-addons deploy-permissions bench docs clean charts render verify mutation
+	locks cost check-eks-addons deploy-permissions bench bench-demo docs clean charts render verify mutation
 
 setup: setup-infra setup-workloads  ## both environments
 
@@ -115,6 +115,9 @@ bench: setup  ## performance targets, measured side by side with the peer (see b
 	$(INFRA_PY) benchmarks/offline_bench.py
 	$(WORKLOADS_PY) benchmarks/inference_bench.py
 	$(WORKLOADS_PY) benchmarks/monitoring_bench.py
+
+bench-demo: setup  ## the demo's lifecycle against main before the many-models work (two demos, ~8 min)
+	$(INFRA_PY) benchmarks/demo_bench.py
 
 deploy-permissions: setup-infra  ## deploy/permissions/<stack>.{deploy,preview}.json for every shipped stack
 	$(INFRA_PY) -m infra.deploy_permissions $(foreach stack,$(STACKS),--stack $(stack)) --write
