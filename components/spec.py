@@ -305,6 +305,13 @@ class QualityGatesSpec(SpecModel):
     """How much worse than the champion a challenger may be."""
 
 
+class ServingAliasesSpec(SpecModel):
+    champion: str = "champion"
+    """Registry alias of the released version: served, batch-scored, monitored, set by promotion."""
+    challenger: str = "challenger"
+    """Registry alias a newly trained version is registered under: the candidate A/B tests and promotion judge."""
+
+
 class ServingSpec(SpecModel):
     min_replicas: PositiveInt = 1
     """HPA minimum replicas."""
@@ -313,13 +320,15 @@ class ServingSpec(SpecModel):
     target_cpu_utilization: Annotated[int, Field(ge=10, le=95)] = 70
     """HPA CPU utilisation target (%)."""
     challenger_weight: Ratio = 0.0
-    """Share of traffic (0-1) routed to the @challenger version (needs promotion: manual)."""
+    """Share of traffic (0-1) routed to the challenger alias's version (needs promotion: manual)."""
     cpu: str = "500m"
     """CPU request per replica."""
     memory: str = "1Gi"
     """Memory request per replica."""
     memory_limit: str = "2Gi"
     """Memory limit per replica."""
+    aliases: ServingAliasesSpec = ServingAliasesSpec()
+    """MLflow registry aliases of the model's champion and challenger (serving, batch, monitoring, promotion)."""
 
 
 class BatchSpec(SpecModel):

@@ -39,6 +39,7 @@ from components.spec import (
     PlatformSpec,
     PoolName,
     QualityGatesSpec,
+    ServingAliasesSpec,
     TeamSpec,
     TrainingSpec,
 )
@@ -1072,6 +1073,7 @@ def _check_models(spec: PlatformSpec) -> Iterator[Problem]:
             yield from _features_problems(spec, f"{path}.features", model.features)
         yield from _gate_problems(f"{path}.qualityGates", model.quality_gates)
         yield from _serving_problems(f"{path}.serving", model, teams.get(model.team))
+        yield from _alias_problems(f"{path}.serving.aliases", model.serving.aliases)
         yield from _cron_problem(f"{path}.batch.schedule", model.batch.schedule)
         yield from _cron_problem(f"{path}.monitoring.schedule", model.monitoring.schedule)
 
@@ -1169,6 +1171,44 @@ def _gate_problems(path: str, gates: QualityGatesSpec) -> Iterator[Problem]:
                 f"is above max.{metric} = {gates.max[metric]}: no model can pass",
                 f"lower min.{metric} or raise max.{metric}",
             )
+
+
+# MLflow's rules for an alias (mlflow 3.17.2, the version workloads/uv.lock pins; mlflow/utils/validation.py line 53
+# `_REGISTERED_MODEL_ALIAS_REGEX = ^[\w\-]*$`, line 56 `^[vV]\d+$` (version aliases), line 92 at most 255 characters,
+# lines 723-750 `_validate_model_alias_name` (empty, characters, length) and `_validate_model_alias_name_reserved`
+# ("latest" in any case, version aliases); mlflow/store/model_registry/sqlalchemy_store.py lines 1524-1525 apply both
+# when an alias is set). "previous-champion" is the platform's own (workloads' registry.py: rollback restores it).
+_MLFLOW_ALIAS = re.compile(r"[\w\-]{1,255}")
+_MLFLOW_VERSION_ALIAS = re.compile(r"[vV]\d+")
+_RESERVED_ALIASES = ("latest", "previous-champion")
+
+
+def _alias_problems(path: str, aliases: ServingAliasesSpec) -> Iterator[Problem]:
+    """Each alias valid in MLflow and not one MLflow or the platform keeps for itself; the two different."""
+    for role in ("champion", "challenger"):
+        alias: str = getattr(aliases, role)
+        if not _MLFLOW_ALIAS.fullmatch(alias):  # fullmatch: `$` would let a trailing newline through
+            yield Problem(
+                f"{path}.{role}",
+                alias,
+                "is not a valid MLflow alias (1 to 255 letters, digits, underscores and dashes)",
+                "use a name such as 'production' or 'candidate'",
+            )
+        elif alias.lower() in _RESERVED_ALIASES or _MLFLOW_VERSION_ALIAS.fullmatch(alias):
+            yield Problem(
+                f"{path}.{role}",
+                alias,
+                "is reserved ('latest' and 'v<number>' by MLflow, 'previous-champion' by the platform's rollback)",
+                "choose another name",
+            )
+    if aliases.champion.lower() == aliases.challenger.lower():  # the registry may compare names case-insensitively
+        yield Problem(
+            f"{path}.challenger",
+            aliases.challenger,
+            f"is also the champion alias ({aliases.champion!r}): registering a candidate would replace the released "
+            "version",
+            "give champion and challenger different names",
+        )
 
 
 def _serving_problems(path: str, model: ModelSpec, team: TeamSpec | None) -> Iterator[Problem]:

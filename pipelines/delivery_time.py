@@ -13,6 +13,7 @@ from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 from mlops_workloads.delivery_time import DEFAULT_GATES, DEFAULT_PARAMS, DELIVERY_CONTRACT, MIN_ROWS, MODEL_NAME
 from mlops_workloads.gates import DEFAULT_TOLERANCE
+from mlops_workloads.registry import CHALLENGER, CHAMPION
 from mlops_workloads.release import DEFAULT_PROMOTION
 
 from pipelines.steps import CPU, LocalRunResult, Placement, component, gates_parameter, place_training, release
@@ -94,6 +95,8 @@ def build(placement: Placement = CPU) -> Any:
         gates: str = gates_parameter(DEFAULT_GATES),
         champion_tolerance: float = DEFAULT_TOLERANCE,
         promotion: str = DEFAULT_PROMOTION,
+        champion_alias: str = CHAMPION,
+        challenger_alias: str = CHALLENGER,
         min_rows: int = MIN_ROWS,
         test_fraction: float = 0.25,
         split_seed: int = 7,
@@ -115,6 +118,8 @@ def build(placement: Placement = CPU) -> Any:
             gates=gates,
             champion_tolerance=champion_tolerance,
             promotion=promotion,
+            champion_alias=champion_alias,
+            challenger_alias=challenger_alias,
             tracking_uri=tracking_uri,
             model_name=model_name,
             experiment=experiment,

@@ -18,6 +18,7 @@ from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 from mlops_workloads.features import FRAUD_CONTRACT, MODEL_NAME
 from mlops_workloads.gates import DEFAULT_TOLERANCE
+from mlops_workloads.registry import CHALLENGER, CHAMPION
 from mlops_workloads.release import DEFAULT_PROMOTION
 from mlops_workloads.training import DEFAULT_EXPERIMENT, DEFAULT_PARAMS
 from mlops_workloads.validation import MAX_NULL_FRACTION, MIN_ROWS
@@ -132,6 +133,8 @@ def build(placement: Placement = CPU) -> Any:
         gates: str = gates_parameter(DEFAULT_GATES),
         champion_tolerance: float = DEFAULT_TOLERANCE,
         promotion: str = DEFAULT_PROMOTION,
+        champion_alias: str = CHAMPION,
+        challenger_alias: str = CHALLENGER,
         min_rows: int = MIN_ROWS,
         max_null_fraction: float = MAX_NULL_FRACTION,
         test_fraction: float = 0.25,
@@ -165,6 +168,8 @@ def build(placement: Placement = CPU) -> Any:
             gates=gates,
             champion_tolerance=champion_tolerance,
             promotion=promotion,
+            champion_alias=champion_alias,
+            challenger_alias=challenger_alias,
             tracking_uri=tracking_uri,
             model_name=model_name,
             experiment=experiment,

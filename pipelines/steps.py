@@ -41,6 +41,8 @@ PLATFORM_PARAMETERS = (
     "gates",
     "champion_tolerance",
     "promotion",
+    "champion_alias",
+    "challenger_alias",
 )
 
 
@@ -109,6 +111,7 @@ def evaluate(
     champion_tolerance: float,
     tracking_uri: str,
     model_name: str,
+    champion_alias: str,
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
 ) -> None:
@@ -127,7 +130,8 @@ def evaluate(
     values = holdout_metrics(load_model(model.path), pd.read_parquet(test_data.path), spec)
     for name, value in values.items():
         metrics.log_metric(name, value)
-    champion = alias_metrics(mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    champion = alias_metrics(client, model_name, champion_alias)
     result = evaluate_gates(
         values,
         gates=parse_gates(json.loads(gates)),
@@ -153,8 +157,10 @@ def register(
     tracking_uri: str,
     model_name: str,
     experiment: str,
+    challenger_alias: str,
 ) -> str:
-    """Log the model with its contract, reference profile and fingerprint to MLflow; the new version is challenger."""
+    """Log the model with its contract, reference profile and fingerprint to MLflow; the new version gets the
+    challenger alias."""
     import json
 
     import pandas as pd
@@ -190,6 +196,7 @@ def register(
         model_name=model_name,
         experiment=experiment,
         contract=spec,
+        challenger_alias=challenger_alias,
     )
     return str(version.version)
 
@@ -202,6 +209,8 @@ def promote(
     promotion: str,
     champion_tolerance: float,
     task: str,
+    champion_alias: str,
+    challenger_alias: str,
     metrics: Output[Metrics],
     promotion_report: Output[Artifact],
 ) -> str:
@@ -211,14 +220,15 @@ def promote(
     from dataclasses import asdict
 
     import mlflow
-    from mlops_workloads.registry import CHALLENGER, alias_version, promote_challenger
+    from mlops_workloads.registry import Aliases, alias_version, promote_challenger
 
+    aliases = Aliases(champion_alias, challenger_alias)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    challenger = alias_version(client, model_name, CHALLENGER)
+    challenger = alias_version(client, model_name, aliases.challenger)
     current = None if challenger is None else str(challenger.version)
     if current != registered_version:  # another run registered (or promoted) a challenger meanwhile
         raise RuntimeError(
-            f"{model_name}@{CHALLENGER} is version {current}, not the version {registered_version} this run "
+            f"{model_name}@{aliases.challenger} is version {current}, not the version {registered_version} this run "
             "registered; decide about it with registry.promote_challenger"
         )
     decision = promote_challenger(
@@ -227,6 +237,7 @@ def promote(
         policy=promotion,  # type: ignore[arg-type]
         tolerance=champion_tolerance,
         task=task,  # type: ignore[arg-type]
+        aliases=aliases,
     )
     status = "promoted" if decision.promoted else "awaiting_approval" if decision.awaiting_approval else "refused"
     metrics.log_metric("promoted", int(decision.promoted))
@@ -244,6 +255,8 @@ def release(
     gates: Any,
     champion_tolerance: Any,
     promotion: Any,
+    champion_alias: Any,
+    challenger_alias: Any,
     tracking_uri: Any,
     model_name: Any,
     experiment: Any,
@@ -259,6 +272,7 @@ def release(
         champion_tolerance=champion_tolerance,
         tracking_uri=tracking_uri,
         model_name=model_name,
+        champion_alias=champion_alias,
     ).set_display_name("evaluate")
     register_task = register(
         model=train_task.outputs["model"],
@@ -269,6 +283,7 @@ def release(
         tracking_uri=tracking_uri,
         model_name=model_name,
         experiment=experiment,
+        challenger_alias=challenger_alias,
     ).set_display_name("register")
     return promote(
         registered_version=register_task.output,
@@ -277,6 +292,8 @@ def release(
         promotion=promotion,
         champion_tolerance=champion_tolerance,
         task=contract.task,
+        champion_alias=champion_alias,
+        challenger_alias=challenger_alias,
     ).set_display_name("promote")
 
 

@@ -278,6 +278,18 @@ BAD_CONFIGS = [
     pytest.param("dev", {"models.1.name": "fraud-detection"},
                  "mlops:models[1].name = 'fraud-detection' is listed twice; fix: give each model a unique name",
                  id="model-listed-twice"),
+    pytest.param("dev", {"models.0.serving.aliases": {"champion": "production", "challenger": "Production"}},
+                 "mlops:models[0].serving.aliases.challenger = 'Production' is also the champion alias ('production'): "
+                 "registering a candidate would replace the released version; fix: give champion and challenger "
+                 "different names", id="model-aliases-the-same"),
+    pytest.param("dev", {"models.1.serving.aliases.champion": "prod@eu"},
+                 "mlops:models[1].serving.aliases.champion = 'prod@eu' is not a valid MLflow alias (1 to 255 letters, "
+                 "digits, underscores and dashes); fix: use a name such as 'production' or 'candidate'",
+                 id="model-alias-not-an-mlflow-alias"),
+    pytest.param("gcp-prod", {"models.0.serving.aliases.challenger": "V2"},
+                 "mlops:models[0].serving.aliases.challenger = 'V2' is reserved ('latest' and 'v<number>' by MLflow, "
+                 "'previous-champion' by the platform's rollback); fix: choose another name",
+                 id="model-alias-reserved"),
     pytest.param("dev", {"models.1.team": "search"},
                  "mlops:models[1].team = 'search' is not a team of workloads.teams; fix: use one of ml-team or add the "
                  "team to workloads.teams", id="model-of-unknown-team"),

@@ -13,7 +13,7 @@ import pytest
 from components.contract import ObjectGrant
 from components.k8s.common import placement_fields
 from components.k8s.models import ModelNames
-from components.spec import ModelSpec, PlatformSpec
+from components.spec import ModelSpec, PlatformSpec, ServingAliasesSpec
 from components.versions import FEAST_FEATURE_SERVER_CHART
 from infra.plan.engine import Plan, RecordedResource, run_program, stack_program
 from infra.render.helm import HELM_RELEASE
@@ -89,6 +89,52 @@ def test_every_model_gets_its_jobs_with_its_own_release_policy_and_paths(stack: 
         batch = _pod(_cron(plan, model.team, names.batch))["containers"][0]["args"]
         assert _flag(batch, "--data-root") == source and _flag(batch, "--output-root") == current
         assert job["serviceAccountName"] == names.monitoring
+
+
+def _told_aliases(plan: Plan, model: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """The registry aliases each of the model's workloads is told: serving's (champion, challenger) variables, the
+    `--alias` of the jobs reading the released version, the release policy's `--champion-alias/--challenger-alias`."""
+    names = ModelNames.of(model)
+    (deployment,) = [
+        d for d in kube_objects(plan, "Deployment", names.namespace) if d["metadata"]["name"] == names.serving
+    ]  # type: ignore[index]
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}  # type: ignore[index]
+    told = {"serving": (env["SERVING_CHAMPION_ALIAS"], env["SERVING_CHALLENGER_ALIAS"])}
+    release = ("--champion-alias", "--challenger-alias")
+    jobs = {"batch": (names.batch, ("--alias",)), "monitoring": (names.monitoring, ("--alias", *release))}
+    if model.training.schedule is not None:
+        jobs["training"] = (names.training, release)
+    for kind, (name, flags) in jobs.items():
+        args = _pod(_cron(plan, names.namespace, name))["containers"][0]["args"]
+        told[kind] = tuple(_flag(args, flag) for flag in flags)
+    return told
+
+
+def _expected_aliases(model: ModelSpec) -> dict[str, tuple[str, ...]]:
+    champion, challenger = model.serving.aliases.champion, model.serving.aliases.challenger
+    expected = {"serving": (champion, challenger), "batch": (champion,), "monitoring": (champion, champion, challenger)}
+    return expected | ({"training": (champion, challenger)} if model.training.schedule is not None else {})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_workload_of_a_model_names_the_models_own_registry_aliases(stack: str) -> None:
+    """Serving, batch scoring, monitoring (and its retraining) and the scheduled training run all name the aliases of
+    the model's serving.aliases; renaming them in the stack renames them everywhere at once."""
+    plan, _ = fake_cloud_plan(stack)
+    spec = stack_spec(stack)
+    for model in spec.models:
+        assert _told_aliases(plan, model) == _expected_aliases(model), model.name
+
+    document = _model_entries(stack)
+    for i, entry in enumerate(document):
+        entry.setdefault("serving", {})["aliases"] = {"champion": f"production-{i}", "challenger": f"candidate-{i}"}
+    renamed_plan, _ = fake_cloud_plan(stack, overrides=(("mlops:models", json.dumps(document)),))
+    for i, model in enumerate(spec.models):
+        aliases = ServingAliasesSpec(champion=f"production-{i}", challenger=f"candidate-{i}")
+        renamed = model.model_copy(update={"serving": model.serving.model_copy(update={"aliases": aliases})})
+        told = _told_aliases(renamed_plan, renamed)
+        assert told == _expected_aliases(renamed), model.name
+        assert set(told) == set(_told_aliases(plan, model))  # the same workloads, every one renamed
 
 
 def test_two_models_on_one_stack_share_nothing_but_the_namespace() -> None:

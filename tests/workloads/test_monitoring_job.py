@@ -237,7 +237,8 @@ def test_cli_dry_run_resolves_the_release_policy_into_pipeline_arguments(
                  "http://mlflow:5000", "--retrain", "kfp", "--kfp-host", "http://kfp:8888", "--train-source",
                  "gs://lake/inputs", "--training-image", image, "--gate", "f1>=0.81", "--gate", "roc_auc>=0.9",
                  "--pipeline-parameters", '{"nEstimators": 30}', "--champion-tolerance", "0.005", "--promotion",
-                 "manual", "--dry-run"])  # fmt: skip
+                 "manual", "--alias", "production", "--champion-alias", "production", "--challenger-alias",
+                 "candidate", "--dry-run"])  # fmt: skip
     assert code == 0
     plan = json.loads(capsys.readouterr().out)
     assert (plan["training_image"], plan["pipeline_module"], plan["accelerator"]) == (
@@ -248,7 +249,7 @@ def test_cli_dry_run_resolves_the_release_policy_into_pipeline_arguments(
     assert plan["pipeline_arguments"] == {
         "source_uri": "gs://lake/inputs", "tracking_uri": "http://mlflow:5000", "model_name": MODEL_NAME,
         "gates": '["f1>=0.81", "roc_auc>=0.9"]', "n_estimators": 30, "champion_tolerance": 0.005,
-        "promotion": "manual",
+        "promotion": "manual", "champion_alias": "production", "challenger_alias": "candidate",
     }  # fmt: skip
 
 

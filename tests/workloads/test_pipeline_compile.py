@@ -74,8 +74,10 @@ def test_the_stacks_arguments_are_baked_into_the_spec(tmp_path: Path) -> None:
         "--train-source", "s3://data/fraud-detection/inputs",
         "--gate", "f1>=0.8", "--gate", "precision>=0.72",
         "--champion-tolerance", "0.01", "--promotion", "auto", "--experiment", "fraud-weekly",
+        "--champion-alias", "production", "--challenger-alias", "candidate",
     )  # fmt: skip
     params = _parameters(spec)
+    assert (params["champion_alias"], params["challenger_alias"]) == ("production", "candidate")
     assert params["n_estimators"] == 300 and params["max_depth"] == 9  # camelCase stack names reach the pipeline
     assert params["min_samples_leaf"] == DEFAULT_PARAMS["min_samples_leaf"]
     assert params["source_uri"] == "s3://data/fraud-detection/inputs"
@@ -90,6 +92,26 @@ def test_without_gates_the_pipelines_own_gates_and_manual_promotion_apply(tmp_pa
     assert params["promotion"] == "manual"  # no champion changes unless the stack says auto
     delivery = _parameters(_compile(tmp_path, "--pipeline-module", MODULES[1], model="delivery-time")[0])
     assert {g.split("<")[0].split(">")[0] for g in json.loads(delivery["gates"])} == {"rmse", "mae", "r2"}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_the_release_steps_read_the_runs_aliases(tmp_path: Path, module: str) -> None:
+    """evaluate compares with the champion alias, register sets the challenger alias, promote moves both: each from
+    the run's parameters, never a name of its own."""
+    tasks = _compile(tmp_path, "--pipeline-module", module)[0]["root"]["dag"]["tasks"]
+    wiring = {
+        task: {
+            name: tasks[task]["inputs"]["parameters"][name]["componentInputParameter"]
+            for name in ("champion_alias", "challenger_alias")
+            if name in tasks[task]["inputs"]["parameters"]
+        }
+        for task in ("evaluate", "register", "promote")
+    }
+    assert wiring == {
+        "evaluate": {"champion_alias": "champion_alias"},
+        "register": {"challenger_alias": "challenger_alias"},
+        "promote": {"champion_alias": "champion_alias", "challenger_alias": "challenger_alias"},
+    }
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -144,6 +166,10 @@ def test_a_cpu_model_gets_no_gpu_request_selector_or_toleration(tmp_path: Path, 
         (["--pipeline-module", "mlops_workloads.gates"], "has no build(placement) function"),
         (["--gate", "f1=>0.7"], "is not METRIC>=NUMBER or METRIC<=NUMBER"),
         (["--training-image", "ghcr.io/acme/mlops-training:latest"], "is not a pinned image reference"),
+        (
+            ["--champion-alias", "live", "--challenger-alias", "live"],
+            "--champion-alias/--challenger-alias: the champion and challenger aliases are both 'live'",
+        ),
     ],
 )
 def test_bad_training_flags_are_refused_by_name_before_anything_is_written(

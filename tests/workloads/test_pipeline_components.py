@@ -15,14 +15,16 @@ from mlops_workloads.data import generate_transactions, write_partitions
 from mlops_workloads.feature_store import DEFAULT_REPO_PATH, open_store, write_offline_source
 from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FRAUD_CONTRACT, LABEL, TRANSACTION_ID
 from mlops_workloads.gates import QualityGateError
-from mlops_workloads.registry import CHALLENGER
+from mlops_workloads.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, Aliases
 from mlops_workloads.validation import DataValidationError
 
 from pipelines.fraud_detection import DEFAULT_GATES, engineer_features, ingest, train, validate
 from pipelines.steps import evaluate, promote, register
 
 CONTRACT = FRAUD_CONTRACT.to_json()
-GATES = {"gates": json.dumps(DEFAULT_GATES), "champion_tolerance": 0.02, "contract": CONTRACT}
+GATES = {
+    "gates": json.dumps(DEFAULT_GATES), "champion_tolerance": 0.02, "contract": CONTRACT, "champion_alias": CHAMPION
+}  # fmt: skip
 
 
 def _artifact(kind: type, tmp_path: Path, name: str):  # type: ignore[no-untyped-def]
@@ -115,6 +117,7 @@ def test_train_evaluate_register_chain(tmp_path: Path, ingested, mlflow_fresh_ur
     version = register.python_func(
         model=model, train_data=train_data, test_data=test_data, evaluation=evaluation,
         tracking_uri=mlflow_fresh_uri, model_name="fraud-components", experiment="components", contract=CONTRACT,
+        challenger_alias=CHALLENGER,
     )  # fmt: skip
     client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)
     registered = client.get_model_version_by_alias("fraud-components", CHALLENGER)
@@ -145,32 +148,39 @@ def test_train_evaluate_register_chain(tmp_path: Path, ingested, mlflow_fresh_ur
     assert "reports accuracy, f1, precision, recall, roc_auc" in reason
 
 
-def _promote(tmp_path: Path, uri: str, version: str, promotion: str, name: str) -> tuple[str, dict, dict]:  # type: ignore[type-arg]
+def _promote(
+    tmp_path: Path, uri: str, version: str, promotion: str, name: str, aliases: Aliases | None = None
+) -> tuple[str, dict, dict]:  # type: ignore[type-arg]
+    aliases = aliases or Aliases()
     metrics, report = _artifact(dsl.Metrics, tmp_path, f"m-{name}"), _artifact(dsl.Artifact, tmp_path, f"p-{name}")
     status = promote.python_func(
         registered_version=version, tracking_uri=uri, model_name="fraud-components", promotion=promotion,
-        champion_tolerance=0.01, task="classification", metrics=metrics, promotion_report=report,
+        champion_tolerance=0.01, task="classification", champion_alias=aliases.champion,
+        challenger_alias=aliases.challenger, metrics=metrics, promotion_report=report,
     )  # fmt: skip
     return status, dict(metrics.metadata), json.loads(Path(report.path).read_text())
 
 
-def test_promote_step_applies_the_release_policy(tmp_path: Path, ingested, mlflow_fresh_uri: str) -> None:  # type: ignore[no-untyped-def]
-    """manual: the registered version stays challenger, awaiting approval; auto: it becomes champion."""
-    from mlops_workloads.data import generate_transactions
+def _registered(uri: str, challenger_alias: str, seed: int = 3) -> str:
+    """A small fraud model registered as the register step does, under ``challenger_alias``; its version."""
     from mlops_workloads.reference import build_reference_profile
-    from mlops_workloads.registry import CHAMPION
     from mlops_workloads.training import data_fingerprint, evaluate_model, feature_matrix, register_model, train_model
 
-    frame = generate_transactions(1_500, seed=3)
+    frame = generate_transactions(1_500, seed=seed)
     X, y = feature_matrix(frame), frame[LABEL]
     model = train_model(X, y, {"n_estimators": 10, "max_depth": 5})
     values = evaluate_model(model, X, y)
     profile = build_reference_profile(X, model.predict_proba(X)[:, 1], y.to_numpy(), values)
     registered = register_model(
         model, X.head(10), values, {}, data_fingerprint=data_fingerprint(frame), profile=profile,
-        tracking_uri=mlflow_fresh_uri, model_name="fraud-components",
+        tracking_uri=uri, model_name="fraud-components", challenger_alias=challenger_alias,
     )  # fmt: skip
-    version = str(registered.version)
+    return str(registered.version)
+
+
+def test_promote_step_applies_the_release_policy(tmp_path: Path, ingested, mlflow_fresh_uri: str) -> None:  # type: ignore[no-untyped-def]
+    """manual: the registered version stays challenger, awaiting approval; auto: it becomes champion."""
+    version = _registered(mlflow_fresh_uri, CHALLENGER)
     client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)
 
     status, metrics, report = _promote(tmp_path, mlflow_fresh_uri, version, "manual", "manual")
@@ -187,3 +197,23 @@ def test_promote_step_applies_the_release_policy(tmp_path: Path, ingested, mlflo
     status, metrics, report = _promote(tmp_path, mlflow_fresh_uri, version, "auto", "auto")
     assert (status, metrics, report["promoted"]) == ("promoted", {"promoted": 1, "awaiting_approval": 0}, True)
     assert str(client.get_model_version_by_alias("fraud-components", CHAMPION).version) == version
+
+
+def _aliases(client: mlflow.MlflowClient) -> dict[str, str]:
+    return {alias: str(v) for alias, v in client.get_registered_model("fraud-components").aliases.items()}
+
+
+def test_the_release_steps_move_the_models_own_aliases(tmp_path: Path, mlflow_fresh_uri: str) -> None:
+    """A model whose stack names its aliases production/candidate: the candidate is registered and promoted under
+    those names, the replaced version keeps previous-champion, and the default names are never set."""
+    aliases = Aliases(champion="production", challenger="candidate")
+    client = mlflow.MlflowClient(tracking_uri=mlflow_fresh_uri, registry_uri=mlflow_fresh_uri)
+
+    first = _registered(mlflow_fresh_uri, aliases.challenger)
+    assert _promote(tmp_path, mlflow_fresh_uri, first, "auto", "first", aliases)[0] == "promoted"
+    second = _registered(mlflow_fresh_uri, aliases.challenger, seed=3)  # same data: not worse than the champion
+    assert _aliases(client) == {"production": first, "candidate": second}
+    status, _, report = _promote(tmp_path, mlflow_fresh_uri, second, "auto", "second", aliases)
+
+    assert (status, report["previous_champion_version"], report["champion_version"]) == ("promoted", first, second)
+    assert _aliases(client) == {"production": second, PREVIOUS_CHAMPION: first}

@@ -11,6 +11,7 @@ from mlops_workloads.registry import (
     CHAMPION,
     DECISION_TAG,
     PREVIOUS_CHAMPION,
+    Aliases,
     alias_metrics,
     promote_challenger,
     rollback,
@@ -119,3 +120,38 @@ def test_rollback_restores_previous_champion(client: mlflow.MlflowClient) -> Non
     assert "rolled_back_at" in client.get_model_version(NAME, "2").tags
     with pytest.raises(LookupError, match="no version has the 'previous-champion' alias"):
         rollback(client, NAME)
+
+
+def test_promotion_and_rollback_move_the_models_own_aliases(client: mlflow.MlflowClient) -> None:
+    """A model served as @production and A/B tested as @candidate: the default names are never read or set."""
+    aliases = Aliases(champion="production", challenger="candidate")
+    _challenger(client, 0.8, 0.9)
+    client.set_registered_model_alias(NAME, aliases.challenger, "1")
+    client.delete_registered_model_alias(NAME, CHALLENGER)
+    assert promote_challenger(client, NAME, policy="auto", aliases=aliases).promoted
+    _challenger(client, 0.82, 0.91)  # a default-named challenger: not this model's candidate
+    assert not promote_challenger(client, NAME, policy="auto", aliases=aliases).promoted
+    client.set_registered_model_alias(NAME, aliases.challenger, "2")
+    client.delete_registered_model_alias(NAME, CHALLENGER)
+
+    decision = promote_challenger(client, NAME, policy="auto", tolerance=0.0, aliases=aliases)
+
+    assert (decision.promoted, decision.champion_version, decision.previous_champion_version) == (True, "2", "1")
+    assert _aliases(client) == {"production": "2", PREVIOUS_CHAMPION: "1"}
+    assert alias_metrics(client, NAME, aliases.champion) == {"f1": 0.82, "roc_auc": 0.91}
+    assert rollback(client, NAME, aliases).to_version == "1"
+    assert _aliases(client) == {"production": "1"}
+
+
+@pytest.mark.parametrize(
+    ("champion", "challenger", "message"),
+    [
+        ("production", "production", "the champion and challenger aliases are both 'production'"),
+        ("Production", "production", "the champion and challenger aliases are both 'Production'"),
+        ("production", PREVIOUS_CHAMPION, "the challenger alias 'previous-champion' is the alias rollback keeps"),
+        ("", "candidate", "the champion alias is empty"),
+    ],
+)
+def test_aliases_that_would_collide_are_refused(champion: str, challenger: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Aliases(champion, challenger)

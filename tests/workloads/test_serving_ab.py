@@ -80,3 +80,51 @@ def test_split_by_request_id_uses_the_request_header(serving_app: Any, serving_r
     for request_id in ("req-1", "req-2", "req-3", "req-4", "req-5", "req-6"):
         body = client.post("/predict", json=row, headers={"X-Request-ID": request_id}).json()
         assert body["variant"] == choose_variant(request_id, 0.5)
+
+
+def test_the_service_serves_and_ab_tests_the_models_own_aliases(
+    serving_app: Any, serving_registry: Any, wait_for: Any
+) -> None:
+    """SERVING_CHAMPION_ALIAS=production, SERVING_CHALLENGER_ALIAS=candidate: those versions serve, under the
+    champion/challenger variant labels; the default-named aliases (pointing elsewhere) are ignored."""
+    name, versions = serving_registry.fresh_name("good", "other")
+    client = serving_registry.client()
+    client.set_registered_model_alias(name, "production", versions["other"])
+    client.set_registered_model_alias(name, "candidate", versions["good"])
+    client.set_registered_model_alias(name, "champion", versions["good"])  # decoys: the opposite assignment
+    client.set_registered_model_alias(name, "challenger", versions["other"])
+    served = {"champion": versions["other"], "challenger": versions["good"]}
+
+    app = with_challenger(
+        serving_app(model_name=name, champion_alias="production", challenger_alias="candidate", challenger_weight=0.5),
+        wait_for,
+    )
+    rows = serving_registry.request_rows(40)
+    predictions = app.post("/predict/batch", json={"instances": rows}).json()["predictions"]
+
+    assert {p["variant"] for p in predictions} == {"champion", "challenger"}
+    for row, prediction in zip(rows, predictions, strict=True):
+        assert prediction["variant"] == choose_variant(str(row["card_id"]), 0.5)
+        assert prediction["model_version"] == served[prediction["variant"]]
+    ready = app.get("/readyz").json()["models"]
+    assert {v: (m["alias"], m["model_version"]) for v, m in ready.items()} == {
+        "champion": ("production", served["champion"]),
+        "challenger": ("candidate", served["challenger"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SERVING_CHAMPION_ALIAS": "live", "SERVING_CHALLENGER_ALIAS": "live"}, "aliases are both 'live'"),
+        ({"SERVING_CHALLENGER_ALIAS": "champion"}, "aliases are both 'champion'"),
+        ({"SERVING_CHAMPION_ALIAS": "previous-champion"}, "'previous-champion' is the alias rollback keeps"),
+    ],
+)
+def test_aliases_the_service_cannot_tell_apart_are_refused_naming_the_variables(
+    env: dict[str, str], message: str
+) -> None:
+    from mlops_workloads.serving import ServingSettings
+
+    with pytest.raises(ValueError, match="SERVING_CHAMPION_ALIAS and SERVING_CHALLENGER_ALIAS: .*" + message):
+        ServingSettings.from_env(env)

@@ -43,7 +43,9 @@ def test_predict_returns_probability_labelled_with_resolved_version(serving_app:
     assert body["transaction_id"] == "tx-1"
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["models"] == {"champion": {"model_version": serving_registry.versions["good"], "runtime": "onnx"}}
+    assert ready["models"] == {
+        "champion": {"model_version": serving_registry.versions["good"], "runtime": "onnx", "alias": "champion"}
+    }
 
 
 def test_invalid_input_gets_field_level_422_never_500(serving_app: Any, serving_registry: Any) -> None:

@@ -1,10 +1,12 @@
-"""Model promotion through MLflow aliases — the one place that moves ``champion``.
+"""Model promotion through MLflow aliases — the one place that moves the champion alias.
 
-The training pipeline registers each new version as ``challenger``. :func:`promote_challenger` decides whether it
-replaces the champion (the demo, the monitoring job's retraining and operators all call it): the challenger must not
-be worse than the champion by more than a tolerance; with the ``manual`` policy (production) it only records the
-decision unless explicitly approved. The replaced champion keeps the ``previous-champion`` alias so that
-:func:`rollback` can restore it in one call. Every decision is recorded as tags on the challenger version.
+The training pipeline registers each new version under the challenger alias. A model's two aliases are its
+:class:`Aliases` (``champion``/``challenger`` unless its stack names others, e.g. ``production``/``candidate``).
+:func:`promote_challenger` decides whether the challenger replaces the champion (the demo, the monitoring job's
+retraining and operators all call it): the challenger must not be worse than the champion by more than a tolerance;
+with the ``manual`` policy (production) it only records the decision unless explicitly approved. The replaced
+champion keeps the ``previous-champion`` alias so that :func:`rollback` can restore it in one call. Every decision
+is recorded as tags on the challenger version.
 """
 
 from __future__ import annotations
@@ -25,6 +27,30 @@ DECISION_TAG = "promotion_decision"
 ROLLED_BACK_TAG = "rolled_back_at"
 
 PromotionPolicy = Literal["auto", "manual"]
+
+
+@dataclass(frozen=True)
+class Aliases:
+    """The registry aliases of a model's released version (``champion``) and of its candidate (``challenger``).
+
+    The roles are fixed (serving's ``variant`` label says champion/challenger); the names are the model's own.
+    ``previous-champion`` is the platform's (:func:`rollback`), so neither may take it.
+    """
+
+    champion: str = CHAMPION
+    challenger: str = CHALLENGER
+
+    def __post_init__(self) -> None:
+        for role, alias in (("champion", self.champion), ("challenger", self.challenger)):
+            if not alias:
+                raise ValueError(f"the {role} alias is empty; name a registry alias")
+            if alias.lower() == PREVIOUS_CHAMPION:
+                raise ValueError(f"the {role} alias {alias!r} is the alias rollback keeps; choose another name")
+        if self.champion.lower() == self.challenger.lower():
+            raise ValueError(
+                f"the champion and challenger aliases are both {self.champion!r}; a candidate would replace the "
+                "released version at registration: give them different names"
+            )
 
 
 @dataclass(frozen=True)
@@ -78,8 +104,9 @@ def promote_challenger(
     tolerance: float = DEFAULT_TOLERANCE,
     approved: bool = False,
     task: Task = "classification",
+    aliases: Aliases = Aliases(),
 ) -> PromotionDecision:
-    """Promote the ``challenger`` version to ``champion`` if allowed; always return (and record) the decision.
+    """Promote the challenger version to champion (``aliases``) if allowed; always return (and record) the decision.
 
     ``policy="auto"`` (dev) promotes whenever the challenger is not worse than the champion by more than
     ``tolerance`` on the task's champion metrics. ``policy="manual"`` (prod) promotes only when ``approved=True``
@@ -87,14 +114,14 @@ def promote_challenger(
     """
     if policy not in ("auto", "manual"):
         raise ValueError(f"policy must be 'auto' or 'manual', got {policy!r}")
-    challenger = alias_version(client, model_name, CHALLENGER)
-    champion = alias_version(client, model_name, CHAMPION)
+    challenger = alias_version(client, model_name, aliases.challenger)
+    champion = alias_version(client, model_name, aliases.champion)
     champion_version = None if champion is None else str(champion.version)
     now = datetime.now(UTC).isoformat()
     if challenger is None:
         return PromotionDecision(
             model_name, policy, False, None, champion_version, champion_version,
-            (f"no version of {model_name!r} has the {CHALLENGER!r} alias; run the training pipeline first",),
+            (f"no version of {model_name!r} has the {aliases.challenger!r} alias; run the training pipeline first",),
             {}, None, now,
         )  # fmt: skip
     challenger_metrics = _run_metrics(client, challenger)
@@ -110,8 +137,8 @@ def promote_challenger(
     if promoted:
         if champion is not None:
             client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, champion.version)
-        client.set_registered_model_alias(model_name, CHAMPION, challenger.version)
-        client.delete_registered_model_alias(model_name, CHALLENGER)
+        client.set_registered_model_alias(model_name, aliases.champion, challenger.version)
+        client.delete_registered_model_alias(model_name, aliases.challenger)
     decision = PromotionDecision(
         model_name=model_name,
         policy=policy,
@@ -128,16 +155,16 @@ def promote_challenger(
     return decision
 
 
-def rollback(client: Any, model_name: str = MODEL_NAME) -> RollbackResult:
-    """Give ``champion`` back to the ``previous-champion`` version (which loses that alias)."""
+def rollback(client: Any, model_name: str = MODEL_NAME, aliases: Aliases = Aliases()) -> RollbackResult:
+    """Give the champion alias back to the ``previous-champion`` version (which loses that alias)."""
     previous = alias_version(client, model_name, PREVIOUS_CHAMPION)
     if previous is None:
         raise LookupError(
             f"cannot roll back {model_name!r}: no version has the {PREVIOUS_CHAMPION!r} alias "
             "(it is set when a challenger replaces a champion)"
         )
-    current = alias_version(client, model_name, CHAMPION)
-    client.set_registered_model_alias(model_name, CHAMPION, previous.version)
+    current = alias_version(client, model_name, aliases.champion)
+    client.set_registered_model_alias(model_name, aliases.champion, previous.version)
     client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
     from_version = "" if current is None else str(current.version)
     if current is not None:

@@ -254,8 +254,10 @@ def register_model(
     experiment: str = DEFAULT_EXPERIMENT,
     tags: Mapping[str, str] | None = None,
     contract: ModelContract = FRAUD_CONTRACT,
+    challenger_alias: str = CHALLENGER,
 ) -> ModelVersion:
-    """Log ``model`` with everything monitoring and serving need, register a new version, alias it ``challenger``.
+    """Log ``model`` with everything monitoring and serving need, register a new version, give it the challenger
+    alias (the model's own name for it: ``challenger_alias``).
 
     Pass the drift reference either as a saved directory (``reference_dir``) or a ``profile``. ``X_sample``
     (a few rows of contract features) gives the signature, the input example and the ONNX parity check (a
@@ -299,7 +301,7 @@ def register_model(
             tags={FINGERPRINT_TAG: data_fingerprint, TASK_TAG: contract.task},
             model_id=model_uri.removeprefix("models:/"),
         )
-    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    client.set_registered_model_alias(model_name, challenger_alias, version.version)
     return client.get_model_version(model_name, version.version)
 
 

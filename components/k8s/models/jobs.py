@@ -39,11 +39,18 @@ def _push(urls: Urls) -> list[str]:
 
 
 def release_flags(model: ModelSpec) -> list[str]:
-    """The release policy: one `--gate <metric><op><value>` per gate, the champion tolerance, the promotion mode."""
-    gates = model.quality_gates
+    """The release policy: one `--gate <metric><op><value>` per gate, the champion tolerance, the promotion mode and
+    the registry aliases promotion moves (`serving.aliases`)."""
+    gates, aliases = model.quality_gates, model.serving.aliases
     flags = [arg for metric, value in sorted(gates.min.items()) for arg in ("--gate", f"{metric}>={value}")]
     flags += [arg for metric, value in sorted(gates.max.items()) for arg in ("--gate", f"{metric}<={value}")]
-    return [*flags, "--champion-tolerance", str(gates.champion_tolerance), "--promotion", model.promotion]
+    return [
+        *flags,
+        "--champion-tolerance", str(gates.champion_tolerance),
+        "--promotion", model.promotion,
+        "--champion-alias", aliases.champion,
+        "--challenger-alias", aliases.challenger,
+    ]  # fmt: skip
 
 
 def training_flags(model: ModelSpec, names: ModelNames, urls: Urls, gpu_placement: Mapping[str, Any]) -> list[str]:
@@ -64,6 +71,7 @@ def training_flags(model: ModelSpec, names: ModelNames, urls: Urls, gpu_placemen
 def batch_args(model: ModelSpec, names: ModelNames, urls: Urls) -> list[str]:
     return [
         "--model-name", model.name,
+        "--alias", model.serving.aliases.champion,
         "--data-root", f"{urls.data}/{names.inputs_prefix.rstrip('/')}",
         "--output-root", f"{urls.data}/{names.predictions_prefix.rstrip('/')}",
         *_push(urls),
@@ -74,6 +82,7 @@ def monitoring_args(model: ModelSpec, names: ModelNames, urls: Urls, gpu_placeme
     monitoring = model.monitoring
     args = [
         "--model-name", model.name,
+        "--alias", model.serving.aliases.champion,
         "--current", f"{urls.data}/{names.predictions_prefix.rstrip('/')}",
         "--report-dir", f"{urls.monitoring}/{names.model_prefix}reports",
         "--cooldown-hours", str(monitoring.retraining_cooldown_hours),

@@ -46,6 +46,8 @@ def serving_container(args: ServingArgs) -> dict[str, Any]:
     env = [
         *args.env,
         {"name": "SERVING_MODEL_NAME", "value": args.model.name},
+        {"name": "SERVING_CHAMPION_ALIAS", "value": serving.aliases.champion},
+        {"name": "SERVING_CHALLENGER_ALIAS", "value": serving.aliases.challenger},
         {"name": "SERVING_CHALLENGER_WEIGHT", "value": str(serving.challenger_weight)},
         {"name": "SERVING_PORT", "value": str(SERVING_PORT)},
     ]

@@ -29,6 +29,7 @@ from mlops_workloads.monitoring.drift import DriftPolicy, MissingColumnsError
 from mlops_workloads.monitoring.job import MonitoringConfig, MonitoringError, run_monitoring
 from mlops_workloads.monitoring.retrain import DEFAULT_COOLDOWN_HOURS, KfpApiRetrainer, LocalRetrainer, Retrainer
 from mlops_workloads.monitoring.storage import WindowError
+from mlops_workloads.registry import CHAMPION
 from mlops_workloads.submission import add_training_arguments, training_request
 
 EXIT_BAD_INPUT = 2
@@ -39,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlops_workloads.monitoring", description=__doc__.split("\n")[0])
     p.add_argument("--current", required=True, help="current window: Parquet/CSV file, directory or bucket prefix")
     p.add_argument("--model-name", required=True, help="the MLflow registered model name")
-    p.add_argument("--alias", default="champion", help="registry alias of the monitored version")
+    p.add_argument("--alias", default=CHAMPION, help="registry alias of the monitored version (the champion's)")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
     p.add_argument("--report-dir", required=True, help="where HTML reports and summaries go (dir, s3:// or gs://)")
     p.add_argument("--metrics-file", help="textfile-collector .prom path (default: <report-dir>/model_monitoring.prom)")

@@ -30,6 +30,7 @@ from mlops_workloads.monitoring.retrain import (
     decide,
 )
 from mlops_workloads.reference import ARTIFACT_PATH, PREDICTION_COLUMN, ReferenceProfile
+from mlops_workloads.registry import CHAMPION
 from mlops_workloads.storage import is_local
 from mlops_workloads.validation import check_features
 
@@ -48,7 +49,7 @@ class MonitoringError(RuntimeError):
 class MonitoringConfig:
     current: str
     model_name: str = MODEL_NAME
-    alias: str = "champion"
+    alias: str = CHAMPION
     tracking_uri: str | None = None
     report_dir: str = "monitoring"
     metrics_file: str | None = None  # default: <report_dir>/model_monitoring.prom (the temp dir for a bucket)

@@ -270,12 +270,14 @@ class _Service:
             self._api = contract, build_api_models(contract, self.settings.max_batch_size, features_optional=optional)
         return self._api
 
+    @property
+    def champion_uri(self) -> str:
+        return f"models:/{self.settings.model_name}@{self.settings.champion_alias}"
+
     def served_api(self) -> tuple[ModelContract, ApiModels]:
         api = self.api()
         if api is None:
-            raise ServingError(
-                503, "model_not_loaded", f"no model loaded yet from models:/{self.settings.model_name}@champion"
-            )
+            raise ServingError(503, "model_not_loaded", f"no model loaded yet from {self.champion_uri}")
         return api
 
     async def complete(self, contract: ModelContract, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -315,9 +317,7 @@ class _Service:
         key = str(row[entity]) if sticky and entity is not None else self.request_id(request)
         routed = self.manager.route(key)
         if routed is None:
-            raise ServingError(
-                503, "model_not_loaded", f"no model loaded yet from models:/{self.settings.model_name}@champion"
-            )
+            raise ServingError(503, "model_not_loaded", f"no model loaded yet from {self.champion_uri}")
         return routed
 
     @staticmethod
@@ -417,19 +417,23 @@ class _Service:
             champion = refused.get("champion")
             if champion is not None:
                 detail = (
-                    f"models:/{name}@champion points at version {champion['model_version']}, which "
+                    f"{self.champion_uri} points at version {champion['model_version']}, which "
                     f"was refused ({champion['reason']}): {champion['message']}; retrying in "
                     f"{champion['retry_in_seconds']} s"
                 )
                 return JSONResponse({"status": "refused", "detail": detail, "refused": refused}, status_code=503)
             return JSONResponse(
-                {"status": "loading", "detail": f"no model loaded yet from models:/{name}@champion",
+                {"status": "loading", "detail": f"no model loaded yet from {self.champion_uri}",
                  "refused": refused},
                 status_code=503,
             )  # fmt: skip
+        aliases = self.settings.aliases
         models = {
-            variant: {"model_version": m.version, "runtime": m.runtime}
-            for variant, m in (("champion", state.champion), ("challenger", state.challenger))
+            variant: {"model_version": m.version, "runtime": m.runtime, "alias": alias}
+            for variant, m, alias in (
+                ("champion", state.champion, aliases.champion),
+                ("challenger", state.challenger, aliases.challenger),
+            )
             if m is not None
         }
         return JSONResponse({"status": "ready", "model_name": name, "models": models, "refused": refused})

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from mlops_workloads.contract import ModelContract
-from mlops_workloads.registry import CHALLENGER, CHAMPION
 from mlops_workloads.serving.metrics import ServingMetrics
 from mlops_workloads.serving.model import LoadedModel, ModelLoadError, ModelSource
 from mlops_workloads.serving.routing import CHALLENGER_VARIANT, CHAMPION_VARIANT, Variant, choose_variant
@@ -28,8 +27,6 @@ from mlops_workloads.serving.schemas import serving_identity
 from mlops_workloads.serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
-
-_ALIAS_OF: dict[Variant, str] = {CHAMPION_VARIANT: CHAMPION, CHALLENGER_VARIANT: CHALLENGER}
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,8 @@ class Refusal:
 
 
 class ModelManager:
-    """Loads ``@champion`` (and ``@challenger`` when it gets traffic) and polls the aliases for changes."""
+    """Loads the champion alias's version (and the challenger alias's when it gets traffic) and polls the aliases
+    for changes. The aliases are the model's registry names (settings); the variants are the roles they serve."""
 
     def __init__(
         self,
@@ -71,6 +69,11 @@ class ModelManager:
         self.contract: ModelContract | None = None  # fixed by the first champion, for the service's lifetime
         self._sleep = sleep
         self._clock = clock
+        aliases = settings.aliases
+        self._alias_of: dict[Variant, str] = {
+            CHAMPION_VARIANT: aliases.champion,
+            CHALLENGER_VARIANT: aliases.challenger,
+        }
 
     @property
     def ready(self) -> bool:
@@ -104,7 +107,7 @@ class ModelManager:
             await asyncio.to_thread(self.refresh)
 
     def _refresh_variant(self, variant: Variant) -> None:
-        name, alias = self.settings.model_name, _ALIAS_OF[variant]
+        name, alias = self.settings.model_name, self._alias_of[variant]
         current = self.state.model_for(variant)
         try:
             version, run_id = self.source.resolve(name, alias)

@@ -193,6 +193,7 @@ class ServedModel(BaseModel):
 
     model_version: str
     runtime: str
+    alias: str = Field(..., description="Registry alias the variant's version is served from")
 
 
 class RefusedVersion(BaseModel):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_workloads.features import MODEL_NAME
+from mlops_workloads.registry import CHALLENGER, CHAMPION, Aliases
 
 ENV_PREFIX = "SERVING_"
 # Standard MLflow variables win over prefixed ones so the same Secret/ConfigMap serves every MLflow client.
@@ -26,7 +27,13 @@ class ServingSettings(BaseModel):
     tracking_uri: str = Field("http://127.0.0.1:5000", description="MLflow tracking server URI")
     registry_uri: str | None = Field(None, description="MLflow registry URI; defaults to the tracking URI")
     model_name: str = Field(MODEL_NAME, min_length=1, description="Registered model served by alias")
-    challenger_weight: float = Field(0.0, ge=0.0, le=1.0, description="Share of traffic sent to @challenger")
+    champion_alias: str = Field(CHAMPION, min_length=1, description="Registry alias of the version that serves")
+    challenger_alias: str = Field(
+        CHALLENGER, min_length=1, description="Registry alias of the candidate the challenger share goes to"
+    )
+    challenger_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of traffic sent to the challenger alias's version"
+    )
     split_key: Literal["entity", "request"] = Field(
         "entity", description="Hash the card id (sticky per card) or the request id to pick a variant"
     )
@@ -63,6 +70,19 @@ class ServingSettings(BaseModel):
                 "from the feature server, or neither"
             )
         return self
+
+    @model_validator(mode="after")
+    def _aliases(self) -> ServingSettings:
+        try:
+            Aliases(self.champion_alias, self.challenger_alias)
+        except ValueError as exc:
+            raise ValueError(f"SERVING_CHAMPION_ALIAS and SERVING_CHALLENGER_ALIAS: {exc}") from exc
+        return self
+
+    @property
+    def aliases(self) -> Aliases:
+        """The registry aliases of the two variants (the ``variant`` label keeps the role names)."""
+        return Aliases(self.champion_alias, self.challenger_alias)
 
     @property
     def effective_registry_uri(self) -> str:
