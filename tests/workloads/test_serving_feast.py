@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from mlops_workloads.contract import Feature, ModelContract
 from mlops_workloads.data import generate_transactions
 from mlops_workloads.feature_store import (
     DEFAULT_REPO_PATH,
@@ -28,6 +29,7 @@ from mlops_workloads.feature_store import (
 )
 from mlops_workloads.features import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_NAMES
 from mlops_workloads.serving.app import ACCESS_LOGGER
+from mlops_workloads.serving.online_features import FeastFeatureServer
 
 TRANSACTION_FIELDS = {
     "amount": 912.5,
@@ -38,6 +40,25 @@ TRANSACTION_FIELDS = {
 }
 NARROW_VIEW = "card_spend"  # a second view of the same entity holding one contract feature only
 NARROW_FEATURE = "avg_transaction_amount_30d"
+# A model that is not the fraud model: its own entity (a courier), view and contract, on the same feature server.
+COURIER_VIEW, COURIER_KEY = "courier_stats", "courier_id"
+COURIER_CONTRACT = ModelContract(
+    task="regression",
+    features=(
+        Feature("courier_rating", "float", 1.0, 5.0, "Average customer rating of the courier"),
+        Feature("deliveries_7d", "int", 0, 1000, "Deliveries the courier made in the last 7 days"),
+    ),
+    label="delivery_minutes",
+    id_column="order_id",
+    entity_column=COURIER_KEY,
+)
+COURIERS = pd.DataFrame(
+    {
+        COURIER_KEY: [101, 102, 101],
+        "courier_rating": [4.2, 3.1, 4.8],  # courier 101's newest value is its second row
+        "deliveries_7d": [12, 40, 15],
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +82,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def feature_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeatureServer]:
     import uvicorn
-    from feast import FeatureView, Field
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
     from feast.feature_server import get_app
-    from feast.types import Float64
+    from feast.types import Float64, Int64
 
     repo = tmp_path_factory.mktemp("feast_repo")
     for name in ("feature_store.yaml", "definitions.py"):
@@ -81,7 +102,19 @@ def feature_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feature
         source=defs.source,
         online=True,
     )
-    store.apply([narrow])
+    courier = Entity(name="courier", join_keys=[COURIER_KEY], value_type=ValueType.INT64)
+    courier_source = FileSource(name="couriers", path=str(repo / "couriers.parquet"), timestamp_field=EVENT_TIMESTAMP)
+    hours = [timedelta(hours=h) for h in (30, 20, 10)]
+    COURIERS.assign(**{EVENT_TIMESTAMP: [datetime.now(UTC) - h for h in hours]}).to_parquet(repo / "couriers.parquet")
+    couriers = FeatureView(
+        name=COURIER_VIEW,
+        entities=[courier],
+        ttl=timedelta(days=7),
+        schema=[Field(name="courier_rating", dtype=Float64), Field(name="deliveries_7d", dtype=Int64)],
+        source=courier_source,
+        online=True,
+    )
+    store.apply([narrow, courier, courier_source, couriers])
     materialize(store, end=datetime.now(UTC), start=datetime.now(UTC) - timedelta(days=5))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(get_app(store), host="127.0.0.1", port=port, log_level="warning"))
@@ -180,6 +213,27 @@ def test_a_feature_server_that_is_down_is_a_503(serving_app: Any) -> None:
 
     assert response.status_code == 503
     assert response.json()["detail"].startswith(f"online feature store unavailable: Feast feature server {url}")
+
+
+def test_any_models_features_are_looked_up_by_its_own_contracts_entity_and_view(
+    feature_server: FeatureServer,
+) -> None:
+    """Nothing fraud-specific in the lookup: a courier model's contract, keyed by its courier_id, reads its own view
+    (the first use asks for every contract feature, later ones only for what the request lacks)."""
+    lookup = FeastFeatureServer(feature_server.url, COURIER_VIEW, timeout_seconds=10)
+    try:
+        first = lookup(COURIER_CONTRACT, [101], ["deliveries_7d"])
+        rows = lookup(COURIER_CONTRACT, [101, 102, 999], ["courier_rating", "deliveries_7d"])
+        lacking_one = lookup(COURIER_CONTRACT, [102], ["deliveries_7d"])
+    finally:
+        lookup.close()
+    assert first == [{"courier_rating": 4.8, "deliveries_7d": 15}]
+    assert lacking_one == [{"deliveries_7d": 40}]
+    assert rows == [
+        {"courier_rating": 4.8, "deliveries_7d": 15},  # the newest materialised row of courier 101
+        {"courier_rating": 3.1, "deliveries_7d": 40},
+        {"courier_rating": None, "deliveries_7d": None},  # a courier the store does not know
+    ]
 
 
 def test_the_shipped_stacks_name_the_view_the_repository_defines() -> None:
