@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 Side("this checkout", ROOT, (15600, 18600, 19600)),
             ]
             for run in range(args.runs):
-                for side in sides:
-                    side.run(work / f"{'before' if side.checkout == checkout else 'after'}-{run}")
+                for label, side in zip(("before", "after"), sides, strict=True):
+                    side.run(work / f"{label}-{run}")
                     print(f"{side.name}: run {run + 1} took {side.seconds[-1]:.1f} s", flush=True)
             figures = _report(sides, args.baseline)
         finally:

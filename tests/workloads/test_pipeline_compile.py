@@ -48,6 +48,12 @@ def _compile(tmp_path: Path, *flags: str, model: str = "fraud-detection") -> tup
     return documents[0], documents[1] if len(documents) > 1 else {}
 
 
+# The compiled layout these helpers read is kfp 2.17.0's (the workloads lock): parameter defaults under
+# root.inputDefinitions (kfp/compiler/pipeline_spec_builder.py:412-415, _fill_in_component_input_default_value at
+# :816), task wiring as componentInputParameter / taskOutputArtifact.producerTask (:154-197) and dependentTasks
+# (:1179), component names `comp-<name>` and executor labels `exec-<name>` (kfp/dsl/utils.py:23-24, 70-82), the GPU
+# request as container.resources.accelerator (:791-796); kfp-kubernetes 2.17.0 writes nodeSelector.labels and
+# tolerations into the platform document (kfp/kubernetes/node_selector.py:43, toleration.py:69).
 def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v.get("defaultValue") for k, v in spec["root"]["inputDefinitions"]["parameters"].items()}
 

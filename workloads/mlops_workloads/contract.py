@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
 Task = Literal["classification", "regression"]
@@ -46,10 +46,6 @@ class Feature:
     def pandas_dtype(self) -> str:
         """The column dtype every producer writes and every consumer may rely on."""
         return PANDAS_DTYPES[self.kind]
-
-    @property
-    def is_seasonal(self) -> bool:
-        return self.seasonal
 
     @property
     def is_categorical(self) -> bool:
@@ -122,7 +118,7 @@ class ModelContract:
         return cls.from_dict(doc)
 
 
-_FEATURE_FIELDS = ["name", "kind", "minimum", "maximum", "description", "categorical", "seasonal"]
+_FEATURE_FIELDS = [f.name for f in fields(Feature)]
 
 
 def _problems(contract: ModelContract) -> list[str]:

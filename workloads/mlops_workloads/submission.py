@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic.alias_generators import to_snake
+
 from mlops_workloads.release import ReleasePolicy
 
 if TYPE_CHECKING:
@@ -70,11 +72,6 @@ def with_executor_image(package: Path, image: str, target: Path) -> Path:
     return target
 
 
-def _snake_case(name: str) -> str:
-    """Stack parameters are camelCase (``nEstimators``), pipeline parameters snake_case (``n_estimators``)."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
 def _parameters(text: str) -> dict[str, Any]:
     try:
         doc = json.loads(text)
@@ -84,7 +81,7 @@ def _parameters(text: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(doc, dict):
         raise ValueError(f"--pipeline-parameters must be a JSON object, got {type(doc).__name__}")
-    return {_snake_case(str(key)): value for key, value in doc.items()}
+    return {to_snake(str(key)): value for key, value in doc.items()}
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ class DriftResult:
             for f in self.features
             if f.drifted
             and f.severity is Severity.SIGNIFICANT
-            and not self.contract.features_by_name[f.feature].is_seasonal
+            and not self.contract.features_by_name[f.feature].seasonal
         ]
         reasons += [
             f"feature {f.feature}: {f.null_fraction + f.invalid_fraction:.1%} of values missing or invalid "
@@ -321,7 +321,7 @@ class DriftAccumulator:
                 f"insufficient samples: {self.rows} rows < min_samples {policy.min_samples}; no drift verdicts"
             )
         features = [self._feature_drift(name, sample, enough) for name in names]
-        counted = [f for f in features if not self.contract.features_by_name[f.feature].is_seasonal]
+        counted = [f for f in features if not self.contract.features_by_name[f.feature].seasonal]
         share = sum(f.drifted for f in counted) / len(counted)
         prediction = self._prediction_drift(enough, skipped)
         performance = self._performance(skipped)

@@ -79,7 +79,7 @@ class FeastFeatureServer:
             raise FeatureStoreError("the served contract has no entity_column: there is no key to look features up")
         with self._lock:
             first_use = contract.feature_names not in self._checked
-        wanted = list(contract.feature_names) if first_use else [f for f in contract.feature_names if f in features]
+        wanted = list(contract.feature_names if first_use else features)
         found = self._read(entity, list(entity_ids), wanted)
         if first_use:
             with self._lock:

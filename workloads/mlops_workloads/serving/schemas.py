@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from mlops_workloads.contract import FeatureKind as Kind
 from mlops_workloads.contract import ModelContract
 
-Kind = Literal["float", "int", "bool"]
 _PYTHON_TYPES: dict[Kind, Any] = {"float": float, "int": None, "bool": bool}  # int: Integer, below
 # MLflow column types (mlflow.types.DataType names) each contract kind may be logged as.
 _SIGNATURE_TYPES: dict[Kind, frozenset[str]] = {
