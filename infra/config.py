@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import difflib
+import functools
 import itertools
 import json
 import re
@@ -1025,18 +1026,20 @@ _PIPELINE_MODULE = re.compile(r"^pipelines\.[A-Za-z_][A-Za-z0-9_]*$")
 PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"  # copied into the training and monitoring images
 
 
-def pipeline_parameters(module: str) -> set[str] | None:
+@functools.cache
+def pipeline_parameters(module: str) -> frozenset[str] | None:
     """The parameters of the kfp pipeline function `pipeline` a pipeline module defines (read from its source: the
     infra environment has no kfp), or None when the repository has no such module."""
     path = PIPELINES_DIR / f"{module.removeprefix('pipelines.')}.py"
     if not path.is_file():
         return None
     functions = [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)]
-    return {
+    return frozenset(
         arg.arg for node in functions if node.name == "pipeline" for arg in [*node.args.args, *node.args.kwonlyargs]
-    }
+    )
 
 
+@functools.cache
 def platform_parameters() -> frozenset[str]:
     """The pipeline parameters the platform sets on every run (``PLATFORM_PARAMETERS`` of pipelines/steps.py, read
     from its source like the pipeline signatures)."""

@@ -165,12 +165,15 @@ def _nested_model(node: Mapping[str, Any], defs: Mapping[str, Any]) -> tuple[Map
 
 
 def reference_rows(
-    model: type[BaseModel] = PlatformSpec, node: Mapping[str, Any] | None = None, prefix: str = ""
+    model: type[BaseModel] = PlatformSpec,
+    node: Mapping[str, Any] | None = None,
+    prefix: str = "",
+    defs: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[str, str, str, str]]:
-    """(key, type, default, meaning) for every key, nested objects expanded."""
-    schema = spec_schema()
-    defs = schema["$defs"]
-    node = node or schema
+    """(key, type, default, meaning) for every key, nested objects expanded (the schema is built once, at the top)."""
+    if node is None or defs is None:
+        schema = spec_schema()
+        node, defs = schema, schema["$defs"]
     fields = {field.alias or name: field for name, field in model.model_fields.items()}
     for key, field_node in node["properties"].items():
         field = fields[key]
@@ -181,7 +184,7 @@ def reference_rows(
             target, is_list = nested
             nested_model = _model_class(field.annotation, target["title"])
             assert nested_model is not None, f"{key}: no model {target['title']} in {field.annotation}"
-            yield from reference_rows(nested_model, target, f"{prefix}{key}{'[]' if is_list else ''}.")
+            yield from reference_rows(nested_model, target, f"{prefix}{key}{'[]' if is_list else ''}.", defs)
 
 
 def _model_class(annotation: Any, title: str) -> type[BaseModel] | None:

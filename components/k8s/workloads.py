@@ -60,8 +60,8 @@ class Workloads(pulumi.ComponentResource):
                 data=settings,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[resource]),
             )
-        self.models = {
-            model.name: Model(
+        for model in spec.models:
+            Model(
                 model.name,
                 ModelArgs(
                     spec,
@@ -74,6 +74,4 @@ class Workloads(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for model in spec.models
-        }
         self.register_outputs({})

@@ -27,6 +27,8 @@ PLAN_INPUTS = (
     "components",
     "infra/__main__.py",
     "infra/config.py",
+    "infra/cron.py",  # the stack validation's imports outside components/
+    "infra/verify/resources.py",
     "infra/plan",
 )
 _SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml", ".lock"}

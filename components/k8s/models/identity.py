@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.contract import CloudPlatform, IdentityRequest
 from components.k8s.common import service_account
-from components.k8s.models.names import ModelNames
+from components.k8s.models.names import MODEL_LABEL, ModelNames
 from components.spec import PlatformSpec
 
 Workload = Literal["serving", "batch", "monitoring", "training"]
@@ -63,6 +63,6 @@ def model_service_accounts(
             annotations = identity.service_account_annotations
         account = request.service_account if request else names.serving
         accounts[workload] = service_account(
-            account, names.namespace, annotations, spec, opts, extra_labels={"mlops.io/model": names.model}
+            account, names.namespace, annotations, spec, opts, extra_labels={MODEL_LABEL: names.model}
         )
     return accounts

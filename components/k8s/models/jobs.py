@@ -53,13 +53,18 @@ def release_flags(model: ModelSpec) -> list[str]:
     ]  # fmt: skip
 
 
+def _under(bucket_url: str, prefix: str) -> str:
+    """The URL of ``prefix`` (``<model>/inputs/``) in the bucket at ``bucket_url``, without a trailing slash."""
+    return f"{bucket_url}/{prefix.rstrip('/')}"
+
+
 def training_flags(model: ModelSpec, names: ModelNames, urls: Urls, gpu_placement: Mapping[str, Any]) -> list[str]:
     """What the pipeline runs and on what: module, parameters, source, image, accelerator, experiment, release."""
     training = model.training
     flags = [
         "--pipeline-module", training.pipeline,
         "--pipeline-parameters", json.dumps(training.parameters, sort_keys=True),
-        "--train-source", f"{urls.data}/{names.inputs_prefix.rstrip('/')}",
+        "--train-source", _under(urls.data, names.inputs_prefix),
         "--training-image", urls.training_image,
         "--accelerator", training.accelerator,
     ]  # fmt: skip
@@ -72,8 +77,8 @@ def batch_args(model: ModelSpec, names: ModelNames, urls: Urls) -> list[str]:
     return [
         "--model-name", model.name,
         "--alias", model.serving.aliases.champion,
-        "--data-root", f"{urls.data}/{names.inputs_prefix.rstrip('/')}",
-        "--output-root", f"{urls.data}/{names.predictions_prefix.rstrip('/')}",
+        "--data-root", _under(urls.data, names.inputs_prefix),
+        "--output-root", _under(urls.data, names.predictions_prefix),
         *_push(urls),
     ]  # fmt: skip
 
@@ -83,7 +88,7 @@ def monitoring_args(model: ModelSpec, names: ModelNames, urls: Urls, gpu_placeme
     args = [
         "--model-name", model.name,
         "--alias", model.serving.aliases.champion,
-        "--current", f"{urls.data}/{names.predictions_prefix.rstrip('/')}",
+        "--current", _under(urls.data, names.predictions_prefix),
         "--report-dir", f"{urls.monitoring}/{names.model_prefix}reports",
         "--cooldown-hours", str(monitoring.retraining_cooldown_hours),
         "--drift-share", str(monitoring.drift_share),

@@ -42,7 +42,6 @@ class Model(pulumi.ComponentResource):
         super().__init__("mlops:k8s:Model", name, None, opts)
         spec, model, cloud, endpoints = args.spec, args.model, args.cloud, args.endpoints
         names = ModelNames.of(model)
-        self.names = names
         meta = labels(spec, "model") | {MODEL_LABEL: model.name}
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         workloads: tuple[Workload, ...] = ("serving", "batch", "monitoring")
