@@ -159,6 +159,12 @@ class IdentityRequest:
         both = sorted(set(self.buckets) & set(self.object_prefixes))
         if both:
             raise ValueError(f"identity {self.name!r} lists {both} in both buckets and object_prefixes; keep one")
+        stray = sorted(set(self.bucket_prefixes) - set(self.buckets))
+        if stray:
+            raise ValueError(
+                f"identity {self.name!r} sets bucket_prefixes for {stray} without access to them; "
+                "add them to buckets or remove the prefixes"
+            )
         found = [ObjectGrant(role, access, self.bucket_prefixes.get(role, "")) for role, access in self.buckets.items()]
         found += [
             ObjectGrant(role, access, prefix)

@@ -149,12 +149,6 @@ def workload_policy(
     unknown = sorted({g.bucket for g in grants} - set(bucket_arns))
     if unknown:
         raise ValueError(f"identity {request.name!r} asks for bucket roles {unknown}; known: {sorted(bucket_arns)}")
-    stray = sorted(set(request.bucket_prefixes) - set(request.buckets))
-    if stray:
-        raise ValueError(
-            f"identity {request.name!r} sets bucket_prefixes for {stray} without access to them; "
-            "add them to buckets or remove the prefixes"
-        )
     statements = s3_statements(bucket_arns, grants)
     if grants:
         statements.append(kms_via_s3_statement(key_arn, account, any(g.access == "readwrite" for g in grants)))

@@ -197,6 +197,16 @@ def test_prefix_without_bucket_access_is_refused_with_the_fix() -> None:
         workload_policy(request, ACCOUNT_CONTEXT, arns, "arn:aws:kms:us-east-1:1:key/k", [])
 
 
+def test_the_contract_refuses_a_stray_prefix_for_every_cloud() -> None:
+    """The check lives in IdentityRequest.grants(), which both clouds' identity layers read: GCP no longer drops the
+    prefix silently where AWS refused it."""
+    request = IdentityRequest(
+        name="kfp", namespace="kubeflow", service_account="runner", bucket_prefixes={"models": "kfp"}
+    )
+    with pytest.raises(ValueError, match=r"sets bucket_prefixes for \['models'\] without access"):
+        request.grants()
+
+
 def test_unknown_bucket_role_is_refused() -> None:
     request = IdentityRequest(name="x", namespace="n", service_account="s", buckets={"models": "read"})
     with pytest.raises(ValueError, match=r"identity 'x' asks for bucket roles \['models'\]; known: \['data'\]"):
