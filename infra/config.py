@@ -48,7 +48,7 @@ from components.versions import MYSQL_ENGINES, POSTGRES_MAJOR_VERSIONS, SUPPORTE
 from infra.cost.catalog import HOURS_PER_MONTH
 from infra.cron import FORMAT as CRON_FORMAT
 from infra.cron import schedule_problem
-from infra.verify.resources import quantity
+from infra.quantity import quantity
 
 NAMESPACE = "mlops"
 # Secrets live in their own keys (`pulumi config set --secret mlops:<key>`), read as Pulumi secrets, never in the spec.

@@ -9,7 +9,7 @@ import pulumi
 
 from components.contract import CloudPlatform
 from components.images import ImageRefs
-from components.k8s.common import BOOTSTRAP_NS, FEAST_NS, GPU_NS, KUBEFLOW_NS, MLFLOW_NS, MONITORING_NS, WORKLOADS_NS
+from components.k8s.common import BOOTSTRAP_NS, FEAST_NS, GPU_NS, KUBEFLOW_NS, MLFLOW_NS, MONITORING_NS
 from components.k8s.database import DatabaseBootstrap, DatabaseBootstrapArgs
 from components.k8s.feast import Feast, FeastArgs
 from components.k8s.gpu import GpuArgs, GpuPlumbing
@@ -17,7 +17,7 @@ from components.k8s.kubeflow import KubeflowArgs, KubeflowPipelines
 from components.k8s.mlflow import Mlflow, MlflowArgs
 from components.k8s.observability import AlertingSecrets, Observability, ObservabilityArgs
 from components.k8s.rbac import PlatformRbac, RbacArgs
-from components.k8s.tenancy import Tenancy, TenancyArgs
+from components.k8s.tenancy import Tenancy, TenancyArgs, workload_namespaces
 from components.k8s.workloads import PlatformEndpoints, Workloads, WorkloadsArgs
 from components.renames import formerly
 from components.spec import PlatformSpec
@@ -42,8 +42,7 @@ class InClusterPlatform(pulumi.ComponentResource):
         parent = pulumi.ResourceOptions(parent=self)
         self.tenancy = Tenancy("tenancy", TenancyArgs(spec, cloud), parent)
         ns = self.tenancy.namespaces
-        teams = [team.name for team in spec.workloads.teams]
-        PlatformRbac("rbac", RbacArgs(spec, cloud, [WORKLOADS_NS, *teams], list(ns.values())), parent)
+        PlatformRbac("rbac", RbacArgs(spec, cloud, workload_namespaces(spec), list(ns.values())), parent)
 
         database = DatabaseBootstrap("database", DatabaseBootstrapArgs(spec, cloud, ns[BOOTSTRAP_NS]), parent)
         db_ready: list[pulumi.Resource] = [database.job]
@@ -93,7 +92,7 @@ class InClusterPlatform(pulumi.ComponentResource):
                 cloud,
                 self.endpoints,
                 args.images,
-                {name: ns[name] for name in [WORKLOADS_NS, *teams]},
+                {name: ns[name] for name in workload_namespaces(spec)},
                 monitoring_ready,
             ),
             parent,

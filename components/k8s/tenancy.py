@@ -110,7 +110,7 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
             needs_database=True,
             needs_online_store=True,
             # its models' batch, monitoring and training jobs (components/k8s/models/identity.py)
-            cloud_identity=any(model.team == team.name for model in spec.models),
+            cloud_identity=team.name in model_teams(spec),
         )
         for team in spec.workloads.teams
     ]
@@ -158,9 +158,19 @@ def namespace_plans(spec: PlatformSpec, cloud: CloudPlatform) -> list[NamespaceP
     return plans
 
 
+def workload_namespaces(spec: PlatformSpec) -> list[str]:
+    """The shared workloads namespace, then one per team."""
+    return [WORKLOADS_NS, *(team.name for team in spec.workloads.teams)]
+
+
+def model_teams(spec: PlatformSpec) -> set[str]:
+    """The teams whose namespaces host at least one model."""
+    return {model.team for model in spec.models}
+
+
 def client_namespaces(spec: PlatformSpec) -> list[str]:
     """Namespaces whose pods call MLflow, Feast, the KFP API and the Pushgateway (pipeline runs live in kubeflow)."""
-    names = [WORKLOADS_NS, *(team.name for team in spec.workloads.teams)]
+    names = workload_namespaces(spec)
     if spec.services.kubeflow:
         names.append(KUBEFLOW_NS)
     return names
@@ -205,8 +215,8 @@ def scrape_ports(plan: NamespacePlan, spec: PlatformSpec) -> list[int | str]:
         return [MLFLOW_PORT]
     if plan.name == GPU_NS:
         return [DCGM_EXPORTER_PORT]
-    if plan.name in {WORKLOADS_NS, *(team.name for team in spec.workloads.teams)}:
-        serving = [SERVING_PORT] if any(model.team == plan.name for model in spec.models) else []
+    if plan.name in workload_namespaces(spec):
+        serving = [SERVING_PORT] if plan.name in model_teams(spec) else []
         return [*serving, METRICS_PORT_NAME]
     return []
 

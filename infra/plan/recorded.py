@@ -28,7 +28,7 @@ PLAN_INPUTS = (
     "infra/__main__.py",
     "infra/config.py",
     "infra/cron.py",  # the stack validation's imports outside components/
-    "infra/verify/resources.py",
+    "infra/quantity.py",
     "infra/plan",
 )
 _SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml", ".lock"}

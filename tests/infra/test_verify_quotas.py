@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.quantity import quantity
 from infra.verify.checks import quotas
-from infra.verify.resources import container_resources, limit_range_defaults, quantity
+from infra.verify.resources import container_resources, limit_range_defaults
 from tests.infra.verify_sets import Manifest, container, judge, namespace, workload
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from infra.quantity import quantity
 from infra.verify.cluster import Cluster, PodTemplate
 from infra.verify.model import Check, CheckResult, ObjectSet, Violation
 from infra.verify.resources import (
@@ -25,7 +26,6 @@ from infra.verify.resources import (
     describe,
     limit_range_defaults,
     pod_requests,
-    quantity,
 )
 
 NAME = "quotas"
