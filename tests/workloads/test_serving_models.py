@@ -41,8 +41,10 @@ def test_delivery_time_publishes_its_own_request_schema_and_answers_a_predicted_
     request = schemas["PredictRequest"]
     assert set(request["required"]) == set(DELIVERY_CONTRACT.feature_names)
     assert set(request["properties"]) == {DELIVERY_CONTRACT.id_column, *DELIVERY_CONTRACT.feature_names}
-    assert request["properties"]["courier_rating"]["minimum"] == 1.0
-    assert request["properties"]["items"]["maximum"] == 30
+    for feature in DELIVERY_CONTRACT.features:  # every published bound is the served contract's
+        if feature.kind != "bool":
+            published = request["properties"][feature.name]
+            assert (published["minimum"], published["maximum"]) == (feature.minimum, feature.maximum), feature.name
     fraud_only = set(FRAUD_CONTRACT.feature_names) - set(DELIVERY_CONTRACT.feature_names)
     assert fraud_only and not fraud_only & set(request["properties"])
     prediction = schemas["PredictResponse"]["properties"]
@@ -74,7 +76,8 @@ def test_delivery_time_validates_strictly_against_its_own_contract(delivery_app:
     assert as_text.status_code == 422
     (error,) = as_text.json()["detail"]
     assert error["field"] == "distance_km" and error["type"] == "float_type"
-    assert "within [0, 50]" in error["message"]  # the hint comes from the served contract's range
+    distance = DELIVERY_CONTRACT.features_by_name["distance_km"]
+    assert f"within [{distance.minimum:g}, {distance.maximum:g}]" in error["message"]  # the served contract's range
 
     fraud_field = delivery_app.post("/predict", json={**row, "amount": 12.5})
     assert fraud_field.status_code == 422
